@@ -1,0 +1,82 @@
+//! The encoder: frames to bytes.
+
+use super::escape::escape_into;
+use crate::error::Error;
+use crate::frame::{header, Frame, Version};
+
+/// Appends `frame` to `out` as `version` writes it: escaped headers (except CONNECT, STOMP and
+/// CONNECTED), a `content-length` for every body (any given one is replaced by the real
+/// length), the body and the terminating NUL.
+///
+/// # Errors
+/// [`Error::Invalid`] when a header cannot be written in this version: a line break in an
+/// unescaped header (1.0, or CONNECT), or a `:` in an unescaped header name.
+pub fn encode_frame(frame: &Frame, version: Version, out: &mut Vec<u8>) -> Result<(), Error> {
+    let start = out.len();
+    let escaped = !frame.command().is_unescaped();
+    let plain = !escaped || version == Version::V1_0;
+    out.reserve(
+        frame.command().as_str().len() + frame.headers().byte_len() * 2 + 32 + frame.body().len(),
+    );
+    out.extend_from_slice(frame.command().as_str().as_bytes());
+    out.push(b'\n');
+    for (name, value) in frame.headers().iter() {
+        if name == header::CONTENT_LENGTH {
+            continue;
+        }
+        if plain && (name.contains(['\n', '\r', ':']) || value.contains(['\n', '\r'])) {
+            out.truncate(start);
+            return Err(Error::invalid(format!(
+                "header {name:?} cannot be written unescaped in a {} {} frame",
+                version,
+                frame.command()
+            )));
+        }
+        escape_into(name, escaped, version, out);
+        out.push(b':');
+        escape_into(value, escaped, version, out);
+        out.push(b'\n');
+    }
+    let body = frame.body();
+    if !body.is_empty() || frame.command().allows_body() {
+        out.extend_from_slice(b"content-length:");
+        let mut n = itoa_buf(body.len());
+        out.extend_from_slice(n.as_bytes_mut());
+        out.push(b'\n');
+    }
+    out.push(b'\n');
+    out.extend_from_slice(body);
+    out.push(0);
+    Ok(())
+}
+
+/// Appends one heart-beat (an EOL) to `out`.
+pub fn encode_heartbeat(out: &mut Vec<u8>) {
+    out.push(b'\n');
+}
+
+struct Digits {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl Digits {
+    fn as_bytes_mut(&mut self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn itoa_buf(mut n: usize) -> Digits {
+    let mut d = Digits {
+        buf: [0; 20],
+        start: 20,
+    };
+    loop {
+        d.start -= 1;
+        d.buf[d.start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return d;
+        }
+    }
+}

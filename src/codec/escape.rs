@@ -1,0 +1,52 @@
+//! Header escaping per protocol version (1.0: none; 1.1: `\\ \n \c`; 1.2: adds `\r`).
+
+use crate::error::ProtocolError;
+use crate::frame::Version;
+
+/// Appends `raw` to `out`, undoing escapes as `version` defines them.
+pub(crate) fn unescape_into(
+    raw: &str,
+    escaped: bool,
+    version: Version,
+    out: &mut String,
+) -> Result<(), ProtocolError> {
+    if !escaped || version == Version::V1_0 || !raw.contains('\\') {
+        out.push_str(raw);
+        return Ok(());
+    }
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('c') => out.push(':'),
+            Some('r') if version == Version::V1_2 => out.push('\r'),
+            Some(other) => return Err(ProtocolError::InvalidEscape(format!("\\{other}"))),
+            None => return Err(ProtocolError::InvalidEscape("\\".into())),
+        }
+    }
+    Ok(())
+}
+
+/// Appends `s` to `out`, escaped as `version` requires.
+pub(crate) fn escape_into(s: &str, escaped: bool, version: Version, out: &mut Vec<u8>) {
+    let needs =
+        |b: u8| matches!(b, b'\\' | b'\n' | b':') || (b == b'\r' && version == Version::V1_2);
+    if !escaped || version == Version::V1_0 || !s.bytes().any(needs) {
+        out.extend_from_slice(s.as_bytes());
+        return;
+    }
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b':' => out.extend_from_slice(b"\\c"),
+            b'\r' if version == Version::V1_2 => out.extend_from_slice(b"\\r"),
+            _ => out.push(b),
+        }
+    }
+}
