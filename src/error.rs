@@ -56,7 +56,22 @@ impl Error {
     pub fn broker_error(&self) -> Option<&BrokerError> {
         match self {
             Error::Broker(b) => Some(b),
+            Error::ConnectFailed { last, .. } => last.broker_error(),
             _ => None,
+        }
+    }
+
+    /// True when the connection cannot be used after this error (I/O, protocol, heart-beat
+    /// or write timeout). An ERROR frame, a receive or receipt timeout and a refused request
+    /// leave the connection usable.
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Error::Io(_) | Error::Tls(_) | Error::WebSocket(_) | Error::ConnectFailed { .. } => {
+                true
+            }
+            Error::Protocol(p) => !matches!(p, ProtocolError::Unexpected(_)),
+            Error::Timeout(t) => matches!(t, Timeout::HeartBeat(_) | Timeout::Write(_)),
+            _ => false,
         }
     }
 
@@ -67,6 +82,12 @@ impl Error {
 
     pub(crate) fn invalid(msg: impl Into<String>) -> Error {
         Error::Invalid(msg.into())
+    }
+}
+
+impl From<std::convert::Infallible> for Error {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
     }
 }
 

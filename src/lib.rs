@@ -18,11 +18,22 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod client;
 pub mod codec;
 mod error;
 mod frame;
+pub mod session;
+mod transport;
 
 // The public interface is:
+pub use client::{
+    ClientBuilder, Frames, IntoAddresses, LoopOptions, ReconnectPolicy, SendBuilder, StompClient,
+    SubscribeBuilder, Transaction,
+};
 pub use codec::Limits;
 pub use error::{BrokerError, Error, ProtocolError, Timeout};
 pub use frame::{header, Command, Frame, Headers, Version};
+pub use session::{AckMode, Subscription};
+#[cfg(feature = "tls")]
+pub use transport::TlsConfig;
+pub use transport::{Address, Scheme};

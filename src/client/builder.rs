@@ -1,0 +1,256 @@
+//! [`ClientBuilder`]: every connection setting, with defaults.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::{ReconnectPolicy, StompClient};
+use crate::codec::Limits;
+use crate::error::Error;
+use crate::frame::{Headers, Version};
+use crate::session::SessionConfig;
+use crate::transport::{Address, SocketOptions};
+
+/// Settings of a [`StompClient`], kept for reconnects.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientConfig {
+    pub(crate) addresses: Vec<Address>,
+    pub(crate) session: SessionConfig,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) connected_timeout: Duration,
+    pub(crate) disconnect_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) reconnect: ReconnectPolicy,
+    pub(crate) auto_reconnect: bool,
+    pub(crate) socket: SocketOptions,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::transport::TlsConfig>,
+}
+
+/// Builds a [`StompClient`]: addresses, credentials, versions, heart-beats, timeouts,
+/// reconnects.
+///
+/// ```
+/// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+/// # let addr = broker.addr().to_string();
+/// use std::time::Duration;
+/// use stompy::{StompClient, Version};
+/// let client = StompClient::builder()
+///     .address(addr.as_str())?           // tried in order; add more for failover
+///     .login("guest", "guest")
+///     .host("/")                        // virtual host (RabbitMQ's default is "/")
+///     .versions([Version::V1_1, Version::V1_2])
+///     .heart_beat(Duration::from_secs(10), Duration::from_secs(10))
+///     .connect_timeout(Duration::from_secs(5))
+///     .connect()?;
+/// assert_eq!(client.version(), Version::V1_2);
+/// # Ok::<(), stompy::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    cfg: ClientConfig,
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            cfg: ClientConfig {
+                addresses: Vec::new(),
+                session: SessionConfig::default(),
+                connect_timeout: Duration::from_secs(10),
+                connected_timeout: Duration::from_secs(10),
+                disconnect_timeout: Duration::from_secs(5),
+                write_timeout: Duration::from_secs(30),
+                reconnect: ReconnectPolicy::once(),
+                auto_reconnect: false,
+                socket: SocketOptions {
+                    nodelay: true,
+                    ..SocketOptions::default()
+                },
+                #[cfg(feature = "tls")]
+                tls: None,
+            },
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// A builder with no address and default settings.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a broker address (`"host:port"`, `"[::1]:61613"`, a URL such as
+    /// `"stomp+ssl://host:61614"` or `"ws://host:15674/ws"`, or a [`SocketAddr`]). Addresses
+    /// are tried in the order given. Login and passcode in a URL are used unless
+    /// [`ClientBuilder::login`] sets them.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when the address cannot be parsed.
+    pub fn address<A>(mut self, addr: A) -> Result<Self, Error>
+    where
+        A: TryInto<Address>,
+        A::Error: Into<Error>,
+    {
+        let a = addr.try_into().map_err(Into::into)?;
+        if self.cfg.session.login.is_none() {
+            self.cfg.session.login.clone_from(&a.login);
+            self.cfg.session.passcode.clone_from(&a.passcode);
+        }
+        self.cfg.addresses.push(a);
+        Ok(self)
+    }
+
+    /// Adds several addresses (see [`ClientBuilder::address`]).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] when an address cannot be parsed.
+    pub fn addresses<I, A>(mut self, addrs: I) -> Result<Self, Error>
+    where
+        I: IntoIterator<Item = A>,
+        A: TryInto<Address>,
+        A::Error: Into<Error>,
+    {
+        for a in addrs {
+            self = self.address(a)?;
+        }
+        Ok(self)
+    }
+
+    /// `login` and `passcode` headers.
+    pub fn login(mut self, login: impl Into<String>, passcode: impl Into<String>) -> Self {
+        self.cfg.session.login = Some(login.into());
+        self.cfg.session.passcode = Some(passcode.into());
+        self
+    }
+
+    /// The `host` header: the virtual host. Without it the broker's host name is sent.
+    pub fn host(mut self, vhost: impl Into<String>) -> Self {
+        self.cfg.session.host = Some(vhost.into());
+        self
+    }
+
+    /// Protocol versions offered (default: 1.0, 1.1 and 1.2; the broker picks the highest it
+    /// speaks).
+    pub fn versions(mut self, versions: impl IntoIterator<Item = Version>) -> Self {
+        self.cfg.session.versions = versions.into_iter().collect();
+        self
+    }
+
+    /// Opens with the `STOMP` command instead of `CONNECT` (1.1+).
+    pub fn use_stomp_command(mut self, yes: bool) -> Self {
+        self.cfg.session.use_stomp_command = yes;
+        self
+    }
+
+    /// An extra CONNECT header (e.g. `client-id`).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.cfg.session.headers.push(name, value);
+        self
+    }
+
+    /// Extra CONNECT headers.
+    pub fn headers(mut self, headers: Headers) -> Self {
+        self.cfg.session.headers.extend(headers.iter());
+        self
+    }
+
+    /// Heart-beats offered: how often the client can send, and how often it wants to hear from
+    /// the broker. Zero turns a direction off (the default for both). What is used is
+    /// negotiated with the broker per the spec.
+    pub fn heart_beat(mut self, send_every: Duration, want_every: Duration) -> Self {
+        let ms = |d: Duration| d.as_millis().min(u32::MAX as u128) as u32;
+        self.cfg.session.heart_beat = (ms(send_every), ms(want_every));
+        self
+    }
+
+    /// Silence from the broker longer than its heart-beat interval × `scale` is a heart-beat
+    /// timeout (default 1.5; values below 1 count as 1).
+    pub fn heart_beat_scale(mut self, scale: f64) -> Self {
+        self.cfg.session.heart_beat_scale = scale;
+        self
+    }
+
+    /// Limits on what the broker may send.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.cfg.session.limits = limits;
+        self
+    }
+
+    /// Deadline for opening the connection to one address (TCP, TLS and WebSocket
+    /// handshakes); default 10 s.
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.cfg.connect_timeout = d;
+        self
+    }
+
+    /// Deadline for the CONNECTED frame once the connection is open; default 10 s.
+    pub fn connected_timeout(mut self, d: Duration) -> Self {
+        self.cfg.connected_timeout = d;
+        self
+    }
+
+    /// Deadline for the DISCONNECT receipt; default 5 s.
+    pub fn disconnect_timeout(mut self, d: Duration) -> Self {
+        self.cfg.disconnect_timeout = d;
+        self
+    }
+
+    /// How long a send may wait for a broker that stopped reading; default 30 s.
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.cfg.write_timeout = d;
+        self
+    }
+
+    /// Retry policy for connecting (rounds over the address list with back-off). The default
+    /// is one round; see [`ReconnectPolicy`] for stomp.py's defaults.
+    pub fn reconnect_policy(mut self, p: ReconnectPolicy) -> Self {
+        self.cfg.reconnect = p;
+        self
+    }
+
+    /// Reconnects (with the policy) when an open connection is lost, CONNECTs again and
+    /// re-subscribes every active subscription. Off by default.
+    pub fn auto_reconnect(mut self, yes: bool) -> Self {
+        self.cfg.auto_reconnect = yes;
+        self
+    }
+
+    /// `TCP_NODELAY` (default on).
+    pub fn nodelay(mut self, yes: bool) -> Self {
+        self.cfg.socket.nodelay = yes;
+        self
+    }
+
+    /// TCP keep-alive probes after `idle` without traffic (default off).
+    pub fn tcp_keepalive(mut self, idle: Duration) -> Self {
+        self.cfg.socket.keepalive = Some(idle);
+        self
+    }
+
+    /// Local address to bind before connecting.
+    pub fn bind(mut self, local: SocketAddr) -> Self {
+        self.cfg.socket.bind = Some(local);
+        self
+    }
+
+    /// TLS settings for every TLS address (`stomp+ssl://`, `wss://`). Without this, TLS
+    /// addresses use webpki-roots and check the host name.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: crate::transport::TlsConfig) -> Self {
+        self.cfg.tls = Some(tls);
+        self
+    }
+
+    /// Connects: tries each address in order, in rounds as the reconnect policy allows.
+    ///
+    /// # Errors
+    /// The failure of a single attempt as it is (an [`Error::Broker`] for a refused login, an
+    /// [`Error::Io`] for a refused connection, an [`Error::Timeout`]), or
+    /// [`Error::ConnectFailed`] with the last one after several attempts.
+    pub fn connect(self) -> Result<StompClient, Error> {
+        if self.cfg.addresses.is_empty() {
+            return Err(Error::invalid("no broker address given"));
+        }
+        StompClient::open(self.cfg)
+    }
+}

@@ -1,0 +1,153 @@
+//! One open connection: a transport stream registered with its own mio `Poll`, and the loop
+//! that moves bytes between it and the session.
+
+use std::fmt;
+use std::io::{self, ErrorKind, Write};
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use super::ClientConfig;
+use crate::error::{Error, ProtocolError};
+use crate::session::{Event, Session};
+use crate::transport::{self, Address, Stream};
+
+/// Output above this many bytes makes a send wait for the broker to read.
+pub(super) const HIGH_WATER: usize = 4 * 1024 * 1024;
+
+const TOKEN: Token = Token(0);
+
+/// What [`Conn::pump`] came back with.
+#[derive(Debug)]
+pub(super) enum Pumped {
+    Event(Event),
+    Deadline,
+    Closed,
+}
+
+pub(super) struct Conn {
+    poll: Poll,
+    events: Events,
+    stream: Stream,
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Conn").finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    /// Opens the transport to `addr` (TCP, then TLS and WebSocket handshakes as the scheme
+    /// asks) within the connect timeout, tried over every resolved IP address.
+    pub(super) fn open(addr: &Address, cfg: &ClientConfig) -> Result<Conn, Error> {
+        let deadline = Instant::now() + cfg.connect_timeout;
+        let mut last = None;
+        for ip in transport::resolve(&addr.host_port())? {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            match transport::open(addr, ip, left, cfg) {
+                Ok(stream) => return Conn::register(stream),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(Error::Timeout(crate::Timeout::Connect(cfg.connect_timeout))))
+    }
+
+    fn register(mut stream: Stream) -> Result<Conn, Error> {
+        let poll = Poll::new()?;
+        poll.registry().register(
+            stream.tcp_mut(),
+            TOKEN,
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        Ok(Conn {
+            poll,
+            events: Events::with_capacity(4),
+            stream,
+        })
+    }
+
+    pub(super) fn close(&mut self) {
+        let _ = self.poll.registry().deregister(self.stream.tcp_mut());
+        self.stream.shutdown();
+    }
+
+    /// Writes as much queued output as the socket takes now.
+    pub(super) fn write_some(&mut self, session: &mut Session) -> Result<(), Error> {
+        while session.wants_write() {
+            match self.stream.write(session.output()) {
+                Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero).into()),
+                Ok(n) => session.consume_output(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        match self.stream.flush_layers() {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads once. `Ok(Some(n))` bytes arrived, `Ok(None)` nothing now, `Err` on failure;
+    /// `Ok(Some(0))` is end of stream.
+    fn read_some(&mut self, session: &mut Session) -> Result<Option<usize>, Error> {
+        loop {
+            match session.decoder_mut().read_from(&mut self.stream) {
+                Ok(n) => {
+                    if n > 0 {
+                        session.on_received(Instant::now());
+                    }
+                    return Ok(Some(n));
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Drives the connection until the session has an event, `deadline` passes or the peer
+    /// closes. Heart-beats are sent and checked on the way.
+    pub(super) fn pump(
+        &mut self,
+        session: &mut Session,
+        deadline: Option<Instant>,
+    ) -> Result<Pumped, Error> {
+        loop {
+            if let Some(ev) = session.poll_event(Instant::now())? {
+                return Ok(Pumped::Event(ev));
+            }
+            self.write_some(session)?;
+            match self.read_some(session)? {
+                Some(0) if session.is_between_frames() => return Ok(Pumped::Closed),
+                Some(0) => return Err(ProtocolError::Truncated(session.buffered()).into()),
+                Some(_) => continue,
+                None => {}
+            }
+            let now = Instant::now();
+            session.handle_timeout(now)?;
+            if session.wants_write() {
+                self.write_some(session)?;
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                return Ok(Pumped::Deadline);
+            }
+            let wake = match (deadline, session.poll_timeout()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let timeout =
+                wake.map(|w| w.saturating_duration_since(now) + Duration::from_micros(100));
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}

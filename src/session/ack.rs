@@ -1,0 +1,156 @@
+//! Subscriptions, ack modes and the ACK / NACK frames each protocol version wants.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, ProtocolError};
+use crate::frame::{header, Command, Frame, Headers, Version};
+
+/// How the broker expects messages of a subscription to be acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AckMode {
+    /// The broker considers a message delivered when it sends it. No ACKs.
+    #[default]
+    Auto,
+    /// ACK is cumulative: acknowledging a message acknowledges every earlier one of the
+    /// subscription.
+    Client,
+    /// Each message is acknowledged on its own (STOMP 1.1+).
+    ClientIndividual,
+}
+
+impl AckMode {
+    /// The value of the `ack` header.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckMode::Auto => "auto",
+            AckMode::Client => "client",
+            AckMode::ClientIndividual => "client-individual",
+        }
+    }
+
+    /// True when messages of this mode must be acknowledged.
+    pub fn needs_ack(self) -> bool {
+        self != AckMode::Auto
+    }
+}
+
+impl fmt::Display for AckMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AckMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "auto" => Ok(AckMode::Auto),
+            "client" => Ok(AckMode::Client),
+            "client-individual" => Ok(AckMode::ClientIndividual),
+            other => Err(Error::invalid(format!("unknown ack mode {other:?}"))),
+        }
+    }
+}
+
+/// One active subscription, as the session remembers it (to re-subscribe after a reconnect).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    /// The subscription id.
+    pub id: String,
+    /// The destination.
+    pub destination: String,
+    /// The ack mode.
+    pub ack: AckMode,
+    /// Extra headers sent with SUBSCRIBE (selector, prefetch-count, ...).
+    pub headers: Headers,
+    /// Whether the client ACKs messages itself when the application comes back for more.
+    pub auto_ack: bool,
+}
+
+impl Subscription {
+    /// The SUBSCRIBE frame for this subscription.
+    pub fn subscribe_frame(&self) -> Frame {
+        let mut f = Frame::new(Command::Subscribe)
+            .with_header(header::DESTINATION, &self.destination)
+            .with_header(header::ID, &self.id)
+            .with_header(header::ACK, self.ack.as_str());
+        for (k, v) in self.headers.iter() {
+            f.headers_mut().push(k, v);
+        }
+        f
+    }
+}
+
+/// What is needed to acknowledge one received MESSAGE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AckToken {
+    /// `message-id` of the MESSAGE (1.0 / 1.1).
+    pub message_id: Option<String>,
+    /// `subscription` of the MESSAGE (1.1).
+    pub subscription: Option<String>,
+    /// `ack` of the MESSAGE (1.2).
+    pub ack: Option<String>,
+}
+
+impl AckToken {
+    /// The token of a MESSAGE frame.
+    pub fn of(frame: &Frame) -> Self {
+        AckToken {
+            message_id: frame.get(header::MESSAGE_ID).map(str::to_owned),
+            subscription: frame.get(header::SUBSCRIPTION).map(str::to_owned),
+            ack: frame.get(header::ACK).map(str::to_owned),
+        }
+    }
+
+    /// Builds the ACK or NACK frame `version` wants: 1.0 `message-id`; 1.1 `message-id` +
+    /// `subscription`; 1.2 `id` = the MESSAGE's `ack` header.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for NACK on 1.0, or when the MESSAGE lacked the header needed.
+    pub fn frame(
+        &self,
+        command: Command,
+        version: Version,
+        transaction: Option<&str>,
+    ) -> Result<Frame, Error> {
+        let missing = |h: &str| {
+            Error::Protocol(ProtocolError::Unexpected(format!(
+                "cannot {command}: the MESSAGE has no {h} header"
+            )))
+        };
+        let mut f = Frame::new(command);
+        match version {
+            Version::V1_0 => {
+                if command == Command::Nack {
+                    return Err(Error::invalid("NACK does not exist in STOMP 1.0"));
+                }
+                let id = self
+                    .message_id
+                    .as_deref()
+                    .ok_or_else(|| missing("message-id"))?;
+                f.headers_mut().push(header::MESSAGE_ID, id);
+            }
+            Version::V1_1 => {
+                let id = self
+                    .message_id
+                    .as_deref()
+                    .ok_or_else(|| missing("message-id"))?;
+                let sub = self
+                    .subscription
+                    .as_deref()
+                    .ok_or_else(|| missing("subscription"))?;
+                f.headers_mut().push(header::MESSAGE_ID, id);
+                f.headers_mut().push(header::SUBSCRIPTION, sub);
+            }
+            Version::V1_2 => {
+                let id = self.ack.as_deref().ok_or_else(|| missing("ack"))?;
+                f.headers_mut().push(header::ID, id);
+            }
+        }
+        if let Some(tx) = transaction {
+            f.headers_mut().push(header::TRANSACTION, tx);
+        }
+        Ok(f)
+    }
+}

@@ -1,0 +1,103 @@
+//! Heart-beat negotiation and clocks. Time is always an argument: nothing here reads a clock.
+
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, ProtocolError, Timeout};
+
+/// Parses a `heart-beat` header value `"x,y"` (milliseconds).
+pub fn parse_heart_beat(v: &str) -> Result<(u32, u32), ProtocolError> {
+    let bad = || ProtocolError::InvalidHeartBeat(v.chars().take(64).collect());
+    let (x, y) = v.split_once(',').ok_or_else(bad)?;
+    let x = x.trim().parse().map_err(|_| bad())?;
+    let y = y.trim().parse().map_err(|_| bad())?;
+    Ok((x, y))
+}
+
+/// Negotiated heart-beat intervals and the clocks that enforce them.
+#[derive(Debug, Clone)]
+pub(crate) struct HeartBeat {
+    /// How often we must send something (None: never).
+    send_every: Option<Duration>,
+    /// How long the peer may stay silent before it is considered dead (None: forever).
+    recv_timeout: Option<Duration>,
+    /// The interval the peer promised (for error messages).
+    recv_every: Option<Duration>,
+    last_sent: Instant,
+    last_recv: Instant,
+}
+
+impl HeartBeat {
+    /// No heart-beats (STOMP 1.0, or either side said 0).
+    pub(crate) fn off(now: Instant) -> Self {
+        HeartBeat {
+            send_every: None,
+            recv_timeout: None,
+            recv_every: None,
+            last_sent: now,
+            last_recv: now,
+        }
+    }
+
+    /// Negotiates per the spec: we send every max(cx, sy) when both are non-zero, and expect
+    /// the peer every max(cy, sx) when both are non-zero; silence for that × `scale` is fatal.
+    pub(crate) fn negotiate(
+        ours: (u32, u32),
+        theirs: (u32, u32),
+        scale: f64,
+        now: Instant,
+    ) -> Self {
+        let (cx, cy) = ours;
+        let (sx, sy) = theirs;
+        let ms =
+            |a: u32, b: u32| (a != 0 && b != 0).then(|| Duration::from_millis(a.max(b) as u64));
+        let recv_every = ms(cy, sx);
+        HeartBeat {
+            send_every: ms(cx, sy),
+            recv_timeout: recv_every.map(|d| d.mul_f64(scale.max(1.0))),
+            recv_every,
+            last_sent: now,
+            last_recv: now,
+        }
+    }
+
+    pub(crate) fn send_interval(&self) -> Option<Duration> {
+        self.send_every
+    }
+
+    pub(crate) fn recv_interval(&self) -> Option<Duration> {
+        self.recv_every
+    }
+
+    pub(crate) fn on_sent(&mut self, now: Instant) {
+        self.last_sent = now;
+    }
+
+    pub(crate) fn on_recv(&mut self, now: Instant) {
+        self.last_recv = now;
+    }
+
+    /// True when a heart-beat is due now.
+    pub(crate) fn wants_send(&self, now: Instant) -> bool {
+        self.send_every.is_some_and(|d| now >= self.last_sent + d)
+    }
+
+    /// An error when the peer has been silent too long.
+    pub(crate) fn check_recv(&self, now: Instant) -> Result<(), Error> {
+        match self.recv_timeout {
+            Some(t) if now >= self.last_recv + t => {
+                Err(Error::Timeout(Timeout::HeartBeat(now - self.last_recv)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The next instant something must happen (a send due, or the receive deadline).
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let send = self.send_every.map(|d| self.last_sent + d);
+        let recv = self.recv_timeout.map(|t| self.last_recv + t);
+        match (send, recv) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! The protocol session without sockets: negotiation, subscriptions, acks, receipts,
+//! transactions and heart-beat clocks.
+//!
+//! A [`Session`] is fed bytes ([`Session::feed`]) and time (every method that can act on time
+//! takes `now`); it emits bytes ([`Session::output`] / [`Session::consume_output`]) and
+//! [`Event`]s ([`Session::poll_event`]). It never reads a clock and never touches a socket, so
+//! it can be driven in memory by tests and by any transport.
+//!
+//! Order of calls on each turn of a driver:
+//! 1. write out [`Session::output`] and report what went with [`Session::consume_output`];
+//! 2. feed what was read with [`Session::feed`] (or [`Session::decoder_mut`] then
+//!    [`Session::on_received`]);
+//! 3. drain [`Session::poll_event`] until it returns `Ok(None)`;
+//! 4. call [`Session::handle_timeout`] and sleep at most until [`Session::poll_timeout`].
+
+mod ack;
+mod heartbeat;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+pub use ack::{AckMode, AckToken, Subscription};
+pub use heartbeat::parse_heart_beat;
+use heartbeat::HeartBeat;
+
+use crate::codec::{encode_frame, encode_heartbeat, Decoder, Item, Limits};
+use crate::error::{BrokerError, Error, ProtocolError};
+use crate::frame::{header, Command, Frame, Headers, Version};
+
+/// What a session needs to know to open a connection.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Protocol versions offered in `accept-version`, in any order.
+    pub versions: Vec<Version>,
+    /// The `host` header (virtual host). `None` sends the broker's host name.
+    pub host: Option<String>,
+    /// `login` header.
+    pub login: Option<String>,
+    /// `passcode` header.
+    pub passcode: Option<String>,
+    /// Extra CONNECT headers.
+    pub headers: Headers,
+    /// Send `STOMP` instead of `CONNECT` (only when 1.1 or later is offered).
+    pub use_stomp_command: bool,
+    /// Heart-beats we offer: (we can send every cx ms, we want to receive every cy ms).
+    pub heart_beat: (u32, u32),
+    /// Silence longer than the receive interval × this scale is a heart-beat timeout.
+    pub heart_beat_scale: f64,
+    /// Limits on what the broker may send.
+    pub limits: Limits,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            versions: Version::ALL.to_vec(),
+            host: None,
+            login: None,
+            passcode: None,
+            headers: Headers::new(),
+            use_stomp_command: false,
+            heart_beat: (0, 0),
+            heart_beat_scale: 1.5,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What [`Session::poll_event`] reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// CONNECTED arrived: the session is open ([`Session::connected_frame`] has it).
+    Connected,
+    /// A frame for the application (MESSAGE, or anything else that is not RECEIPT or ERROR).
+    Frame(Frame),
+    /// A RECEIPT arrived for this receipt id.
+    Receipt(String),
+    /// The peer sent a heart-beat (an EOL between frames).
+    HeartBeat,
+}
+
+/// Where the session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Nothing sent yet.
+    Idle,
+    /// CONNECT sent, waiting for CONNECTED.
+    Connecting,
+    /// Open.
+    Connected,
+    /// DISCONNECT sent.
+    Disconnecting,
+}
+
+/// A client's STOMP session, without sockets. See the [module docs](self).
+#[derive(Debug)]
+pub struct Session {
+    cfg: SessionConfig,
+    phase: Phase,
+    version: Version,
+    decoder: Decoder,
+    out: Vec<u8>,
+    heart_beat: HeartBeat,
+    connected: Option<Frame>,
+    subs: Vec<Subscription>,
+    receipts: HashSet<String>,
+    transactions: HashSet<String>,
+    next_id: u64,
+}
+
+impl Session {
+    /// A session that has sent nothing yet.
+    pub fn new(cfg: SessionConfig, now: Instant) -> Self {
+        let decoder = Decoder::new(Version::V1_0, cfg.limits);
+        Session {
+            cfg,
+            phase: Phase::Idle,
+            version: Version::V1_0,
+            decoder,
+            out: Vec::new(),
+            heart_beat: HeartBeat::off(now),
+            connected: None,
+            subs: Vec::new(),
+            receipts: HashSet::new(),
+            transactions: HashSet::new(),
+            next_id: 0,
+        }
+    }
+
+    // ---- getters -------------------------------------------------------------------------
+
+    /// The configuration.
+    pub fn config(&self) -> &SessionConfig {
+        &self.cfg
+    }
+
+    /// Where the session is.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The negotiated protocol version (1.0 until CONNECTED says otherwise).
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The CONNECTED frame, once it arrived.
+    pub fn connected_frame(&self) -> Option<&Frame> {
+        self.connected.as_ref()
+    }
+
+    /// Negotiated heart-beat intervals: (we send every, we expect every).
+    pub fn heart_beat(&self) -> (Option<Duration>, Option<Duration>) {
+        (
+            self.heart_beat.send_interval(),
+            self.heart_beat.recv_interval(),
+        )
+    }
+
+    /// Active subscriptions, in the order they were made.
+    pub fn subscriptions(&self) -> &[Subscription] {
+        &self.subs
+    }
+
+    /// The subscription with this id.
+    pub fn subscription(&self, id: &str) -> Option<&Subscription> {
+        self.subs.iter().find(|s| s.id == id)
+    }
+
+    /// True when this transaction was begun and not yet committed or aborted.
+    pub fn in_transaction(&self, id: &str) -> bool {
+        self.transactions.contains(id)
+    }
+
+    /// True when a RECEIPT for `id` is still awaited.
+    pub fn is_receipt_pending(&self, id: &str) -> bool {
+        self.receipts.contains(id)
+    }
+
+    /// A fresh id for subscriptions (`prefix-N`) or anything else that must be unique here.
+    pub fn next_id(&mut self, prefix: &str) -> String {
+        self.next_id += 1;
+        format!("{prefix}-{}", self.next_id)
+    }
+
+    // ---- output --------------------------------------------------------------------------
+
+    /// Bytes waiting to be written to the peer.
+    pub fn output(&self) -> &[u8] {
+        &self.out
+    }
+
+    /// True when there are bytes to write.
+    pub fn wants_write(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Drops the first `n` bytes of [`Session::output`]: they were written.
+    pub fn consume_output(&mut self, n: usize) {
+        if n >= self.out.len() {
+            self.out.clear();
+        } else {
+            self.out.drain(..n);
+        }
+    }
+
+    /// Writes the CONNECT (or STOMP) frame.
+    pub fn start(&mut self, default_host: &str, now: Instant) -> Result<(), Error> {
+        let frame = self.connect_frame(default_host);
+        self.decoder = Decoder::new(Version::V1_0, self.cfg.limits);
+        self.out.clear();
+        self.version = Version::V1_0;
+        self.connected = None;
+        self.heart_beat = HeartBeat::off(now);
+        self.receipts.clear();
+        self.transactions.clear();
+        self.phase = Phase::Connecting;
+        encode_frame(&frame, Version::V1_0, &mut self.out)
+    }
+
+    /// The CONNECT (or STOMP) frame this configuration sends.
+    pub fn connect_frame(&self, default_host: &str) -> Frame {
+        let modern = self.cfg.versions.iter().any(|&v| v > Version::V1_0);
+        let cmd = if self.cfg.use_stomp_command && modern {
+            Command::Stomp
+        } else {
+            Command::Connect
+        };
+        let mut f = Frame::new(cmd);
+        let h = f.headers_mut();
+        if modern {
+            let mut vs = self.cfg.versions.clone();
+            vs.sort();
+            vs.dedup();
+            let list: Vec<&str> = vs.iter().map(|v| v.as_str()).collect();
+            h.push(header::ACCEPT_VERSION, &list.join(","));
+            h.push(
+                header::HOST,
+                self.cfg.host.as_deref().unwrap_or(default_host),
+            );
+            let (cx, cy) = self.cfg.heart_beat;
+            h.push(header::HEART_BEAT, &format!("{cx},{cy}"));
+        } else if let Some(host) = &self.cfg.host {
+            h.push(header::HOST, host);
+        }
+        if let Some(login) = &self.cfg.login {
+            h.push(header::LOGIN, login);
+        }
+        if let Some(pass) = &self.cfg.passcode {
+            h.push(header::PASSCODE, pass);
+        }
+        for (k, v) in self.cfg.headers.iter() {
+            if !h.contains(k) {
+                h.push(k, v);
+            }
+        }
+        f
+    }
+
+    /// Encodes `frame` for sending, tracking what it means (receipts, subscriptions,
+    /// transactions).
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] before CONNECTED or after DISCONNECT; [`Error::Invalid`] for a
+    /// frame the negotiated version cannot carry.
+    pub fn send_frame(&mut self, frame: &Frame, now: Instant) -> Result<(), Error> {
+        if self.phase != Phase::Connected {
+            return Err(Error::NotConnected(format!(
+                "cannot send {}",
+                frame.command()
+            )));
+        }
+        if frame.command() == Command::Nack && self.version == Version::V1_0 {
+            return Err(Error::invalid("NACK does not exist in STOMP 1.0"));
+        }
+        encode_frame(frame, self.version, &mut self.out)?;
+        self.heart_beat.on_sent(now);
+        if let Some(r) = frame.get(header::RECEIPT) {
+            self.receipts.insert(r.to_owned());
+        }
+        let tx = || {
+            frame
+                .get(header::TRANSACTION)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        match frame.command() {
+            Command::Begin => {
+                self.transactions.insert(tx());
+            }
+            Command::Commit | Command::Abort => {
+                self.transactions.remove(&tx());
+            }
+            Command::Disconnect => self.phase = Phase::Disconnecting,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Records a subscription and writes its SUBSCRIBE frame (with `receipt` if given).
+    pub fn subscribe(
+        &mut self,
+        sub: Subscription,
+        receipt: Option<&str>,
+        now: Instant,
+    ) -> Result<(), Error> {
+        if self.subscription(&sub.id).is_some() {
+            return Err(Error::invalid(format!(
+                "subscription id {:?} is already in use",
+                sub.id
+            )));
+        }
+        if sub.ack == AckMode::ClientIndividual && self.version == Version::V1_0 {
+            return Err(Error::invalid(
+                "ack mode client-individual does not exist in STOMP 1.0",
+            ));
+        }
+        let mut f = sub.subscribe_frame();
+        if let Some(r) = receipt {
+            f.headers_mut().push(header::RECEIPT, r);
+        }
+        self.send_frame(&f, now)?;
+        self.subs.push(sub);
+        Ok(())
+    }
+
+    /// Forgets a subscription and writes its UNSUBSCRIBE frame.
+    pub fn unsubscribe(
+        &mut self,
+        id: &str,
+        receipt: Option<&str>,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let Some(i) = self.subs.iter().position(|s| s.id == id) else {
+            return Err(Error::invalid(format!("no subscription with id {id:?}")));
+        };
+        let sub = &self.subs[i];
+        let mut f = Frame::new(Command::Unsubscribe).with_header(header::ID, &sub.id);
+        if self.version == Version::V1_0 {
+            f.headers_mut().push(header::DESTINATION, &sub.destination);
+        }
+        if let Some(r) = receipt {
+            f.headers_mut().push(header::RECEIPT, r);
+        }
+        self.send_frame(&f, now)?;
+        self.subs.remove(i);
+        Ok(())
+    }
+
+    /// Writes the SUBSCRIBE frames of every recorded subscription again (after a reconnect).
+    pub fn resubscribe_all(&mut self, now: Instant) -> Result<(), Error> {
+        for sub in self.subs.clone() {
+            self.send_frame(&sub.subscribe_frame(), now)?;
+        }
+        Ok(())
+    }
+
+    /// Writes an ACK or NACK for `token` (inside `transaction` when given).
+    pub fn acknowledge(
+        &mut self,
+        token: &AckToken,
+        command: Command,
+        transaction: Option<&str>,
+        now: Instant,
+    ) -> Result<(), Error> {
+        let f = token.frame(command, self.version, transaction)?;
+        self.send_frame(&f, now)
+    }
+
+    // ---- input ---------------------------------------------------------------------------
+
+    /// The decoder, for reading straight into its buffer. Call [`Session::on_received`] after.
+    pub fn decoder_mut(&mut self) -> &mut Decoder {
+        &mut self.decoder
+    }
+
+    /// Records that bytes arrived at `now` (heart-beat clock).
+    pub fn on_received(&mut self, now: Instant) {
+        self.heart_beat.on_recv(now);
+    }
+
+    /// Feeds bytes received from the peer.
+    pub fn feed(&mut self, bytes: &[u8], now: Instant) {
+        self.decoder.feed(bytes);
+        self.on_received(now);
+    }
+
+    /// True when no partial frame is buffered (a close now loses nothing).
+    pub fn is_between_frames(&self) -> bool {
+        self.decoder.is_idle()
+    }
+
+    /// Bytes buffered in the decoder.
+    pub fn buffered(&self) -> usize {
+        self.decoder.buffered()
+    }
+
+    /// The next event from the bytes fed so far, or `Ok(None)` when more are needed.
+    ///
+    /// # Errors
+    /// [`Error::Broker`] for an ERROR frame (the session stays usable; most brokers close the
+    /// connection after it); [`Error::Protocol`] for invalid input (fatal: drop the connection).
+    pub fn poll_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
+        let item = match self.decoder.decode()? {
+            None => return Ok(None),
+            Some(item) => item,
+        };
+        let frame = match item {
+            Item::HeartBeat => return Ok(Some(Event::HeartBeat)),
+            Item::Frame(f) => f,
+        };
+        match frame.command() {
+            Command::Connected => self
+                .on_connected(frame, now)
+                .map(|()| Some(Event::Connected)),
+            Command::Receipt => {
+                let id = frame.get(header::RECEIPT_ID).unwrap_or_default().to_owned();
+                if !self.receipts.remove(&id) {
+                    log::warn!("RECEIPT for an id never asked for: {id:?}");
+                }
+                Ok(Some(Event::Receipt(id)))
+            }
+            Command::Error => {
+                let receipt_id = frame.get(header::RECEIPT_ID).map(str::to_owned);
+                if let Some(r) = &receipt_id {
+                    self.receipts.remove(r);
+                }
+                Err(BrokerError {
+                    message: frame.get(header::MESSAGE).unwrap_or_default().to_owned(),
+                    body: String::from_utf8_lossy(frame.body()).into_owned(),
+                    receipt_id,
+                }
+                .into())
+            }
+            Command::Message => {
+                if self.phase == Phase::Connecting {
+                    return Err(unexpected("MESSAGE before CONNECTED"));
+                }
+                if let Some(sub) = frame.subscription() {
+                    if self.subscription(sub).is_none() {
+                        return Err(unexpected(&format!(
+                            "MESSAGE for unknown subscription {sub:?}"
+                        )));
+                    }
+                }
+                Ok(Some(Event::Frame(frame)))
+            }
+            other if other.is_client() => {
+                Err(unexpected(&format!("{other} frame from the broker")))
+            }
+            _ => Ok(Some(Event::Frame(frame))),
+        }
+    }
+
+    fn on_connected(&mut self, frame: Frame, now: Instant) -> Result<(), Error> {
+        if self.phase != Phase::Connecting {
+            return Err(unexpected("CONNECTED when not connecting"));
+        }
+        let version = match frame.get(header::VERSION) {
+            None => Version::V1_0,
+            Some(v) => v.parse::<Version>()?,
+        };
+        let offered = self.cfg.versions.contains(&version)
+            || (version == Version::V1_0 && self.cfg.versions.is_empty());
+        if !offered {
+            return Err(ProtocolError::UnsupportedVersion(version.to_string()).into());
+        }
+        self.version = version;
+        self.decoder.set_version(version);
+        self.heart_beat = match (version, frame.get(header::HEART_BEAT)) {
+            (Version::V1_0, _) | (_, None) => HeartBeat::off(now),
+            (_, Some(hb)) => {
+                let theirs = parse_heart_beat(hb)?;
+                HeartBeat::negotiate(self.cfg.heart_beat, theirs, self.cfg.heart_beat_scale, now)
+            }
+        };
+        self.connected = Some(frame);
+        self.phase = Phase::Connected;
+        Ok(())
+    }
+
+    // ---- time ----------------------------------------------------------------------------
+
+    /// Sends a heart-beat when one is due and checks that the peer is alive.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`] with [`Timeout::HeartBeat`](crate::Timeout) when the peer was silent
+    /// past its interval × scale.
+    pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        if self.phase != Phase::Connected && self.phase != Phase::Disconnecting {
+            return Ok(());
+        }
+        if self.heart_beat.wants_send(now) {
+            if self.out.is_empty() {
+                encode_heartbeat(&mut self.out);
+            }
+            self.heart_beat.on_sent(now);
+        }
+        self.heart_beat.check_recv(now)
+    }
+
+    /// Records that bytes were written at `now` (heart-beat clock).
+    pub fn on_sent(&mut self, now: Instant) {
+        self.heart_beat.on_sent(now);
+    }
+
+    /// When [`Session::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.phase {
+            Phase::Connected | Phase::Disconnecting => self.heart_beat.next_deadline(),
+            _ => None,
+        }
+    }
+}
+
+fn unexpected(what: &str) -> Error {
+    Error::Protocol(ProtocolError::Unexpected(what.to_owned()))
+}
