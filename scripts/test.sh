@@ -74,6 +74,7 @@ need_components() {
     cargo fmt --version >/dev/null 2>&1 || missing+=(rustfmt)
     cargo clippy --version >/dev/null 2>&1 || missing+=(clippy)
     if [ ${#missing[@]} -ne 0 ]; then
+        command -v rustup >/dev/null || { echo "cargo lacks ${missing[*]} and there is no rustup to add them"; return 1; }
         echo "installing rustup components: ${missing[*]}"
         rustup component add "${missing[@]}" || return 1
     fi
