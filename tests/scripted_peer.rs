@@ -36,9 +36,17 @@ fn error_mid_stream_is_an_error_then_close_is_clean_with_reason() {
     assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
     let err = c.recv().unwrap_err();
     let b = err.broker_error().expect("broker error");
-    assert_eq!((b.message.as_str(), b.body.as_str()), ("boom", "the details"));
+    assert_eq!(
+        (b.message.as_str(), b.body.as_str()),
+        ("boom", "the details")
+    );
     assert!(c.recv().unwrap().is_none());
-    assert_eq!(c.close_reason().and_then(|e| e.broker_error()).map(|b| b.message.as_str()), Some("boom"));
+    assert_eq!(
+        c.close_reason()
+            .and_then(|e| e.broker_error())
+            .map(|b| b.message.as_str()),
+        Some("boom")
+    );
 }
 
 #[test]
@@ -54,7 +62,10 @@ fn close_in_the_middle_of_a_frame_is_a_truncation_error() {
         other => panic!("expected truncation, got {other:?}"),
     }
     assert!(!c.is_connected());
-    assert!(c.recv().unwrap().is_none(), "a failed connection then reads as closed");
+    assert!(
+        c.recv().unwrap().is_none(),
+        "a failed connection then reads as closed"
+    );
 }
 
 #[test]
@@ -82,14 +93,24 @@ fn silent_broker_is_a_heart_beat_timeout_within_interval_times_scale() {
     let start = Instant::now();
     let err = c.recv().unwrap_err();
     let took = start.elapsed();
-    assert!(matches!(err, Error::Timeout(Timeout::HeartBeat(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
+        "{err:?}"
+    );
     // 200 ms × 1.5 = 300 ms, plus a small margin for scheduling.
-    assert!(took >= Duration::from_millis(290) && took < Duration::from_millis(800), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(800),
+        "{took:?}"
+    );
 }
 
 #[test]
 fn heart_beats_are_sent_when_the_client_waits() {
-    let peer = Peer::start(vec![Step::Read, connected("1.2", "0,100"), Step::ReadUntilClosed]);
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "0,100"),
+        Step::ReadUntilClosed,
+    ]);
     let mut c = StompClient::builder()
         .address(peer.addr)
         .unwrap()
@@ -101,11 +122,17 @@ fn heart_beats_are_sent_when_the_client_waits() {
     // recv_timeout drives the clock: heart-beats flow while the client waits.
     let err = c.recv_timeout(Duration::from_millis(350)).unwrap_err();
     assert!(matches!(err, Error::Timeout(Timeout::Recv(_))));
-    assert!(c.is_connected(), "a receive timeout leaves the connection usable");
+    assert!(
+        c.is_connected(),
+        "a receive timeout leaves the connection usable"
+    );
     drop(c);
     let (frames, beats) = peer.finish();
     assert_eq!(frames.len(), 2, "CONNECT and DISCONNECT");
-    assert!((2..=4).contains(&beats), "about one heart-beat per 100 ms in 350 ms, saw {beats}");
+    assert!(
+        (2..=4).contains(&beats),
+        "about one heart-beat per 100 ms in 350 ms, saw {beats}"
+    );
 }
 
 #[test]
@@ -118,13 +145,20 @@ fn broker_that_never_answers_connect_times_out() {
         .connected_timeout(Duration::from_millis(300))
         .connect()
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout(Timeout::Connected(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Connected(_))),
+        "{err:?}"
+    );
     assert!(start.elapsed() < Duration::from_secs(2));
 }
 
 #[test]
 fn garbage_command_is_a_typed_error() {
-    let peer = Peer::connected_then(vec![Step::Read, write("BOGUS\n\n\0"), Step::Silence(Duration::from_secs(2))]);
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write("BOGUS\n\n\0"),
+        Step::Silence(Duration::from_secs(2)),
+    ]);
     let mut c = subscribed(&peer);
     match c.recv() {
         Err(Error::Protocol(ProtocolError::UnknownCommand(cmd))) => assert_eq!(cmd, "BOGUS"),
@@ -142,7 +176,10 @@ fn oversized_header_line_is_refused_before_it_is_buffered() {
     let mut c = StompClient::builder()
         .address(peer.addr)
         .unwrap()
-        .limits(Limits { max_header_line: 1024, ..Limits::default() })
+        .limits(Limits {
+            max_header_line: 1024,
+            ..Limits::default()
+        })
         .connect()
         .unwrap();
     c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
@@ -164,10 +201,21 @@ fn frames_arriving_during_a_receipt_wait_are_kept_in_order() {
         Step::Silence(Duration::from_secs(2)),
     ]);
     let mut c = subscribed(&peer);
-    let r = c.message("/queue/b").body("x").receipt_id("r-1").send().unwrap().unwrap();
+    let r = c
+        .message("/queue/b")
+        .body("x")
+        .receipt_id("r-1")
+        .send()
+        .unwrap()
+        .unwrap();
     c.wait_for_receipt(&r, Duration::from_secs(5)).unwrap();
-    let bodies: Vec<_> = (0..3).map(|_| c.recv().unwrap().unwrap().into_body()).collect();
-    assert_eq!(bodies, [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]);
+    let bodies: Vec<_> = (0..3)
+        .map(|_| c.recv().unwrap().unwrap().into_body())
+        .collect();
+    assert_eq!(
+        bodies,
+        [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+    );
 }
 
 #[test]
@@ -175,8 +223,13 @@ fn a_receipt_that_never_comes_is_a_receipt_timeout() {
     let peer = Peer::connected_then(vec![Step::Read, Step::Silence(Duration::from_secs(2))]);
     let mut c = client(&peer);
     let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
-    let err = c.wait_for_receipt(&r, Duration::from_millis(200)).unwrap_err();
-    assert!(matches!(err, Error::Timeout(Timeout::Receipt(_))), "{err:?}");
+    let err = c
+        .wait_for_receipt(&r, Duration::from_millis(200))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Receipt(_))),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -188,7 +241,9 @@ fn an_error_while_waiting_for_a_receipt_is_an_error() {
     ]);
     let mut c = client(&peer);
     c.message("/queue/b").receipt_id("r-9").send().unwrap();
-    let err = c.wait_for_receipt("r-9", Duration::from_secs(5)).unwrap_err();
+    let err = c
+        .wait_for_receipt("r-9", Duration::from_secs(5))
+        .unwrap_err();
     let b = err.broker_error().expect("broker error");
     assert_eq!(b.receipt_id.as_deref(), Some("r-9"));
 }
@@ -212,8 +267,16 @@ fn failover_skips_a_dead_address_and_one_that_refuses_connect() {
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let dead_addr = dead.local_addr().unwrap();
     drop(dead);
-    let refusing = Peer::start(vec![Step::Read, write("ERROR\nmessage:go away\n\n\0"), Step::Close]);
-    let good = Peer::start(vec![Step::Read, connected("1.1", "0,0"), Step::ReadUntilClosed]);
+    let refusing = Peer::start(vec![
+        Step::Read,
+        write("ERROR\nmessage:go away\n\n\0"),
+        Step::Close,
+    ]);
+    let good = Peer::start(vec![
+        Step::Read,
+        connected("1.1", "0,0"),
+        Step::ReadUntilClosed,
+    ]);
     let mut c = StompClient::builder()
         .addresses([dead_addr, refusing.addr, good.addr])
         .unwrap()
@@ -223,7 +286,10 @@ fn failover_skips_a_dead_address_and_one_that_refuses_connect() {
     assert_eq!(c.broker_address().unwrap().port, good.addr.port());
     assert_eq!(c.version(), stompy::Version::V1_1);
     // The peer never answers receipts: the bounded wait says so, and the socket is closed.
-    assert!(matches!(c.disconnect(), Err(Error::Timeout(Timeout::Receipt(_)))));
+    assert!(matches!(
+        c.disconnect(),
+        Err(Error::Timeout(Timeout::Receipt(_)))
+    ));
     assert!(!c.is_connected());
     let seen = good.frames();
     assert_eq!(seen.last().map(|f| f.command()), Some(Command::Disconnect));
@@ -231,14 +297,25 @@ fn failover_skips_a_dead_address_and_one_that_refuses_connect() {
 
 #[test]
 fn a_refused_login_everywhere_is_reported_as_the_broker_said() {
-    let a = Peer::start(vec![Step::Read, write("ERROR\nmessage:bad login\n\n\0"), Step::Close]);
+    let a = Peer::start(vec![
+        Step::Read,
+        write("ERROR\nmessage:bad login\n\n\0"),
+        Step::Close,
+    ]);
     let err = StompClient::connect(a.addr).unwrap_err();
-    assert_eq!(err.broker_error().map(|b| b.message.as_str()), Some("bad login"));
+    assert_eq!(
+        err.broker_error().map(|b| b.message.as_str()),
+        Some("bad login")
+    );
 }
 
 #[test]
 fn connect_frame_carries_versions_host_login_and_heart_beat() {
-    let peer = Peer::start(vec![Step::Read, connected("1.2", "0,0"), Step::ReadUntilClosed]);
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "0,0"),
+        Step::ReadUntilClosed,
+    ]);
     let c = StompClient::builder()
         .address(peer.addr)
         .unwrap()
@@ -258,19 +335,30 @@ fn connect_frame_carries_versions_host_login_and_heart_beat() {
     assert_eq!((f.get("login"), f.get("passcode")), (Some("u"), Some("p")));
     assert_eq!(f.get("heart-beat"), Some("1500,2500"));
     assert_eq!(f.get("client-id"), Some("me"));
-    assert_eq!(frames.last().unwrap().command(), Command::Disconnect, "drop disconnects");
+    assert_eq!(
+        frames.last().unwrap().command(),
+        Command::Disconnect,
+        "drop disconnects"
+    );
 }
 
 #[test]
 fn version_the_client_did_not_offer_is_refused() {
-    let peer = Peer::start(vec![Step::Read, connected("1.1", "0,0"), Step::ReadUntilClosed]);
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.1", "0,0"),
+        Step::ReadUntilClosed,
+    ]);
     let err = StompClient::builder()
         .address(peer.addr)
         .unwrap()
         .versions([stompy::Version::V1_2])
         .connect()
         .unwrap_err();
-    assert!(matches!(err, Error::Protocol(ProtocolError::UnsupportedVersion(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Protocol(ProtocolError::UnsupportedVersion(_))),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -282,6 +370,9 @@ fn message_for_an_unknown_subscription_is_a_typed_error_and_not_fatal() {
         Step::Close,
     ]);
     let mut c = subscribed(&peer);
-    assert!(matches!(c.recv(), Err(Error::Protocol(ProtocolError::Unexpected(_)))));
+    assert!(matches!(
+        c.recv(),
+        Err(Error::Protocol(ProtocolError::Unexpected(_)))
+    ));
     assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
 }

@@ -50,10 +50,15 @@ impl Peer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind peer");
         let addr = listener.local_addr().unwrap();
         let handle = std::thread::spawn(move || {
-            let Ok((sock, _)) = listener.accept() else { return (Vec::new(), 0) };
+            let Ok((sock, _)) = listener.accept() else {
+                return (Vec::new(), 0);
+            };
             play(sock, steps)
         });
-        Peer { addr, handle: Some(handle) }
+        Peer {
+            addr,
+            handle: Some(handle),
+        }
     }
 
     /// A peer that accepts and answers CONNECT with CONNECTED 1.2 (no heart-beats), then
