@@ -60,8 +60,8 @@ impl Engine {
                 .ok_or_else(|| format!("unsupported protocol versions: {list}"))?,
         };
         if !self.cfg.users.is_empty() {
-            let login = frame.get(header::LOGIN).unwrap_or("");
-            let ok = self.cfg.users.get(login).map(String::as_str) == frame.get(header::PASSCODE);
+            let known = frame.get(header::LOGIN).and_then(|l| self.cfg.users.get(l));
+            let ok = known.is_some_and(|p| Some(p.as_str()) == frame.get(header::PASSCODE));
             if !ok {
                 return Err("login failed".into());
             }
