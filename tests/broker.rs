@@ -6,7 +6,7 @@ mod client;
 
 use std::time::{Duration, Instant};
 
-use client::{frame, Peer};
+use client::{frame, Hdrs, Peer};
 use stompy::broker::{Broker, BrokerHandle};
 use stompy::Command;
 
@@ -17,7 +17,12 @@ fn broker() -> BrokerHandle {
 #[test]
 fn negotiates_each_version() {
     let b = broker();
-    for (offer, want) in [("1.0", "1.0"), ("1.1", "1.1"), ("1.2", "1.2"), ("1.0,1.1", "1.1")] {
+    for (offer, want) in [
+        ("1.0", "1.0"),
+        ("1.1", "1.1"),
+        ("1.2", "1.2"),
+        ("1.0,1.1", "1.1"),
+    ] {
         let (_, connected) = Peer::connect_with(b.addr(), offer, &[]);
         assert_eq!(connected.get("version"), Some(want));
         assert!(connected.get("session").is_some());
@@ -31,7 +36,10 @@ fn negotiates_each_version() {
     assert_eq!(p.recv().get("version"), Some("1.2"));
     let mut p = Peer::raw(b.addr());
     p.cmd(Command::Connect, &[("accept-version", "9.9")]);
-    assert_eq!(p.expect_error("unsupported").get("version"), Some("1.0,1.1,1.2"));
+    assert_eq!(
+        p.expect_error("unsupported").get("version"),
+        Some("1.0,1.1,1.2")
+    );
 }
 
 #[test]
@@ -41,9 +49,16 @@ fn round_trip_in_every_version() {
         let mut p = Peer::connect(b.addr(), v);
         let dest = format!("/queue/rt-{v}");
         p.subscribe("s", &dest, "auto");
-        p.cmd_body(Command::Send, &[("destination", &dest), ("k", "v")], b"a\0b");
+        p.cmd_body(
+            Command::Send,
+            &[("destination", &dest), ("k", "v")],
+            b"a\0b",
+        );
         let m = p.recv();
-        assert_eq!((m.command(), m.body(), m.get("k")), (Command::Message, &b"a\0b"[..], Some("v")));
+        assert_eq!(
+            (m.command(), m.body(), m.get("k")),
+            (Command::Message, &b"a\0b"[..], Some("v"))
+        );
         assert_eq!(m.get("destination"), Some(dest.as_str()));
         assert_eq!(m.get("content-length"), Some("3"));
     }
@@ -56,10 +71,16 @@ fn header_escaping_follows_the_version() {
     let mut p10 = Peer::connect(b.addr(), "1.0");
     p12.subscribe("s", "/queue/esc", "auto");
     let odd = "a:b\\c\nd\re";
-    p12.cmd(Command::Send, &[("destination", "/queue/esc"), ("odd", odd)]);
+    p12.cmd(
+        Command::Send,
+        &[("destination", "/queue/esc"), ("odd", odd)],
+    );
     assert_eq!(p12.recv().get("odd"), Some(odd));
     p10.subscribe("s", "/queue/esc10", "auto");
-    p10.cmd(Command::Send, &[("destination", "/queue/esc10"), ("t", "x:y\\z")]);
+    p10.cmd(
+        Command::Send,
+        &[("destination", "/queue/esc10"), ("t", "x:y\\z")],
+    );
     assert_eq!(p10.recv().get("t"), Some("x:y\\z"));
 }
 
@@ -73,9 +94,15 @@ fn queues_round_robin_and_topics_fan_out() {
     );
     a.subscribe("q", "/queue/rr", "auto");
     a.subscribe("t", "/topic/news", "auto");
-    a.with_receipt(Command::Subscribe, &[("id", "x"), ("destination", "/topic/x")]);
+    a.with_receipt(
+        Command::Subscribe,
+        &[("id", "x"), ("destination", "/topic/x")],
+    );
     c.subscribe("q", "/queue/rr", "auto");
-    c.with_receipt(Command::Subscribe, &[("id", "t"), ("destination", "/topic/news")]);
+    c.with_receipt(
+        Command::Subscribe,
+        &[("id", "t"), ("destination", "/topic/news")],
+    );
     for i in 0..4 {
         p.publish("/queue/rr", &i.to_string());
     }
@@ -91,8 +118,15 @@ fn queues_round_robin_and_topics_fan_out() {
 fn prefetch_count_limits_in_flight_messages() {
     let b = broker();
     let mut c = Peer::connect(b.addr(), "1.2");
-    let h = [("id", "s"), ("destination", "/queue/pf"), ("ack", "client-individual")];
-    c.cmd(Command::Subscribe, &[h[0], h[1], h[2], ("prefetch-count", "2")]);
+    let h = [
+        ("id", "s"),
+        ("destination", "/queue/pf"),
+        ("ack", "client-individual"),
+    ];
+    c.cmd(
+        Command::Subscribe,
+        &[h[0], h[1], h[2], ("prefetch-count", "2")],
+    );
     for i in 0..5 {
         c.publish("/queue/pf", &i.to_string());
     }
@@ -113,7 +147,10 @@ fn client_ack_is_cumulative() {
         c.publish("/queue/cum", &i.to_string());
     }
     let ms: Vec<_> = (0..3).map(|_| c.recv()).collect();
-    let h = [("message-id", ms[1].message_id().unwrap()), ("subscription", "s")];
+    let h = [
+        ("message-id", ms[1].message_id().unwrap()),
+        ("subscription", "s"),
+    ];
     c.with_receipt(Command::Ack, &h);
     drop(c);
     let mut d = Peer::connect(b.addr(), "1.2");
@@ -133,7 +170,10 @@ fn nack_and_disconnect_redeliver() {
     let (a, bm) = (c.recv(), c.recv());
     c.cmd(Command::Nack, &[("id", a.get("ack").unwrap())]);
     let again = c.recv();
-    assert_eq!((again.body(), again.get("redelivered")), (&b"a"[..], Some("true")));
+    assert_eq!(
+        (again.body(), again.get("redelivered")),
+        (&b"a"[..], Some("true"))
+    );
     assert_eq!(again.message_id(), a.message_id());
     assert_ne!(again.get("ack"), a.get("ack"));
     c.with_receipt(Command::Ack, &[("id", bm.get("ack").unwrap())]);
@@ -152,15 +192,24 @@ fn transactions_commit_abort_and_disconnect() {
     let mut c = Peer::connect(b.addr(), "1.2");
     c.subscribe("s", "/queue/tx", "auto");
     c.cmd(Command::Begin, &[("transaction", "t1")]);
-    c.cmd(Command::Send, &[("destination", "/queue/tx"), ("transaction", "t1")]);
+    c.cmd(
+        Command::Send,
+        &[("destination", "/queue/tx"), ("transaction", "t1")],
+    );
     c.expect_silence(Duration::from_millis(100));
     c.cmd(Command::Commit, &[("transaction", "t1")]);
     assert!(c.recv().get("transaction").is_none());
     c.cmd(Command::Begin, &[("transaction", "t2")]);
-    c.cmd(Command::Send, &[("destination", "/queue/tx"), ("transaction", "t2")]);
+    c.cmd(
+        Command::Send,
+        &[("destination", "/queue/tx"), ("transaction", "t2")],
+    );
     c.with_receipt(Command::Abort, &[("transaction", "t2")]);
     c.cmd(Command::Begin, &[("transaction", "t3")]);
-    c.cmd(Command::Send, &[("destination", "/queue/tx"), ("transaction", "t3")]);
+    c.cmd(
+        Command::Send,
+        &[("destination", "/queue/tx"), ("transaction", "t3")],
+    );
     c.with_receipt(Command::Send, &[("destination", "/queue/tx2")]);
     drop(c);
     let mut d = Peer::connect(b.addr(), "1.2");
@@ -174,8 +223,11 @@ fn transactions_commit_abort_and_disconnect() {
 fn receipts_for_every_frame_that_asks() {
     let b = broker();
     let mut c = Peer::connect(b.addr(), "1.2");
-    let cases: [(Command, &[(&str, &str)]); 5] = [
-        (Command::Subscribe, &[("id", "s"), ("destination", "/queue/r")]),
+    let cases: [(Command, Hdrs); 5] = [
+        (
+            Command::Subscribe,
+            &[("id", "s"), ("destination", "/queue/r")],
+        ),
         (Command::Send, &[("destination", "/queue/nobody")]),
         (Command::Begin, &[("transaction", "t")]),
         (Command::Commit, &[("transaction", "t")]),
@@ -192,11 +244,19 @@ fn receipts_for_every_frame_that_asks() {
 #[test]
 fn violations_get_error_then_close() {
     let b = broker();
-    let cases: [(Command, &[(&str, &str)], &str); 5] = [
+    let cases: [(Command, Hdrs, &str); 5] = [
         (Command::Send, &[], "destination"),
-        (Command::Unsubscribe, &[("id", "nope")], "no such subscription"),
+        (
+            Command::Unsubscribe,
+            &[("id", "nope")],
+            "no such subscription",
+        ),
         (Command::Ack, &[("id", "12345")], "not pending"),
-        (Command::Commit, &[("transaction", "nope")], "unknown transaction"),
+        (
+            Command::Commit,
+            &[("transaction", "nope")],
+            "unknown transaction",
+        ),
         (Command::Connect, &[], "already connected"),
     ];
     for (command, headers, needle) in cases {
@@ -211,10 +271,17 @@ fn violations_get_error_then_close() {
     c.subscribe("dup", "/queue/b", "auto");
     c.expect_error("already in use");
     let mut c = Peer::raw(b.addr());
-    c.cmd(Command::Subscribe, &[("id", "s"), ("destination", "/queue/a")]);
+    c.cmd(
+        Command::Subscribe,
+        &[("id", "s"), ("destination", "/queue/a")],
+    );
     c.expect_error("expected CONNECT");
     let mut c = Peer::connect(b.addr(), "1.2");
-    std::io::Write::write_all(&mut c.stream, b"SEND\ndestination:/q\ncontent-length:2\n\nabc\0").unwrap();
+    std::io::Write::write_all(
+        &mut c.stream,
+        b"SEND\ndestination:/q\ncontent-length:2\n\nabc\0",
+    )
+    .unwrap();
     c.expect_error("NUL");
     let mut c = Peer::connect(b.addr(), "1.2");
     std::io::Write::write_all(&mut c.stream, b"HELLO\n\n\0").unwrap();
@@ -223,7 +290,10 @@ fn violations_get_error_then_close() {
 
 #[test]
 fn heart_beats_both_ways() {
-    let b = Broker::builder().heart_beat(50, 50).bind("127.0.0.1:0").unwrap();
+    let b = Broker::builder()
+        .heart_beat(50, 50)
+        .bind("127.0.0.1:0")
+        .unwrap();
     let (mut c, connected) = Peer::connect_with(b.addr(), "1.2", &[("heart-beat", "50,50")]);
     assert_eq!(connected.get("heart-beat"), Some("50,50"));
     let deadline = Instant::now() + Duration::from_secs(2);
@@ -231,7 +301,11 @@ fn heart_beats_both_ways() {
         std::io::Write::write_all(&mut c.stream, b"\n").unwrap();
         c.expect_silence(Duration::from_millis(30));
     }
-    assert!(c.heart_beats >= 3, "broker sent {} heart-beats", c.heart_beats);
+    assert!(
+        c.heart_beats >= 3,
+        "broker sent {} heart-beats",
+        c.heart_beats
+    );
     let start = Instant::now();
     c.expect_closed();
     assert!(start.elapsed() < Duration::from_secs(2));
@@ -242,8 +316,15 @@ fn heart_beats_both_ways() {
 
 #[test]
 fn logins_are_checked() {
-    let b = Broker::builder().user("guest", "guest").bind("127.0.0.1:0").unwrap();
-    Peer::connect_with(b.addr(), "1.2", &[("login", "guest"), ("passcode", "guest")]);
+    let b = Broker::builder()
+        .user("guest", "guest")
+        .bind("127.0.0.1:0")
+        .unwrap();
+    Peer::connect_with(
+        b.addr(),
+        "1.2",
+        &[("login", "guest"), ("passcode", "guest")],
+    );
     for bad in [&[("login", "guest"), ("passcode", "nope")][..], &[]] {
         let mut p = Peer::raw(b.addr());
         let mut h = vec![("accept-version", "1.2")];

@@ -6,7 +6,7 @@ mod client;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -78,7 +78,8 @@ fn produce(addr: SocketAddr) {
                 }
                 p.cmd_body(Command::Send, &h, body.as_bytes());
             }
-            p.recv_timeout(Duration::from_secs(5)).is_some_and(|f| f.command() == Command::Receipt)
+            p.recv_timeout(Duration::from_secs(5))
+                .is_some_and(|f| f.command() == Command::Receipt)
         }));
         if sent.unwrap_or(false) {
             next = end;
@@ -89,7 +90,7 @@ fn produce(addr: SocketAddr) {
 }
 
 /// Receives (client-individual, ACK each) until every number was seen.
-fn consume(addr: SocketAddr, done: Arc<AtomicBool>) -> HashSet<usize> {
+fn consume(addr: SocketAddr, progress: Arc<AtomicUsize>) -> HashSet<usize> {
     let mut seen = HashSet::new();
     while seen.len() < N {
         let mut c = connect_retry(addr);
@@ -98,7 +99,13 @@ fn consume(addr: SocketAddr, done: Arc<AtomicBool>) -> HashSet<usize> {
             if m.command() != Command::Message {
                 break;
             }
-            seen.insert(std::str::from_utf8(m.body()).unwrap().parse::<usize>().unwrap());
+            seen.insert(
+                std::str::from_utf8(m.body())
+                    .unwrap()
+                    .parse::<usize>()
+                    .unwrap(),
+            );
+            progress.store(seen.len(), Ordering::SeqCst);
             let ack = m.get("ack").unwrap().to_string();
             if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 c.cmd(Command::Ack, &[("id", &ack)])
@@ -112,7 +119,6 @@ fn consume(addr: SocketAddr, done: Arc<AtomicBool>) -> HashSet<usize> {
             }
         }
     }
-    done.store(true, Ordering::SeqCst);
     seen
 }
 
@@ -120,15 +126,16 @@ fn consume(addr: SocketAddr, done: Arc<AtomicBool>) -> HashSet<usize> {
 fn restart_while_streaming_loses_nothing() {
     let b = Broker::bind("127.0.0.1:0").unwrap();
     let addr = b.addr();
-    let done = Arc::new(AtomicBool::new(false));
+    let progress = Arc::new(AtomicUsize::new(0));
     let producer = std::thread::spawn(move || produce(addr));
-    let d = done.clone();
-    let consumer = std::thread::spawn(move || consume(addr, d));
+    let seen_so_far = progress.clone();
+    let consumer = std::thread::spawn(move || consume(addr, seen_so_far));
     let mut b = Some(b);
-    for _ in 0..3 {
-        std::thread::sleep(Duration::from_millis(150));
-        if done.load(Ordering::SeqCst) {
-            break;
+    for quarter in 1..4 {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while progress.load(Ordering::SeqCst) < quarter * N / 4 {
+            assert!(Instant::now() < deadline, "stream stalled");
+            std::thread::sleep(Duration::from_millis(1));
         }
         let state = b.take().unwrap().shutdown_keep_state();
         b = Some(Broker::builder().state(state).bind(addr).unwrap());

@@ -8,7 +8,11 @@ use stompy::Limits;
 
 /// A STOMP 1.0/1.1/1.2 broker for one machine.
 #[derive(Debug, Parser)]
-#[command(name = "stompy-broker", version, about = "A STOMP 1.0/1.1/1.2 broker for one machine")]
+#[command(
+    name = "stompy-broker",
+    version,
+    about = "A STOMP 1.0/1.1/1.2 broker for one machine"
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, short, default_value = "127.0.0.1:61613")]

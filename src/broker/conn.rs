@@ -255,14 +255,31 @@ impl Conn {
         let ack_h = acked.then_some((header::ACK, ack_str));
         let redelivered = p.redelivered.then_some((header::REDELIVERED, "true"));
         let theirs = p.msg.headers.iter().filter(|(n, _)| !is_reserved(n));
-        let headers = ours.into_iter().chain(ack_h).chain(redelivered).chain(theirs);
-        if encode_parts(Command::Message, headers, &p.msg.body, self.version, &mut self.out)
-            .is_err()
+        let headers = ours
+            .into_iter()
+            .chain(ack_h)
+            .chain(redelivered)
+            .chain(theirs);
+        if encode_parts(
+            Command::Message,
+            headers,
+            &p.msg.body,
+            self.version,
+            &mut self.out,
+        )
+        .is_err()
         {
             let theirs = p.msg.headers.iter().filter(|(n, _)| !is_reserved(n));
-            let safe = theirs.filter(|(n, v)| !n.contains(['\n', '\r', ':']) && !v.contains(['\n', '\r']));
+            let safe =
+                theirs.filter(|(n, v)| !n.contains(['\n', '\r', ':']) && !v.contains(['\n', '\r']));
             let headers = ours.into_iter().chain(ack_h).chain(redelivered).chain(safe);
-            let _ = encode_parts(Command::Message, headers, &p.msg.body, self.version, &mut self.out);
+            let _ = encode_parts(
+                Command::Message,
+                headers,
+                &p.msg.body,
+                self.version,
+                &mut self.out,
+            );
         }
         if acked {
             s.unacked.push_back(Delivery { ack, msg: p.msg });

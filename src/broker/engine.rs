@@ -102,13 +102,17 @@ impl Engine {
 
     /// Ids of every open connection.
     pub(crate) fn conn_ids(&self) -> Vec<usize> {
-        (0..self.conns.len()).filter(|&i| self.conns[i].is_some()).collect()
+        (0..self.conns.len())
+            .filter(|&i| self.conns[i].is_some())
+            .collect()
     }
 
     /// Handles every complete frame the connection's decoder holds.
     pub(crate) fn process(&mut self, id: usize, now: Instant) {
         loop {
-            let Some(conn) = self.conn_mut(id) else { return };
+            let Some(conn) = self.conn_mut(id) else {
+                return;
+            };
             if conn.phase == Phase::Closing {
                 return;
             }
@@ -129,7 +133,10 @@ impl Engine {
         };
         self.free.push(id);
         for sub in std::mem::take(&mut conn.subs) {
-            let consumer = Consumer { conn: id, sub: sub.id.clone() };
+            let consumer = Consumer {
+                conn: id,
+                sub: sub.id.clone(),
+            };
             self.detach(&sub.destination, &consumer);
             self.requeue(sub.unacked.into(), now);
         }
@@ -162,7 +169,10 @@ impl Engine {
             }
             let dest = d.msg.destination.clone();
             let q = self.queues.entry(dest.clone()).or_default();
-            q.messages.push_front(Pending { msg: d.msg, redelivered: true });
+            q.messages.push_front(Pending {
+                msg: d.msg,
+                redelivered: true,
+            });
             if !touched.contains(&dest) {
                 touched.push(dest);
             }
@@ -174,7 +184,9 @@ impl Engine {
 
     /// Sends a queue's messages to its consumers, round-robin, while some consumer has room.
     pub(super) fn dispatch(&mut self, dest: &str, now: Instant) {
-        let Some(q) = self.queues.get_mut(dest) else { return };
+        let Some(q) = self.queues.get_mut(dest) else {
+            return;
+        };
         let conns = &mut self.conns;
         while !q.messages.is_empty() {
             let ready = |c: &Consumer| match conns[c.conn].as_mut() {
@@ -182,10 +194,14 @@ impl Engine {
                     conn.starved = true;
                     false
                 }
-                Some(conn) => conn.sub_index(&c.sub).is_some_and(|i| conn.subs[i].has_room()),
+                Some(conn) => conn
+                    .sub_index(&c.sub)
+                    .is_some_and(|i| conn.subs[i].has_room()),
                 None => false,
             };
-            let Some(c) = q.next_consumer(ready) else { return };
+            let Some(c) = q.next_consumer(ready) else {
+                return;
+            };
             let (Some(p), Some(conn)) = (q.messages.pop_front(), conns[c.conn].as_mut()) else {
                 return;
             };
@@ -205,22 +221,39 @@ impl Engine {
         }
         let q = self.queues.entry(dest.clone()).or_default();
         if q.messages.len() >= self.cfg.max_queue_len {
-            return Err(format!("queue {dest} is full ({} messages)", q.messages.len()));
+            return Err(format!(
+                "queue {dest} is full ({} messages)",
+                q.messages.len()
+            ));
         }
-        q.messages.push_back(Pending { msg: Arc::new(msg), redelivered: false });
+        q.messages.push_back(Pending {
+            msg: Arc::new(msg),
+            redelivered: false,
+        });
         self.dispatch(&dest, now);
         Ok(())
     }
 
     fn fan_out(&mut self, msg: Arc<Message>, now: Instant) {
-        let Some(subs) = self.topics.get(&msg.destination) else { return };
+        let Some(subs) = self.topics.get(&msg.destination) else {
+            return;
+        };
         for c in subs {
-            let Some(conn) = self.conns[c.conn].as_mut() else { continue };
+            let Some(conn) = self.conns[c.conn].as_mut() else {
+                continue;
+            };
             if conn.phase != Phase::Open || conn.pending_output() > TOPIC_DROP_WATER {
                 continue;
             }
             if let Some(i) = conn.sub_index(&c.sub).filter(|&i| conn.subs[i].has_room()) {
-                conn.deliver(i, Pending { msg: msg.clone(), redelivered: false }, now);
+                conn.deliver(
+                    i,
+                    Pending {
+                        msg: msg.clone(),
+                        redelivered: false,
+                    },
+                    now,
+                );
             }
         }
     }
@@ -238,7 +271,9 @@ impl Engine {
 
     /// Call after the connection's output was written: resumes deliveries that waited for room.
     pub(crate) fn handle_drained(&mut self, id: usize, now: Instant) {
-        let Some(conn) = self.conn_mut(id) else { return };
+        let Some(conn) = self.conn_mut(id) else {
+            return;
+        };
         if !conn.starved || !conn.can_deliver() {
             return;
         }
@@ -265,7 +300,11 @@ impl Engine {
 
     /// The next instant at which [`Engine::handle_timeout`] has work.
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
-        self.conns.iter().flatten().filter_map(|c| c.heartbeat.deadline()).min()
+        self.conns
+            .iter()
+            .flatten()
+            .filter_map(|c| c.heartbeat.deadline())
+            .min()
     }
 
     /// Closes every connection (un-ACKed messages return to their queues) and returns what
@@ -280,6 +319,9 @@ impl Engine {
             .filter(|(_, q)| !q.messages.is_empty())
             .map(|(name, q)| (name, q.messages))
             .collect();
-        Stored { queues, next_msg: self.next_msg }
+        Stored {
+            queues,
+            next_msg: self.next_msg,
+        }
     }
 }

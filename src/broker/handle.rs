@@ -16,7 +16,9 @@ type Handled = Result<(), String>;
 impl Engine {
     /// Handles one decoded frame from connection `id`.
     pub(super) fn handle_frame(&mut self, id: usize, frame: Frame, now: Instant) {
-        let Some(phase) = self.conn(id).map(|c| c.phase) else { return };
+        let Some(phase) = self.conn(id).map(|c| c.phase) else {
+            return;
+        };
         let command = frame.command();
         let receipt = frame.get(header::RECEIPT).map(str::to_owned);
         let result = match (phase, command) {
@@ -36,7 +38,9 @@ impl Engine {
             (_, Command::Disconnect) => Ok(()),
             (_, c) => Err(format!("{c} is a server frame")),
         };
-        let Some(conn) = self.conn_mut(id) else { return };
+        let Some(conn) = self.conn_mut(id) else {
+            return;
+        };
         match result {
             Err(msg) => conn.send_error(&msg, receipt.as_deref(), now),
             Ok(()) => {
@@ -69,7 +73,9 @@ impl Engine {
         let offer = self.cfg.heart_beat;
         let client = match (version, frame.get(header::HEART_BEAT)) {
             (Version::V1_0, _) | (_, None) => (0, 0),
-            (_, Some(v)) => heartbeat::parse(v).ok_or_else(|| format!("invalid heart-beat {v:?}"))?,
+            (_, Some(v)) => {
+                heartbeat::parse(v).ok_or_else(|| format!("invalid heart-beat {v:?}"))?
+            }
         };
         let conn = self.conn_mut(id).ok_or("gone")?;
         conn.version = version;
@@ -78,7 +84,10 @@ impl Engine {
         conn.heartbeat = HeartBeat::negotiate(client, offer, now);
         let connected = Frame::new(Command::Connected)
             .with_header(header::VERSION, version.as_str())
-            .with_header(header::SERVER, concat!("stompy/", env!("CARGO_PKG_VERSION")))
+            .with_header(
+                header::SERVER,
+                concat!("stompy/", env!("CARGO_PKG_VERSION")),
+            )
             .with_header(header::SESSION, &format!("session-{}", conn.session))
             .with_header(header::HEART_BEAT, &format!("{},{}", offer.0, offer.1));
         conn.send(&connected, now);
@@ -86,23 +95,34 @@ impl Engine {
     }
 
     fn on_send(&mut self, id: usize, frame: Frame, now: Instant) -> Handled {
-        let dest = frame.destination().ok_or("SEND without destination header")?;
+        let dest = frame
+            .destination()
+            .ok_or("SEND without destination header")?;
         let destination = self.intern(dest);
         let tx = frame.get(header::TRANSACTION).map(str::to_owned);
         let (_, headers, body) = frame.into_parts();
-        let msg = Message { id: self.next_msg, destination, headers, body };
+        let msg = Message {
+            id: self.next_msg,
+            destination,
+            headers,
+            body,
+        };
         self.next_msg += 1;
         match tx {
             Some(tx) => {
                 let conn = self.conn_mut(id).ok_or("gone")?;
-                conn.txs.hold(&tx, TxOp::Send(msg)).map_err(|_| unknown_tx(&tx))
+                conn.txs
+                    .hold(&tx, TxOp::Send(msg))
+                    .map_err(|_| unknown_tx(&tx))
             }
             None => self.route(msg, now),
         }
     }
 
     fn on_subscribe(&mut self, id: usize, frame: &Frame, now: Instant) -> Handled {
-        let dest = frame.destination().ok_or("SUBSCRIBE without destination header")?;
+        let dest = frame
+            .destination()
+            .ok_or("SUBSCRIBE without destination header")?;
         let destination = self.intern(dest);
         let conn = self.conn_mut(id).ok_or("gone")?;
         let sub_id: Arc<str> = match frame.get(header::ID) {
@@ -118,7 +138,11 @@ impl Engine {
         let prefetch = frame
             .get("prefetch-count")
             .or_else(|| frame.get("activemq.prefetchSize"))
-            .map(|v| v.trim().parse::<usize>().map_err(|_| format!("invalid prefetch {v:?}")))
+            .map(|v| {
+                v.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("invalid prefetch {v:?}"))
+            })
             .transpose()?
             .filter(|&n| n > 0)
             .unwrap_or(usize::MAX);
@@ -129,11 +153,17 @@ impl Engine {
             prefetch,
             unacked: Default::default(),
         });
-        let consumer = Consumer { conn: id, sub: sub_id };
+        let consumer = Consumer {
+            conn: id,
+            sub: sub_id,
+        };
         if is_topic(&destination) {
             self.topics.entry(destination).or_default().push(consumer);
         } else {
-            self.queues.entry(destination.clone()).or_default().add_consumer(consumer);
+            self.queues
+                .entry(destination.clone())
+                .or_default()
+                .add_consumer(consumer);
             self.dispatch(&destination, now);
         }
         Ok(())
@@ -144,14 +174,22 @@ impl Engine {
         let found = match frame.get(header::ID) {
             Some(s) => conn.sub_index(s),
             None if conn.version == Version::V1_0 => {
-                let dest = frame.destination().ok_or("UNSUBSCRIBE without id or destination")?;
+                let dest = frame
+                    .destination()
+                    .ok_or("UNSUBSCRIBE without id or destination")?;
                 conn.subs.iter().position(|s| &*s.destination == dest)
             }
             None => return Err("UNSUBSCRIBE without id header".into()),
         };
         let i = found.ok_or("no such subscription")?;
         let sub = conn.subs.remove(i);
-        self.detach(&sub.destination, &Consumer { conn: id, sub: sub.id.clone() });
+        self.detach(
+            &sub.destination,
+            &Consumer {
+                conn: id,
+                sub: sub.id.clone(),
+            },
+        );
         self.requeue(sub.unacked.into(), now);
         Ok(())
     }
@@ -159,10 +197,16 @@ impl Engine {
     fn on_ack(&mut self, id: usize, frame: &Frame, nack: bool, now: Instant) -> Handled {
         let conn = self.conn_mut(id).ok_or("gone")?;
         let (sub, ack) = find_delivery(conn, frame).ok_or_else(|| {
-            format!("{} of a message that is not pending acknowledgement", frame.command())
+            format!(
+                "{} of a message that is not pending acknowledgement",
+                frame.command()
+            )
         })?;
         match frame.get(header::TRANSACTION) {
-            Some(tx) => conn.txs.hold(tx, TxOp::Ack { sub, ack, nack }).map_err(|_| unknown_tx(tx)),
+            Some(tx) => conn
+                .txs
+                .hold(tx, TxOp::Ack { sub, ack, nack })
+                .map_err(|_| unknown_tx(tx)),
             None => {
                 self.settle(id, &sub, ack, nack, now);
                 Ok(())
@@ -172,8 +216,12 @@ impl Engine {
 
     /// Applies an ACK or NACK of delivery `ack` on subscription `sub`, if both still exist.
     fn settle(&mut self, id: usize, sub: &str, ack: u64, nack: bool, now: Instant) {
-        let Some(conn) = self.conn_mut(id) else { return };
-        let Some(s) = conn.sub_index(sub).map(|i| &mut conn.subs[i]) else { return };
+        let Some(conn) = self.conn_mut(id) else {
+            return;
+        };
+        let Some(s) = conn.sub_index(sub).map(|i| &mut conn.subs[i]) else {
+            return;
+        };
         let cumulative = s.mode == AckMode::Client;
         let taken = s.take(ack, cumulative).unwrap_or_default();
         let dest = s.destination.clone();
@@ -184,7 +232,9 @@ impl Engine {
     }
 
     fn on_begin(&mut self, id: usize, frame: &Frame) -> Handled {
-        let tx = frame.get(header::TRANSACTION).ok_or("BEGIN without transaction header")?;
+        let tx = frame
+            .get(header::TRANSACTION)
+            .ok_or("BEGIN without transaction header")?;
         let conn = self.conn_mut(id).ok_or("gone")?;
         if !conn.txs.begin(tx) {
             return Err(format!("transaction {tx:?} is already open"));
@@ -194,7 +244,9 @@ impl Engine {
 
     fn on_end(&mut self, id: usize, frame: &Frame, commit: bool, now: Instant) -> Handled {
         let what = frame.command();
-        let tx = frame.get(header::TRANSACTION).ok_or(format!("{what} without transaction header"))?;
+        let tx = frame
+            .get(header::TRANSACTION)
+            .ok_or(format!("{what} without transaction header"))?;
         let conn = self.conn_mut(id).ok_or("gone")?;
         let ops = conn.txs.end(tx).ok_or_else(|| unknown_tx(tx))?;
         if !commit {
@@ -235,5 +287,10 @@ fn find_delivery(conn: &super::conn::Conn, frame: &Frame) -> Option<(Arc<str>, u
     conn.subs
         .iter()
         .filter(|s| wanted.map_or(true, |w| &*s.id == w))
-        .find_map(|s| s.unacked.iter().find(|d| d.msg.id == msg_id).map(|d| (s.id.clone(), d.ack)))
+        .find_map(|s| {
+            s.unacked
+                .iter()
+                .find(|d| d.msg.id == msg_id)
+                .map(|d| (s.id.clone(), d.ack))
+        })
 }

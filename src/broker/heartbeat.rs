@@ -71,7 +71,9 @@ impl HeartBeat {
     /// The next instant at which [`HeartBeat::due`] may answer something other than `Nothing`.
     pub(crate) fn deadline(&self) -> Option<Instant> {
         let send = self.send_every.map(|d| self.last_sent + d);
-        let dead = self.expect_every.map(|d| self.last_received + d * TOLERANCE);
+        let dead = self
+            .expect_every
+            .map(|d| self.last_received + d * TOLERANCE);
         match (send, dead) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

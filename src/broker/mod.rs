@@ -61,9 +61,9 @@ mod handle;
 mod heartbeat;
 mod queue;
 mod server;
-mod tx;
 #[cfg(test)]
 mod tests;
+mod tx;
 
 use std::collections::HashMap;
 use std::io;
@@ -85,7 +85,10 @@ impl Broker {
     /// A builder with the defaults: no users (any login is accepted), 100 000 messages per
     /// queue, heart-beats offered every 10 s both ways, [`Limits::default`].
     pub fn builder() -> BrokerBuilder {
-        BrokerBuilder { cfg: Config::default(), state: None }
+        BrokerBuilder {
+            cfg: Config::default(),
+            state: None,
+        }
     }
 
     /// Starts a broker with the defaults on `addr` (port 0 picks a free port).
@@ -108,7 +111,9 @@ impl BrokerBuilder {
     /// Accepts `login` with `passcode`. Once any user is added, CONNECT frames must carry a
     /// matching `login` and `passcode`.
     pub fn user(mut self, login: &str, passcode: &str) -> Self {
-        self.cfg.users.insert(login.to_string(), passcode.to_string());
+        self.cfg
+            .users
+            .insert(login.to_string(), passcode.to_string());
         self
     }
 
@@ -159,7 +164,12 @@ impl BrokerBuilder {
         let thread = std::thread::Builder::new()
             .name(format!("stompy-broker {addr}"))
             .spawn(move || server.run())?;
-        Ok(BrokerHandle { addr, control, waker, thread: Some(thread) })
+        Ok(BrokerHandle {
+            addr,
+            control,
+            waker,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -196,7 +206,9 @@ impl BrokerHandle {
     /// Stops the broker and returns the messages its queues hold (un-ACKed ones included, as
     /// redelivered), to start another broker with via [`BrokerBuilder::state`].
     pub fn shutdown_keep_state(mut self) -> BrokerState {
-        BrokerState { stored: self.stop().unwrap_or_default() }
+        BrokerState {
+            stored: self.stop().unwrap_or_default(),
+        }
     }
 
     fn stop(&mut self) -> Option<Stored> {
@@ -227,7 +239,11 @@ impl BrokerState {
 
     /// How many messages each queue keeps, by destination.
     pub fn queue_lengths(&self) -> HashMap<String, usize> {
-        let lens = self.stored.queues.iter().map(|(n, q)| (n.to_string(), q.len()));
+        let lens = self
+            .stored
+            .queues
+            .iter()
+            .map(|(n, q)| (n.to_string(), q.len()));
         lens.collect()
     }
 }

@@ -67,7 +67,10 @@ impl Queue {
 
     /// The first consumer, starting at the cursor, for which `ready` holds; moves the cursor
     /// past it.
-    pub(crate) fn next_consumer(&mut self, mut ready: impl FnMut(&Consumer) -> bool) -> Option<Consumer> {
+    pub(crate) fn next_consumer(
+        &mut self,
+        mut ready: impl FnMut(&Consumer) -> bool,
+    ) -> Option<Consumer> {
         let n = self.consumers.len();
         for i in 0..n {
             let idx = (self.cursor + i) % n;
@@ -90,7 +93,10 @@ mod tests {
     use super::*;
 
     fn c(conn: usize) -> Consumer {
-        Consumer { conn, sub: "s".into() }
+        Consumer {
+            conn,
+            sub: "s".into(),
+        }
     }
 
     #[test]
@@ -99,7 +105,9 @@ mod tests {
         for i in 0..3 {
             q.add_consumer(c(i));
         }
-        let order: Vec<usize> = (0..4).map(|_| q.next_consumer(|_| true).unwrap().conn).collect();
+        let order: Vec<usize> = (0..4)
+            .map(|_| q.next_consumer(|_| true).unwrap().conn)
+            .collect();
         assert_eq!(order, [0, 1, 2, 0]);
         assert_eq!(q.next_consumer(|x| x.conn != 1).unwrap().conn, 2);
         assert!(q.next_consumer(|_| false).is_none());

@@ -59,8 +59,16 @@ impl Server {
         engine: Engine,
         control: Receiver<Control>,
     ) -> io::Result<Server> {
-        poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
-        Ok(Server { poll, listener, engine, socks: Vec::new(), lingering: Vec::new(), control })
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        Ok(Server {
+            poll,
+            listener,
+            engine,
+            socks: Vec::new(),
+            lingering: Vec::new(),
+            control,
+        })
     }
 
     /// Runs until told to stop; returns the queues' content.
@@ -99,9 +107,14 @@ impl Server {
         if self.readable_ids().next().is_some() {
             return Some(Duration::ZERO);
         }
-        let mut t = self.engine.poll_timeout().map(|d| d.saturating_duration_since(now));
+        let mut t = self
+            .engine
+            .poll_timeout()
+            .map(|d| d.saturating_duration_since(now));
         if !self.lingering.is_empty() {
-            t = Some(t.map_or(Duration::from_millis(50), |t| t.min(Duration::from_millis(50))));
+            t = Some(t.map_or(Duration::from_millis(50), |t| {
+                t.min(Duration::from_millis(50))
+            }));
         }
         t
     }
@@ -110,9 +123,10 @@ impl Server {
         (0..self.socks.len()).filter(|&id| {
             let readable = matches!(&self.socks[id], Some(s) if s.readable);
             readable
-                && self.engine.conn(id).is_some_and(|c| {
-                    c.phase != Phase::Closing && c.pending_output() < READ_PAUSE
-                })
+                && self
+                    .engine
+                    .conn(id)
+                    .is_some_and(|c| c.phase != Phase::Closing && c.pending_output() < READ_PAUSE)
         })
     }
 
@@ -140,7 +154,10 @@ impl Server {
                     let _ = stream.set_nodelay(true);
                     let id = self.engine.open(Instant::now());
                     let interest = Interest::READABLE | Interest::WRITABLE;
-                    if let Err(e) = self.poll.registry().register(&mut stream, Token(id), interest)
+                    if let Err(e) = self
+                        .poll
+                        .registry()
+                        .register(&mut stream, Token(id), interest)
                     {
                         log::warn!("broker could not register a connection: {e}");
                         self.engine.close(id, Instant::now());
@@ -149,7 +166,11 @@ impl Server {
                     if self.socks.len() <= id {
                         self.socks.resize_with(id + 1, || None);
                     }
-                    self.socks[id] = Some(Sock { stream, readable: true, writable: true });
+                    self.socks[id] = Some(Sock {
+                        stream,
+                        readable: true,
+                        writable: true,
+                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -207,7 +228,9 @@ impl Server {
             return;
         };
         if conn.pending_output() > 0 && sock.writable {
-            if conn.write_to(&mut sock.stream).is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock)
+            if conn
+                .write_to(&mut sock.stream)
+                .is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock)
             {
                 return self.drop_conn(id, now);
             }

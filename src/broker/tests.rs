@@ -26,7 +26,10 @@ impl Harness {
     }
 
     fn with(cfg: Config) -> Self {
-        Harness { engine: Engine::new(cfg, Stored::default()), now: Instant::now() }
+        Harness {
+            engine: Engine::new(cfg, Stored::default()),
+            now: Instant::now(),
+        }
     }
 
     fn input(&mut self, id: usize, bytes: &[u8]) {
@@ -83,7 +86,9 @@ impl Harness {
 
     fn bodies(&mut self, id: usize) -> Vec<String> {
         let out = self.output(id);
-        out.iter().map(|f| String::from_utf8_lossy(f.body()).into_owned()).collect()
+        out.iter()
+            .map(|f| String::from_utf8_lossy(f.body()).into_owned())
+            .collect()
     }
 
     fn assert_error(&mut self, id: usize, needle: &str) -> Frame {
@@ -100,7 +105,11 @@ impl Harness {
 fn negotiates_the_highest_common_version() {
     let mut h = Harness::new();
     let id = h.engine.open(h.now);
-    h.cmd(id, Command::Stomp, &[("accept-version", "1.0,1.1,1.2"), ("heart-beat", "0,0")]);
+    h.cmd(
+        id,
+        Command::Stomp,
+        &[("accept-version", "1.0,1.1,1.2"), ("heart-beat", "0,0")],
+    );
     let c = h.one(id);
     assert_eq!(c.get("version"), Some("1.2"));
     assert!(c.get("server").unwrap().starts_with("stompy/"));
@@ -116,7 +125,11 @@ fn negotiates_the_highest_common_version() {
 fn refuses_unknown_versions_and_frames_before_connect() {
     let mut h = Harness::new();
     let id = h.engine.open(h.now);
-    h.cmd(id, Command::Connect, &[("accept-version", "2.0"), ("receipt", "r")]);
+    h.cmd(
+        id,
+        Command::Connect,
+        &[("accept-version", "2.0"), ("receipt", "r")],
+    );
     let err = h.assert_error(id, "unsupported protocol versions");
     assert_eq!(err.get("version"), Some("1.0,1.1,1.2"));
     assert_eq!(err.get("receipt-id"), Some("r"));
@@ -131,10 +144,18 @@ fn checks_logins_when_users_are_set() {
     cfg.users.insert("guest".into(), "pw".into());
     let mut h = Harness::with(cfg);
     let id = h.engine.open(h.now);
-    h.cmd(id, Command::Connect, &[("login", "guest"), ("passcode", "bad")]);
+    h.cmd(
+        id,
+        Command::Connect,
+        &[("login", "guest"), ("passcode", "bad")],
+    );
     h.assert_error(id, "login failed");
     let id = h.engine.open(h.now);
-    h.cmd(id, Command::Connect, &[("login", "guest"), ("passcode", "pw")]);
+    h.cmd(
+        id,
+        Command::Connect,
+        &[("login", "guest"), ("passcode", "pw")],
+    );
     assert_eq!(h.one(id).command(), Command::Connected);
 }
 
@@ -143,7 +164,9 @@ fn queue_keeps_messages_until_a_consumer_comes() {
     let mut h = Harness::new();
     let p = h.connect("1.2");
     let mut send = frame(Command::Send, &[("destination", "/queue/a")], "one");
-    send = send.with_header("receipt", "r1").with_header("x-custom", "a:b");
+    send = send
+        .with_header("receipt", "r1")
+        .with_header("x-custom", "a:b");
     h.send(p, send);
     assert_eq!(h.one(p).get("receipt-id"), Some("r1"));
     let c = h.connect("1.2");
@@ -175,8 +198,16 @@ fn competing_consumers_take_turns() {
 fn prefetch_limits_unacked_messages() {
     let mut h = Harness::new();
     let c = h.connect("1.2");
-    let sub = [("id", "s"), ("destination", "/queue/p"), ("ack", "client-individual")];
-    h.cmd(c, Command::Subscribe, &[sub[0], sub[1], sub[2], ("prefetch-count", "1")]);
+    let sub = [
+        ("id", "s"),
+        ("destination", "/queue/p"),
+        ("ack", "client-individual"),
+    ];
+    h.cmd(
+        c,
+        Command::Subscribe,
+        &[sub[0], sub[1], sub[2], ("prefetch-count", "1")],
+    );
     h.publish(c, "/queue/p", "1");
     h.publish(c, "/queue/p", "2");
     let m = h.one(c);
@@ -196,7 +227,11 @@ fn client_ack_is_cumulative_and_the_rest_is_redelivered() {
     let out = h.output(c);
     assert_eq!(out.len(), 3);
     let (mid, sub) = (out[1].message_id().unwrap(), out[1].subscription().unwrap());
-    h.cmd(c, Command::Ack, &[("message-id", mid), ("subscription", sub)]);
+    h.cmd(
+        c,
+        Command::Ack,
+        &[("message-id", mid), ("subscription", sub)],
+    );
     h.engine.close(c, h.now);
     let d = h.connect("1.2");
     h.subscribe(d, "s", "/queue/c", "auto");
@@ -229,22 +264,41 @@ fn transactions_hold_sends_and_acks_until_commit() {
     let c = h.connect("1.2");
     h.subscribe(c, "s", "/queue/t", "client-individual");
     h.cmd(c, Command::Begin, &[("transaction", "t1")]);
-    let send = frame(Command::Send, &[("destination", "/queue/t"), ("transaction", "t1")], "x");
+    let send = frame(
+        Command::Send,
+        &[("destination", "/queue/t"), ("transaction", "t1")],
+        "x",
+    );
     h.send(c, send.clone());
     assert!(h.output(c).is_empty());
     h.cmd(c, Command::Commit, &[("transaction", "t1")]);
     let m = h.one(c);
     assert!(m.get("transaction").is_none());
     h.cmd(c, Command::Begin, &[("transaction", "t2")]);
-    h.cmd(c, Command::Ack, &[("id", m.get("ack").unwrap()), ("transaction", "t2")]);
-    let send = frame(Command::Send, &[("destination", "/queue/t"), ("transaction", "t2")], "y");
+    h.cmd(
+        c,
+        Command::Ack,
+        &[("id", m.get("ack").unwrap()), ("transaction", "t2")],
+    );
+    let send = frame(
+        Command::Send,
+        &[("destination", "/queue/t"), ("transaction", "t2")],
+        "y",
+    );
     h.send(c, send.with_header("receipt", "r"));
     assert_eq!(h.one(c).command(), Command::Receipt);
     h.cmd(c, Command::Abort, &[("transaction", "t2")]);
     h.engine.close(c, h.now);
-    let state = std::mem::replace(&mut h.engine, Engine::new(Config::default(), Stored::default()));
+    let state = std::mem::replace(
+        &mut h.engine,
+        Engine::new(Config::default(), Stored::default()),
+    );
     let stored = state.into_stored(h.now);
-    assert_eq!(stored.queues[0].1.len(), 1, "aborted ACK leaves the message queued");
+    assert_eq!(
+        stored.queues[0].1.len(),
+        1,
+        "aborted ACK leaves the message queued"
+    );
     assert!(stored.queues[0].1[0].redelivered);
 }
 
@@ -285,11 +339,16 @@ fn headers_are_escaped_per_version() {
 
 #[test]
 fn protocol_violations_get_error_and_close() {
-    let cases: &[(&[(&str, &str)], Command, &str)] = &[
+    type Hdrs<'a> = &'a [(&'a str, &'a str)];
+    let cases: &[(Hdrs, Command, &str)] = &[
         (&[], Command::Send, "destination"),
         (&[("destination", "/queue/a")], Command::Subscribe, "id"),
         (&[("id", "x")], Command::Unsubscribe, "no such subscription"),
-        (&[("id", "s"), ("destination", "/q"), ("ack", "bad")], Command::Subscribe, "ack mode"),
+        (
+            &[("id", "s"), ("destination", "/q"), ("ack", "bad")],
+            Command::Subscribe,
+            "ack mode",
+        ),
         (&[], Command::Message, "server frame"),
     ];
     for (headers, command, needle) in cases {
@@ -320,7 +379,10 @@ fn limits_are_enforced() {
 
 #[test]
 fn full_queues_refuse_sends() {
-    let cfg = Config { max_queue_len: 2, ..Config::default() };
+    let cfg = Config {
+        max_queue_len: 2,
+        ..Config::default()
+    };
     let mut h = Harness::with(cfg);
     let c = h.connect("1.2");
     h.publish(c, "/queue/f", "1");
@@ -340,19 +402,38 @@ fn disconnect_sends_receipt_then_closes() {
 
 #[test]
 fn heart_beats_are_sent_and_silence_kills() {
-    let cfg = Config { heart_beat: (100, 100), ..Config::default() };
+    let cfg = Config {
+        heart_beat: (100, 100),
+        ..Config::default()
+    };
     let mut h = Harness::with(cfg);
     let c = h.engine.open(h.now);
-    h.cmd(c, Command::Connect, &[("accept-version", "1.2"), ("heart-beat", "50,50")]);
+    h.cmd(
+        c,
+        Command::Connect,
+        &[("accept-version", "1.2"), ("heart-beat", "50,50")],
+    );
     h.output(c);
     let t0 = h.now;
-    assert_eq!(h.engine.poll_timeout(), Some(t0 + Duration::from_millis(100)));
-    assert!(h.engine.handle_timeout(t0 + Duration::from_millis(100)).is_empty());
+    assert_eq!(
+        h.engine.poll_timeout(),
+        Some(t0 + Duration::from_millis(100))
+    );
+    assert!(h
+        .engine
+        .handle_timeout(t0 + Duration::from_millis(100))
+        .is_empty());
     assert_eq!(h.engine.conn_mut(c).unwrap().take_output(), b"\n");
     h.now = t0 + Duration::from_millis(150);
     h.input(c, b"\n");
-    assert!(h.engine.handle_timeout(t0 + Duration::from_millis(349)).is_empty());
-    assert_eq!(h.engine.handle_timeout(t0 + Duration::from_millis(350)), [c]);
+    assert!(h
+        .engine
+        .handle_timeout(t0 + Duration::from_millis(349))
+        .is_empty());
+    assert_eq!(
+        h.engine.handle_timeout(t0 + Duration::from_millis(350)),
+        [c]
+    );
 }
 
 #[test]
@@ -377,10 +458,20 @@ fn stored_state_includes_unacked_messages() {
     h.publish(c, "/queue/k", "1");
     h.publish(c, "/queue/z", "2");
     let stored = h.engine.into_stored(h.now);
-    let mut lens: Vec<_> = stored.queues.iter().map(|(n, q)| (n.to_string(), q.len())).collect();
+    let mut lens: Vec<_> = stored
+        .queues
+        .iter()
+        .map(|(n, q)| (n.to_string(), q.len()))
+        .collect();
     lens.sort();
-    assert_eq!(lens, [("/queue/k".to_string(), 1), ("/queue/z".to_string(), 1)]);
-    let mut h = Harness { engine: Engine::new(Config::default(), stored), now: h.now };
+    assert_eq!(
+        lens,
+        [("/queue/k".to_string(), 1), ("/queue/z".to_string(), 1)]
+    );
+    let mut h = Harness {
+        engine: Engine::new(Config::default(), stored),
+        now: h.now,
+    };
     let c = h.connect("1.2");
     h.subscribe(c, "s", "/queue/z", "auto");
     assert_eq!(h.one(c).body(), b"2");

@@ -52,7 +52,11 @@ mod tests {
     use super::*;
 
     fn ack(n: u64) -> TxOp {
-        TxOp::Ack { sub: "s".into(), ack: n, nack: false }
+        TxOp::Ack {
+            sub: "s".into(),
+            ack: n,
+            nack: false,
+        }
     }
 
     #[test]

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use stompy::codec::{encode_frame, Decoder, Item};
 use stompy::{Command, Frame, Limits, Version};
 
+/// Headers as name, value pairs.
+pub(crate) type Hdrs<'a> = &'a [(&'a str, &'a str)];
+
 pub(crate) const WAIT: Duration = Duration::from_secs(10);
 
 pub(crate) struct Peer {
@@ -31,14 +34,25 @@ impl Peer {
     pub(crate) fn raw(addr: SocketAddr) -> Peer {
         let stream = TcpStream::connect(addr).expect("connect to broker");
         stream.set_nodelay(true).unwrap();
-        let mut limits = Limits::default();
-        limits.max_body = 64 << 20;
-        Peer { stream, dec: Decoder::new(Version::V1_0, limits), version: Version::V1_0, heart_beats: 0 }
+        let limits = Limits {
+            max_body: 64 << 20,
+            ..Limits::default()
+        };
+        Peer {
+            stream,
+            dec: Decoder::new(Version::V1_0, limits),
+            version: Version::V1_0,
+            heart_beats: 0,
+        }
     }
 
     /// Connects and negotiates `version`, with extra CONNECT headers.
     #[track_caller]
-    pub(crate) fn connect_with(addr: SocketAddr, version: &str, extra: &[(&str, &str)]) -> (Peer, Frame) {
+    pub(crate) fn connect_with(
+        addr: SocketAddr,
+        version: &str,
+        extra: &[(&str, &str)],
+    ) -> (Peer, Frame) {
         let mut p = Peer::raw(addr);
         let mut headers = vec![("accept-version", version), ("host", "localhost")];
         headers.extend_from_slice(extra);
@@ -76,7 +90,10 @@ impl Peer {
     }
 
     pub(crate) fn subscribe(&mut self, id: &str, dest: &str, ack: &str) {
-        self.cmd(Command::Subscribe, &[("id", id), ("destination", dest), ("ack", ack)]);
+        self.cmd(
+            Command::Subscribe,
+            &[("id", id), ("destination", dest), ("ack", ack)],
+        );
     }
 
     /// Sends `command` with a receipt and waits for it.
@@ -86,7 +103,11 @@ impl Peer {
         h.push(("receipt", "sync"));
         self.cmd(command, &h);
         let f = self.recv();
-        assert_eq!((f.command(), f.get("receipt-id")), (Command::Receipt, Some("sync")), "{f:?}");
+        assert_eq!(
+            (f.command(), f.get("receipt-id")),
+            (Command::Receipt, Some("sync")),
+            "{f:?}"
+        );
     }
 
     /// The next frame, or `None` when nothing came within `d` (or the connection closed).
@@ -102,7 +123,9 @@ impl Peer {
                 None => {}
             }
             let left = deadline.checked_duration_since(Instant::now())?;
-            self.stream.set_read_timeout(Some(left.max(Duration::from_millis(1)))).unwrap();
+            self.stream
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .unwrap();
             match self.dec.read_from(&mut self.stream) {
                 Ok(0) => return None,
                 Ok(_) => {}
@@ -142,7 +165,9 @@ impl Peer {
         let deadline = Instant::now() + WAIT;
         let mut buf = [0u8; 4096];
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            self.stream.set_read_timeout(Some(left.max(Duration::from_millis(1)))).unwrap();
+            self.stream
+                .set_read_timeout(Some(left.max(Duration::from_millis(1))))
+                .unwrap();
             match self.stream.read(&mut buf) {
                 Ok(0) => return,
                 Ok(_) => {}
