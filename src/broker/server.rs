@@ -104,7 +104,7 @@ impl Server {
     }
 
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
-        if self.readable_ids().next().is_some() {
+        if self.readable_ids().next().is_some() || self.has_writable_output() {
             return Some(Duration::ZERO);
         }
         let mut t = self
@@ -117,6 +117,13 @@ impl Server {
             }));
         }
         t
+    }
+
+    /// True when some connection has output its socket can take now.
+    fn has_writable_output(&self) -> bool {
+        let ready = |id: usize| matches!(&self.socks[id], Some(s) if s.writable);
+        let has_output = |id: usize| self.engine.conn(id).is_some_and(|c| c.pending_output() > 0);
+        (0..self.socks.len()).any(|id| ready(id) && has_output(id))
     }
 
     fn readable_ids(&self) -> impl Iterator<Item = usize> + '_ {
