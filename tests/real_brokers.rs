@@ -26,7 +26,10 @@ fn connect(b: &RealBroker, v: Version) -> StompClient {
 /// Runs `test` for the embedded broker, every reachable real broker and every version each
 /// speaks.
 fn each(test: impl Fn(&RealBroker, Version, &str)) {
-    let embedded = stompy::broker::Broker::builder().user("guest", "guest").bind("127.0.0.1:0").unwrap();
+    let embedded = stompy::broker::Broker::builder()
+        .user("guest", "guest")
+        .bind("127.0.0.1:0")
+        .unwrap();
     let mut targets = vec![RealBroker {
         name: "stompy",
         host: "127.0.0.1",
@@ -64,7 +67,10 @@ fn subscribe(c: &mut StompClient, q: &str, ack: AckMode) -> String {
 }
 
 fn send_confirmed(c: &mut StompClient, q: &str, body: &str) {
-    c.message(q).body(body).send_and_wait(T).unwrap_or_else(|e| panic!("send {body:?} to {q}: {e}"));
+    c.message(q)
+        .body(body)
+        .send_and_wait(T)
+        .unwrap_or_else(|e| panic!("send {body:?} to {q}: {e}"));
 }
 
 fn next(c: &mut StompClient, ctx: &str) -> Frame {
@@ -351,16 +357,23 @@ fn broker_errors_come_inline_and_the_connection_goes_on() {
         subscribe(&mut c, &q, AckMode::Auto);
         // A SEND with no destination: RabbitMQ and ActiveMQ answer ERROR and keep the
         // connection; the embedded broker closes it after the ERROR, as the spec says.
-        c.send_frame(&Frame::new(Command::Send).with_body("x")).unwrap();
+        c.send_frame(&Frame::new(Command::Send).with_body("x"))
+            .unwrap();
         let mut frames = c.frames();
         let first = frames.next().unwrap();
         let err = first.unwrap_err();
         assert!(err.broker_error().is_some(), "{ctx}: {err:?}");
         if b.name == "stompy" {
-            assert!(frames.next().is_none(), "{ctx}: iteration ends at the close");
+            assert!(
+                frames.next().is_none(),
+                "{ctx}: iteration ends at the close"
+            );
             drop(frames);
             let reason = c.close_reason().and_then(|e| e.broker_error());
-            assert!(reason.is_some(), "{ctx}: the close is explained by the ERROR");
+            assert!(
+                reason.is_some(),
+                "{ctx}: the close is explained by the ERROR"
+            );
             return;
         }
         drop(frames);
