@@ -60,7 +60,7 @@ impl Default for ClientBuilder {
                 connected_timeout: Duration::from_secs(10),
                 disconnect_timeout: Duration::from_secs(5),
                 write_timeout: Duration::from_secs(30),
-                reconnect: ReconnectPolicy::once(),
+                reconnect: ReconnectPolicy::default(),
                 auto_reconnect: false,
                 socket: SocketOptions {
                     nodelay: true,
@@ -201,8 +201,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Retry policy for connecting (rounds over the address list with back-off). The default
-    /// is one round; see [`ReconnectPolicy`] for stomp.py's defaults.
+    /// Retry policy for connecting and reconnecting: rounds over the address list with
+    /// back-off. The default is stomp.py's (three rounds, 0.1 s growing by 50 %); see
+    /// [`ReconnectPolicy`].
     pub fn reconnect_policy(mut self, p: ReconnectPolicy) -> Self {
         self.cfg.reconnect = p;
         self
