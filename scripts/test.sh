@@ -135,7 +135,7 @@ TARGET_DIR=$(cargo_meta 'm["target_directory"]')
 
 stage "cargo fmt" cargo fmt --all -- --check
 stage "cargo clippy" cargo clippy --all-targets --all-features -- -D warnings
-stage "cargo test" cargo test --all-features
+stage "cargo test" cargo test --all-features --no-fail-fast
 
 # every example target: examples/*.rs, examples/*/main.rs and [[example]] entries
 examples=$(cargo_meta 'sorted(t["name"] for p in m["packages"] for t in p["targets"] if "example" in t["kind"])')
