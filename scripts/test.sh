@@ -145,10 +145,14 @@ if [ ${#EXAMPLES[@]} -eq 0 ]; then
     section "examples: none in examples/"
 else
     stage "build examples" cargo build --examples --all-features
-    for ex in "${EXAMPLES[@]}"; do
-        stage "example $ex (embedded broker)" run_example "$ex"
-        stage "example $ex (RabbitMQ)" run_example "$ex" STOMP_URL="$RABBIT_URL"
-    done
+    if [ "${failures[${#failures[@]}-1]:-}" = "build examples" ]; then
+        echo "examples did not build: not running them"
+    else
+        for ex in "${EXAMPLES[@]}"; do
+            stage "example $ex (embedded broker)" run_example "$ex"
+            stage "example $ex (RabbitMQ)" run_example "$ex" STOMP_URL="$RABBIT_URL"
+        done
+    fi
 fi
 
 summary
