@@ -144,8 +144,9 @@ EXAMPLES=()
 if [ ${#EXAMPLES[@]} -eq 0 ]; then
     section "examples: none in examples/"
 else
+    failed_before=$failed
     stage "build examples" cargo build --examples --all-features
-    if [ "${failures[${#failures[@]}-1]:-}" = "build examples" ]; then
+    if [ "$failed" -ne "$failed_before" ]; then
         echo "examples did not build: not running them"
     else
         for ex in "${EXAMPLES[@]}"; do
