@@ -97,7 +97,10 @@ fn run(broker: &BrokerHandle, script: &str) {
 }
 
 fn broker() -> BrokerHandle {
-    Broker::builder().user("guest", "guest").bind("127.0.0.1:0").unwrap()
+    Broker::builder()
+        .user("guest", "guest")
+        .bind("127.0.0.1:0")
+        .unwrap()
 }
 
 #[test]
@@ -188,7 +191,10 @@ assert l.errors[0].headers["receipt-id"] == "bad", l.errors[0].headers
 
 #[test]
 fn heart_beats_keep_the_connection_alive() {
-    let b = Broker::builder().heart_beat(100, 100).bind("127.0.0.1:0").unwrap();
+    let b = Broker::builder()
+        .heart_beat(100, 100)
+        .bind("127.0.0.1:0")
+        .unwrap();
     run(
         &b,
         r#"

@@ -102,6 +102,8 @@ pub(crate) struct Conn {
     next_ack: u64,
     /// A delivery was skipped because the output was full; retry once it drains.
     pub(crate) starved: bool,
+    /// The queue this connection's last SEND filled up (see `Engine::may_read`).
+    pub(crate) blocked_on: Option<Arc<str>>,
 }
 
 impl Conn {
@@ -118,6 +120,7 @@ impl Conn {
             heartbeat: HeartBeat::off(now),
             next_ack: 1,
             starved: false,
+            blocked_on: None,
         }
     }
 

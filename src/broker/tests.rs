@@ -378,7 +378,7 @@ fn limits_are_enforced() {
 }
 
 #[test]
-fn full_queues_refuse_sends() {
+fn full_queues_pause_their_producer() {
     let cfg = Config {
         max_queue_len: 2,
         ..Config::default()
@@ -386,9 +386,30 @@ fn full_queues_refuse_sends() {
     let mut h = Harness::with(cfg);
     let c = h.connect("1.2");
     h.publish(c, "/queue/f", "1");
+    assert!(h.engine.may_read(c));
     h.publish(c, "/queue/f", "2");
+    assert!(!h.engine.may_read(c), "a full queue pauses its producer");
+    assert!(h
+        .engine
+        .handle_timeout(h.now + Duration::from_secs(60))
+        .is_empty());
     h.publish(c, "/queue/f", "3");
-    h.assert_error(c, "full");
+    h.send(
+        c,
+        frame(
+            Command::Send,
+            &[("destination", "/queue/f"), ("receipt", "r")],
+            "4",
+        ),
+    );
+    assert!(h.output(c).is_empty(), "frames wait in the decoder");
+    let d = h.connect("1.2");
+    h.subscribe(d, "s", "/queue/f", "auto");
+    assert_eq!(h.bodies(d), ["1", "2"]);
+    assert_eq!(h.engine.unblocked(), [c]);
+    h.engine.process(c, h.now);
+    assert_eq!(h.bodies(d), ["3", "4"]);
+    assert_eq!(h.one(c).get("receipt-id"), Some("r"));
 }
 
 #[test]
