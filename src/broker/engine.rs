@@ -324,13 +324,14 @@ impl Engine {
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Vec<usize> {
         let mut dead = Vec::new();
         for id in self.conn_ids() {
-            if !self.may_read(id) {
-                // Its input is left unread on purpose: that is not silence.
-                self.conns[id].as_mut().map(|c| c.heartbeat.received(now));
-            }
+            let paused = !self.may_read(id);
             let Some(conn) = self.conns[id].as_mut() else {
                 continue;
             };
+            if paused {
+                // Its input is left unread on purpose: that is not silence.
+                conn.heartbeat.received(now);
+            }
             match conn.heartbeat.due(now) {
                 Due::Nothing => {}
                 Due::Send => conn.send_heartbeat(now),
