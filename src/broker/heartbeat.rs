@@ -30,6 +30,9 @@ pub(crate) enum Due {
     Dead,
 }
 
+/// Longer intervals are cut to this (a day), so that clock arithmetic cannot overflow.
+const MAX_INTERVAL_MS: u64 = 86_400_000;
+
 /// How many promised intervals of silence are tolerated before a client counts as dead.
 const TOLERANCE: u32 = 2;
 
@@ -49,7 +52,9 @@ impl HeartBeat {
     /// `max(cx, sy)` when both are non-zero. Returns the clocks and the broker's `heart-beat`
     /// answer, which is `(sx, sy)`.
     pub(crate) fn negotiate(client: (u64, u64), broker: (u64, u64), now: Instant) -> Self {
-        let every = |a: u64, b: u64| (a != 0 && b != 0).then(|| Duration::from_millis(a.max(b)));
+        let every = |a: u64, b: u64| {
+            (a != 0 && b != 0).then(|| Duration::from_millis(a.max(b).min(MAX_INTERVAL_MS)))
+        };
         HeartBeat {
             send_every: every(broker.0, client.1),
             expect_every: every(client.0, broker.1),
@@ -119,6 +124,15 @@ mod tests {
         assert_eq!(hb.expect_every, None);
         let hb = HeartBeat::negotiate((100, 0), (1000, 50), t);
         assert_eq!(hb.send_every, None);
+    }
+
+    #[test]
+    fn huge_intervals_are_cut_to_a_day() {
+        let t = Instant::now();
+        let hb = HeartBeat::negotiate((u64::MAX, u64::MAX), (1, 1), t);
+        assert_eq!(hb.send_every, Some(MAX_INTERVAL_MS * MS));
+        assert!(hb.deadline().is_some());
+        assert_eq!(hb.due(t), Due::Nothing);
     }
 
     #[test]
