@@ -37,7 +37,15 @@ const MAX_INTERVAL_MS: u64 = 86_400_000;
 const TOLERANCE: u32 = 2;
 
 impl HeartBeat {
-    /// Clocks that ask for nothing (before CONNECT, or when heart-beats are off).
+    /// Clocks for a connection that has not sent CONNECT yet: silence for `wait` kills it.
+    pub(crate) fn awaiting_connect(wait: Duration, now: Instant) -> Self {
+        HeartBeat {
+            expect_every: Some(wait / TOLERANCE),
+            ..HeartBeat::off(now)
+        }
+    }
+
+    /// Clocks that ask for nothing (heart-beats off).
     pub(crate) fn off(now: Instant) -> Self {
         HeartBeat {
             send_every: None,
@@ -147,5 +155,7 @@ mod tests {
         assert_eq!(hb.due(t + 349 * MS), Due::Send);
         assert_eq!(hb.due(t + 350 * MS), Due::Dead);
         assert!(HeartBeat::off(t).deadline().is_none());
+        let waiting = HeartBeat::awaiting_connect(Duration::from_secs(30), t);
+        assert_eq!(waiting.deadline(), Some(t + Duration::from_secs(30)));
     }
 }

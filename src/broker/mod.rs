@@ -34,6 +34,7 @@
 //!   STOMP. CONNECTED carries `version`, `server`, `session` and `heart-beat`. Heart-beats are
 //!   negotiated per spec; a client silent for twice its promised interval is disconnected.
 //! - Logins are checked when users were configured (a bad one gets ERROR "login failed").
+//!   A connection that sends nothing for 30 s before CONNECT is dropped.
 //! - `/queue/…` destinations, and **every destination that does not start with `/topic/`**,
 //!   are queues: messages wait (up to [`BrokerBuilder::max_queue_len`]) until a consumer comes,
 //!   and competing consumers are served round-robin. A subscription's `prefetch-count` (or
