@@ -333,3 +333,32 @@ fn logins_are_checked() {
         p.expect_error("login failed");
     }
 }
+
+#[cfg(feature = "cli")]
+#[test]
+fn the_binary_serves_clients() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stompy-broker"))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--user",
+            "u:p",
+            "--heart-beat",
+            "0,0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    let (mut p, connected) = Peer::connect_with(addr, "1.2", &[("login", "u"), ("passcode", "p")]);
+    assert_eq!(connected.get("heart-beat"), Some("0,0"));
+    p.with_receipt(Command::Send, &[("destination", "/queue/bin")]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
