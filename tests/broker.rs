@@ -220,6 +220,18 @@ fn transactions_commit_abort_and_disconnect() {
 }
 
 #[test]
+fn stomp_1_0_subscriptions_without_id() {
+    let b = broker();
+    let mut c = Peer::connect(b.addr(), "1.0");
+    c.cmd(Command::Subscribe, &[("destination", "/queue/ten")]);
+    c.publish("/queue/ten", "x");
+    assert_eq!(c.recv().subscription(), Some("/queue/ten"));
+    c.with_receipt(Command::Unsubscribe, &[("destination", "/queue/ten")]);
+    c.publish("/queue/ten", "y");
+    c.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
 fn receipts_for_every_frame_that_asks() {
     let b = broker();
     let mut c = Peer::connect(b.addr(), "1.2");

@@ -169,6 +169,36 @@ fn full_queue_pauses_the_producer_until_drained() {
 }
 
 #[test]
+fn slow_consumer_gets_everything_in_order() {
+    let b = Broker::bind("127.0.0.1:0").unwrap();
+    let mut c = Peer::connect(b.addr(), "1.2");
+    c.with_receipt(
+        Command::Subscribe,
+        &[("id", "s"), ("destination", "/queue/slow")],
+    );
+    let addr = b.addr();
+    let producer = std::thread::spawn(move || {
+        let mut p = Peer::connect(addr, "1.2");
+        let body = vec![b'z'; 1000];
+        for i in 0..20_000u32 {
+            let n = i.to_string();
+            p.cmd_body(
+                Command::Send,
+                &[("destination", "/queue/slow"), ("n", &n)],
+                &body,
+            );
+        }
+        p.with_receipt(Command::Send, &[("destination", "/queue/none")]);
+    });
+    producer.join().unwrap(); // 20 MB sent while the consumer reads nothing
+    for i in 0..20_000u32 {
+        let m = c.recv();
+        assert_eq!(m.get("n"), Some(i.to_string().as_str()));
+    }
+    c.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
 fn fifty_concurrent_connections() {
     let b = Broker::bind("127.0.0.1:0").unwrap();
     let addr = b.addr();
