@@ -56,6 +56,12 @@ pub struct Address {
     pub login: Option<String>,
     /// Passcode given in the URL.
     pub passcode: Option<String>,
+    /// TLS settings for this address only, instead of the client's
+    /// ([`ClientBuilder::tls`](crate::ClientBuilder::tls)) or the defaults. Set it with
+    /// [`Address::with_tls`]. Connecting fails (rather than going out in the clear) when this
+    /// is set on an address whose scheme does not use TLS.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::transport::TlsConfig>,
 }
 
 impl Address {
@@ -68,7 +74,31 @@ impl Address {
             path: String::new(),
             login: None,
             passcode: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Uses TLS with `tls` for this address, whatever the client's settings. A plain scheme
+    /// is upgraded: `stomp://` becomes `stomp+ssl://` and `ws://` becomes `wss://`.
+    ///
+    /// ```
+    /// use stompy::{Address, Scheme, TlsConfig};
+    /// let a = Address::tcp("127.0.0.1", 61614)
+    ///     .with_tls(TlsConfig::new().server_name("localhost"));
+    /// assert_eq!(a.scheme, Scheme::Tls);
+    /// let a: Address = "ws://127.0.0.1:15673/ws".parse()?;
+    /// assert_eq!(a.with_tls(TlsConfig::new()).scheme, Scheme::Wss);
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: crate::transport::TlsConfig) -> Self {
+        self.scheme = match self.scheme {
+            Scheme::Tcp | Scheme::Tls => Scheme::Tls,
+            Scheme::Ws | Scheme::Wss => Scheme::Wss,
+        };
+        self.tls = Some(tls);
+        self
     }
 
     /// `host:port` as a socket address string (IPv6 in brackets).
@@ -159,6 +189,8 @@ impl FromStr for Address {
             path,
             login,
             passcode,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
     }
 }
