@@ -77,6 +77,82 @@ fn activemq_round_trip_trusting_its_ca() {
     client.disconnect().expect("disconnect");
 }
 
+/// Bodies larger than the socket and TLS buffers, in both directions, with NULs inside.
+#[track_caller]
+fn large_bodies(client: &mut StompClient, tag: &str) {
+    let queue = common::unique_queue(tag);
+    client
+        .subscription(&queue)
+        .wait_receipt(Duration::from_secs(5))
+        .subscribe()
+        .unwrap();
+    let bodies: Vec<Vec<u8>> = (0..3u32)
+        .map(|n| (0..2_000_000 + n).map(|i| (i % 253) as u8).collect())
+        .collect();
+    for b in &bodies {
+        client.send(&queue, b).unwrap();
+    }
+    for b in &bodies {
+        let f = client
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.body().len(), b.len());
+        assert!(f.body() == &b[..], "body differs");
+    }
+}
+
+#[test]
+fn rabbitmq_large_bodies_over_tls() {
+    if !broker_up("RabbitMQ STOMP+TLS", RABBIT_TLS, true) {
+        return;
+    }
+    let mut client = rabbit(trust_brokers()).expect("connect");
+    large_bodies(&mut client, "tls-large-rabbit");
+    client.disconnect().expect("disconnect");
+}
+
+#[test]
+fn activemq_large_bodies_over_tls() {
+    if !broker_up("ActiveMQ STOMP+TLS", ACTIVEMQ_TLS, true) {
+        return;
+    }
+    let mut client = StompClient::builder()
+        .address(format!("stomp+ssl://127.0.0.1:{ACTIVEMQ_TLS}"))
+        .unwrap()
+        .login("guest", "guest")
+        .host("localhost")
+        .tls(trust_brokers())
+        .connect()
+        .expect("connect");
+    large_bodies(&mut client, "tls-large-activemq");
+    client.disconnect().expect("disconnect");
+}
+
+#[test]
+fn heart_beats_keep_an_idle_tls_connection_alive() {
+    if !broker_up("RabbitMQ STOMP+TLS", RABBIT_TLS, true) {
+        return;
+    }
+    let mut client = StompClient::builder()
+        .address(format!("stomp+ssl://127.0.0.1:{RABBIT_TLS}"))
+        .unwrap()
+        .login("guest", "guest")
+        .host("/")
+        .heart_beat(Duration::from_secs(1), Duration::from_secs(1))
+        .tls(trust_brokers())
+        .connect()
+        .expect("connect");
+    assert_eq!(client.heart_beat().1, Some(Duration::from_secs(1)));
+    match client.recv_timeout(Duration::from_secs(4)) {
+        Err(Error::Timeout(stompy::Timeout::Recv(_))) => {}
+        other => panic!("expected a quiet 4 s, got {other:?}"),
+    }
+    assert!(client.is_connected());
+    round_trip(&mut client, "tls-heartbeat", "still here");
+    client.disconnect().expect("disconnect");
+}
+
 #[test]
 fn a_host_name_the_certificate_lists_is_accepted() {
     if !broker_up("RabbitMQ STOMP+TLS", RABBIT_TLS, true) {

@@ -320,6 +320,22 @@ mod tests {
     }
 
     #[test]
+    fn an_added_ca_replaces_webpki_roots_unless_kept() {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let pem = params.self_signed(&key).unwrap().pem();
+        let pem = pem.as_str();
+        let only = TlsConfig::new().ca_pem(pem).unwrap();
+        assert_eq!(only.root_store().unwrap().len(), 1);
+        let both = only.clone().with_webpki_roots(true);
+        let webpki = TlsConfig::new().root_store().unwrap().len();
+        assert_eq!(both.root_store().unwrap().len(), webpki + 1);
+        assert_ne!(only, both);
+        assert_eq!(only, TlsConfig::new().ca_pem(pem).unwrap());
+    }
+
+    #[test]
     fn no_roots_at_all_is_an_error() {
         let err = TlsConfig::new().with_webpki_roots(false).client_config();
         assert!(matches!(err, Err(Error::Tls(m)) if m.contains("no trusted root")));
