@@ -326,6 +326,48 @@ fn mutual_tls_with_a_client_certificate() {
 }
 
 #[test]
+fn large_bodies_both_ways_through_the_scripted_server() {
+    let pki = Pki::new();
+    let (port, server) = scripted_server(&pki);
+    let (cert, key) = pki.client_pem();
+    let tls = TlsConfig::new()
+        .ca_pem(pki.ca_pem())
+        .unwrap()
+        .client_cert_pem(cert, key)
+        .unwrap();
+    let mut client = StompClient::builder()
+        .address(format!("stomp+ssl://127.0.0.1:{port}"))
+        .unwrap()
+        .tls(tls)
+        .connect()
+        .expect("connect");
+    client
+        .subscription("/queue/echo")
+        .ack(stompy::AckMode::Auto)
+        .subscribe()
+        .unwrap();
+    let bodies: Vec<String> = (0..3)
+        .map(|n| {
+            (0..3_000_000 + n)
+                .map(|i| char::from(b'a' + (i % 26) as u8))
+                .collect()
+        })
+        .collect();
+    for b in &bodies {
+        client.send("/queue/echo", b).unwrap();
+    }
+    for b in &bodies {
+        let f = client
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap()
+            .unwrap();
+        assert!(f.body() == b.as_bytes(), "echoed body differs");
+    }
+    client.disconnect().expect("disconnect");
+    assert_eq!(server.join().unwrap(), Ok(()));
+}
+
+#[test]
 fn mutual_tls_with_client_certificate_files() {
     let pki = Pki::new();
     let dir = std::env::temp_dir().join(format!("stompy-tls-{}", uuid::Uuid::new_v4()));
@@ -490,33 +532,57 @@ fn serve(tls: &mut rustls::StreamOwned<rustls::ServerConnection, TcpStream>) -> 
             .map_err(|e| e.to_string())?;
     }
     let mut input = Vec::new();
-    let mut buf = [0; 4096];
+    let mut scanned = 0;
+    let mut buf = vec![0; 64 * 1024];
+    let mut subscription = String::new();
     loop {
         let n = tls.read(&mut buf).map_err(|e| e.to_string())?;
         if n == 0 {
             return Ok(());
         }
         input.extend_from_slice(&buf[..n]);
-        while let Some(end) = input.iter().position(|&b| b == 0) {
+        while let Some(at) = input[scanned..].iter().position(|&b| b == 0) {
+            let end = scanned + at;
             let frame = String::from_utf8_lossy(&input[..end]).into_owned();
             input.drain(..=end);
+            scanned = 0;
             let frame = frame.trim_start_matches(['\r', '\n']);
-            let mut lines = frame.lines();
+            let (head, body) = frame.split_once("\n\n").unwrap_or((frame, ""));
+            let mut lines = head.lines();
             let command = lines.next().unwrap_or("");
-            let receipt = lines.find_map(|l| l.strip_prefix("receipt:"));
-            if command == "CONNECT" || command == "STOMP" {
-                tls.write_all(b"CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0")
-                    .map_err(|e| e.to_string())?;
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                    .map(str::to_owned)
+            };
+            let mut reply = Vec::new();
+            match command {
+                "CONNECT" | "STOMP" => {
+                    reply.extend_from_slice(b"CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0")
+                }
+                "SUBSCRIBE" => subscription = header("id").unwrap_or_default(),
+                "SEND" => {
+                    // Echo the body back to the subscription.
+                    let head = format!(
+                        "MESSAGE\nsubscription:{subscription}\nmessage-id:m\ndestination:/queue/echo\ncontent-length:{}\n\n",
+                        body.len()
+                    );
+                    reply.extend_from_slice(head.as_bytes());
+                    reply.extend_from_slice(body.as_bytes());
+                    reply.push(0);
+                }
+                _ => {}
             }
-            if let Some(id) = receipt {
-                tls.write_all(format!("RECEIPT\nreceipt-id:{id}\n\n\0").as_bytes())
-                    .map_err(|e| e.to_string())?;
+            if let Some(id) = header("receipt") {
+                reply.extend_from_slice(format!("RECEIPT\nreceipt-id:{id}\n\n\0").as_bytes());
             }
+            tls.write_all(&reply).map_err(|e| e.to_string())?;
             if command == "DISCONNECT" {
                 tls.conn.send_close_notify();
                 tls.flush().map_err(|e| e.to_string())?;
                 return Ok(());
             }
         }
+        scanned = input.len();
     }
 }
