@@ -286,3 +286,25 @@ fn scripted_server_split_messages_binary_ping_and_close() {
         seen.frames
     );
 }
+
+#[test]
+fn a_non_utf8_body_in_rabbitmqs_text_frames_is_a_clear_error() {
+    if !broker_up("RabbitMQ Web-STOMP", WS_PORT, false) {
+        return;
+    }
+    let mut client = ws(Version::V1_2).connect().expect("connect");
+    let queue = unique_queue("ws-binary");
+    client
+        .subscription(&queue)
+        .wait_receipt(Duration::from_secs(5))
+        .subscribe()
+        .unwrap();
+    // Sent in a binary message, which RabbitMQ accepts; it delivers in a text message.
+    client.send(&queue, [0xff, 0xfe, 0x00, 0x01]).unwrap();
+    match client.recv_timeout(Duration::from_secs(5)) {
+        // A broker configured with `web_stomp.ws_frame = binary` delivers it intact.
+        Ok(Some(f)) => assert_eq!(f.body(), &[0xff, 0xfe, 0x00, 0x01]),
+        Err(Error::WebSocket(m)) => assert!(m.contains("ws_frame = binary"), "{m}"),
+        other => panic!("unexpected {other:?}"),
+    }
+}

@@ -7,6 +7,21 @@ use std::str::FromStr;
 use crate::error::Error;
 
 /// How bytes reach a broker.
+///
+/// | scheme | URL | default port | feature |
+/// |---|---|---|---|
+/// | [`Scheme::Tcp`] | `stomp://`, `tcp://`, or none | 61613 | |
+/// | [`Scheme::Tls`] | `stomp+ssl://`, `stomp+tls://`, `stomps://`, `ssl://`, `tls://` | 61614 | `tls` |
+/// | [`Scheme::Ws`] | `ws://host:port/path` | 15674 | `websocket` |
+/// | [`Scheme::Wss`] | `wss://host:port/path` | 15673 | `websocket` and `tls` |
+///
+/// TLS schemes always run TLS, with the address's, the client's or the default
+/// [`TlsConfig`](crate::TlsConfig): a failed handshake fails the attempt, never falls back
+/// to plain TCP. WebSocket schemes offer the subprotocols `v10.stomp`, `v11.stomp` and
+/// `v12.stomp`, send STOMP bytes in binary messages, and read text and binary messages alike.
+/// A text message must be valid UTF-8, so a broker that sends frames as text (RabbitMQ's
+/// default, `web_stomp.ws_frame = text`) can only carry UTF-8 bodies; set it to `binary` for
+/// arbitrary bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
     /// Plain TCP (`stomp://`, or no scheme).

@@ -132,7 +132,7 @@ pub(crate) fn io_error(e: io::Error) -> Error {
     }
     #[cfg(feature = "websocket")]
     if let Some(ws) = ws::ws_error(&e) {
-        return Error::WebSocket(ws.to_string());
+        return Error::WebSocket(ws::describe(ws));
     }
     Error::Io(e)
 }

@@ -208,6 +208,17 @@ pub(crate) fn ws_error(e: &io::Error) -> Option<&tungstenite::Error> {
     e.get_ref()?.downcast_ref::<tungstenite::Error>()
 }
 
+/// tungstenite's message, with a hint for the usual surprise.
+pub(crate) fn describe(e: &tungstenite::Error) -> String {
+    match e {
+        tungstenite::Error::Utf8(_) => format!(
+            "{e} (the server sent a text message that is not UTF-8: a broker that sends STOMP \
+             frames as text cannot carry binary bodies; RabbitMQ needs web_stomp.ws_frame = binary)"
+        ),
+        _ => e.to_string(),
+    }
+}
+
 fn connect_timeout() -> Error {
     Error::Timeout(crate::Timeout::Connect(std::time::Duration::ZERO))
 }
