@@ -124,12 +124,11 @@ fn many_frames_and_a_large_body_cross_message_boundaries() {
     client.disconnect().unwrap();
 }
 
-#[test]
-fn heart_beats_keep_an_idle_ws_connection_alive() {
-    if !broker_up("RabbitMQ Web-STOMP", WS_PORT, false) {
-        return;
-    }
-    let mut client = ws(Version::V1_2)
+/// Heart-beats of 1 s both ways (RabbitMQ's floor) keep a connection that carries nothing
+/// else alive for 4 s.
+#[track_caller]
+fn check_heart_beats(builder: ClientBuilder, tag: &str) {
+    let mut client = builder
         .heart_beat(Duration::from_secs(1), Duration::from_secs(1))
         .connect()
         .expect("connect");
@@ -143,8 +142,23 @@ fn heart_beats_keep_an_idle_ws_connection_alive() {
     }
     assert!(started.elapsed() >= Duration::from_secs(4));
     assert!(client.is_connected());
-    round_trip(&mut client, "ws-heartbeat", "still here");
+    round_trip(&mut client, tag, "still here");
     client.disconnect().unwrap();
+}
+
+#[test]
+fn heart_beats_keep_an_idle_ws_connection_alive() {
+    if broker_up("RabbitMQ Web-STOMP", WS_PORT, false) {
+        check_heart_beats(ws(Version::V1_2), "ws-heartbeat");
+    }
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn heart_beats_keep_an_idle_wss_connection_alive() {
+    if broker_up("RabbitMQ Web-STOMP over TLS", WSS_PORT, true) {
+        check_heart_beats(wss(Version::V1_1), "wss-heartbeat");
+    }
 }
 
 #[test]
