@@ -29,8 +29,8 @@ mod transport;
 
 // The public interface is:
 pub use client::{
-    ClientBuilder, Frames, IntoAddresses, LoopOptions, ReconnectPolicy, SendBuilder, StompClient,
-    SubscribeBuilder, Transaction,
+    ClientBuilder, Frames, IntoAddresses, Listener, LoopOptions, PrintingListener, ReconnectPolicy,
+    SendBuilder, Stats, StatsListener, StompClient, SubscribeBuilder, Transaction,
 };
 pub use codec::Limits;
 pub use error::{BrokerError, Error, ProtocolError, Timeout};

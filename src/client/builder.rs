@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::events::{Listener, Listeners};
 use super::{ReconnectPolicy, StompClient};
 use crate::codec::Limits;
 use crate::error::Error;
@@ -43,9 +44,10 @@ pub(crate) struct ClientConfig {
 /// assert_eq!(client.version(), Version::V1_2);
 /// # Ok::<(), stompy::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ClientBuilder {
     cfg: ClientConfig,
+    listeners: Listeners,
 }
 
 impl Default for ClientBuilder {
@@ -68,6 +70,7 @@ impl Default for ClientBuilder {
                     ..TransportOptions::default()
                 },
             },
+            listeners: Listeners::default(),
         }
     }
 }
@@ -255,6 +258,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Registers a [`Listener`] under `name`, so that it sees the first connection too.
+    pub fn listener(mut self, name: &str, listener: impl Listener + 'static) -> Self {
+        self.listeners.insert(name.to_owned(), Box::new(listener));
+        self
+    }
+
     /// Connects: tries each address in order, in rounds as the reconnect policy allows.
     ///
     /// # Errors
@@ -265,6 +274,6 @@ impl ClientBuilder {
         if self.cfg.addresses.is_empty() {
             return Err(Error::invalid("no broker address given"));
         }
-        StompClient::open(self.cfg)
+        StompClient::open(self.cfg, self.listeners)
     }
 }

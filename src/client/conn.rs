@@ -29,6 +29,8 @@ pub(super) struct Conn {
     poll: Poll,
     events: Events,
     stream: Stream,
+    /// Bytes written and read since the last [`Conn::take_bytes`].
+    bytes: (u64, u64),
 }
 
 impl fmt::Debug for Conn {
@@ -70,7 +72,13 @@ impl Conn {
             poll,
             events: Events::with_capacity(4),
             stream,
+            bytes: (0, 0),
         })
+    }
+
+    /// Bytes (written, read) since the last call.
+    pub(super) fn take_bytes(&mut self) -> (u64, u64) {
+        std::mem::take(&mut self.bytes)
     }
 
     pub(super) fn close(&mut self) {
@@ -83,7 +91,10 @@ impl Conn {
         while session.wants_write() {
             match self.stream.write(session.output()) {
                 Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero).into()),
-                Ok(n) => session.consume_output(n),
+                Ok(n) => {
+                    session.consume_output(n);
+                    self.bytes.0 += n as u64;
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(transport::io_error(e)),
@@ -104,6 +115,7 @@ impl Conn {
                 Ok(n) => {
                     if n > 0 {
                         session.on_received(Instant::now());
+                        self.bytes.1 += n as u64;
                     }
                     return Ok(Some(n));
                 }

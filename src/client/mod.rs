@@ -3,7 +3,9 @@
 
 mod builder;
 mod conn;
+mod events;
 mod iter;
+mod listeners;
 mod reconnect;
 mod requests;
 mod transaction;
@@ -14,7 +16,10 @@ use std::time::{Duration, Instant};
 pub use builder::ClientBuilder;
 pub(crate) use builder::ClientConfig;
 use conn::{Conn, Pumped};
+pub use events::Listener;
+use events::Listeners;
 pub use iter::Frames;
+pub use listeners::{PrintingListener, Stats, StatsListener};
 pub use reconnect::ReconnectPolicy;
 pub use requests::{SendBuilder, SubscribeBuilder};
 pub use transaction::Transaction;
@@ -68,6 +73,7 @@ pub struct StompClient {
     broker_address: Option<Address>,
     epoch: u64,
     reconnects: u64,
+    listeners: Listeners,
 }
 
 impl StompClient {
@@ -92,7 +98,7 @@ impl StompClient {
         ClientBuilder::new()
     }
 
-    pub(crate) fn open(cfg: ClientConfig) -> Result<StompClient, Error> {
+    pub(crate) fn open(cfg: ClientConfig, listeners: Listeners) -> Result<StompClient, Error> {
         let now = Instant::now();
         let mut client = StompClient {
             session: Session::new(cfg.session.clone(), now),
@@ -106,7 +112,9 @@ impl StompClient {
             broker_address: None,
             epoch: 0,
             reconnects: 0,
+            listeners,
         };
+        client.session.record_sent(!client.listeners.is_empty());
         client.connect_rounds()?;
         Ok(client)
     }
@@ -192,7 +200,8 @@ impl StompClient {
 
     fn connect_one(&mut self, addr: &Address) -> Result<(), Error> {
         self.drop_connection();
-        let conn = Conn::open(addr, &self.cfg)?;
+        self.listeners.each(|l| l.on_connecting(addr));
+        let conn = Conn::open(addr, &self.cfg).inspect_err(|e| self.emit_error(e))?;
         self.conn = Some(conn);
         self.last_broker_error = None;
         let now = Instant::now();
@@ -223,6 +232,9 @@ impl StompClient {
         self.epoch += 1;
         self.broker_address = Some(addr.clone());
         self.close_reason = None;
+        if let Some(f) = self.session.connected_frame() {
+            self.listeners.each(|l| l.on_connected(addr, f));
+        }
         self.session.resubscribe_all(Instant::now())?;
         self.flush_now()?;
         log::info!("connected to {addr} (STOMP {})", self.version());
@@ -241,6 +253,7 @@ impl StompClient {
         self.drop_connection();
         let disconnecting = self.session.phase() == Phase::Disconnecting;
         let reason = err.or_else(|| self.last_broker_error.take());
+        self.listeners.each(|l| l.on_disconnected(reason.as_ref()));
         if self.cfg.auto_reconnect && !disconnecting {
             log::warn!(
                 "connection lost ({}); reconnecting",
@@ -252,6 +265,8 @@ impl StompClient {
             match self.connect_rounds() {
                 Ok(()) => {
                     self.reconnects += 1;
+                    let n = self.reconnects;
+                    self.listeners.each(|l| l.on_reconnected(n));
                     return Ok(true);
                 }
                 Err(e) => {
@@ -271,15 +286,94 @@ impl StompClient {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(Pumped::Closed);
         };
-        conn.pump(&mut self.session, deadline)
+        let res = conn.pump(&mut self.session, deadline);
+        if !self.listeners.is_empty() {
+            self.tell_listeners(&res);
+        }
+        res
     }
 
     /// Writes whatever the session has queued, without waiting.
     fn flush_now(&mut self) -> Result<(), Error> {
         if let Some(conn) = self.conn.as_mut() {
-            conn.write_some(&mut self.session)?;
+            let res = conn.write_some(&mut self.session);
+            if !self.listeners.is_empty() {
+                self.tell_listeners(&Ok(Pumped::Deadline));
+            }
+            res?;
         }
         Ok(())
+    }
+
+    /// Reports what a pump or flush did to the listeners: frames and bytes that went out,
+    /// what came in, errors.
+    fn tell_listeners(&mut self, res: &Result<Pumped, Error>) {
+        for f in self.session.take_sent() {
+            self.listeners.each(|l| l.on_frame_sent(&f));
+        }
+        if let Some((out, inn)) = self.conn.as_mut().map(Conn::take_bytes) {
+            if out + inn > 0 {
+                self.listeners.each(|l| l.on_bytes(out, inn));
+            }
+        }
+        let received = match res {
+            Ok(Pumped::Event(Event::Frame(f))) => Some(f.clone()),
+            Ok(Pumped::Event(Event::Connected)) => self.session.connected_frame().cloned(),
+            Ok(Pumped::Event(Event::Receipt(id))) => {
+                Some(Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, id))
+            }
+            Err(Error::Broker(b)) => {
+                let mut f = Frame::new(Command::Error).with_header(header::MESSAGE, &b.message);
+                if let Some(r) = &b.receipt_id {
+                    f.headers_mut().push(header::RECEIPT_ID, r);
+                }
+                Some(f.with_body(b.body.as_bytes()))
+            }
+            _ => None,
+        };
+        if let Some(f) = received {
+            self.listeners.each(|l| l.on_frame_received(&f));
+        }
+        if let Err(e) = res {
+            self.emit_error(e);
+        }
+    }
+
+    fn emit_error(&mut self, e: &Error) {
+        if matches!(e, Error::Timeout(Timeout::HeartBeat(_))) {
+            self.listeners.each(|l| l.on_heartbeat_timeout());
+        }
+        self.listeners.each(|l| l.on_error(e));
+    }
+
+    // ---- listeners -----------------------------------------------------------------------
+
+    /// Registers `listener` under `name` (replacing any listener of that name).
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// let stats = stompy::StatsListener::new();
+    /// client.add_listener("stats", stats.clone());
+    /// client.send("/queue/a", "x")?;
+    /// assert_eq!(stats.stats().sent(stompy::Command::Send), 1);
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    pub fn add_listener(&mut self, name: &str, listener: impl Listener + 'static) {
+        self.listeners.insert(name.to_owned(), Box::new(listener));
+        self.session.record_sent(true);
+    }
+
+    /// Removes the listener called `name` and hands it back.
+    pub fn remove_listener(&mut self, name: &str) -> Option<Box<dyn Listener>> {
+        let l = self.listeners.remove(name);
+        self.session.record_sent(!self.listeners.is_empty());
+        l
+    }
+
+    /// Names of the registered listeners, in registration order.
+    pub fn listener_names(&self) -> impl Iterator<Item = &str> {
+        self.listeners.names()
     }
 
     /// After queueing a frame: write it out now; if the broker is not reading, keep driving
@@ -763,6 +857,7 @@ impl StompClient {
             .and_then(|()| self.wait_for_receipt(&receipt, timeout));
         self.drop_connection();
         self.close_reason = None;
+        self.listeners.each(|l| l.on_disconnected(None));
         match res {
             Err(Error::NotConnected(_)) => Ok(()), // closed right after the receipt: fine
             other => other,

@@ -106,6 +106,7 @@ pub struct Session {
     receipts: HashSet<String>,
     transactions: HashSet<String>,
     next_id: u64,
+    sent_log: Option<Vec<Frame>>,
 }
 
 impl Session {
@@ -124,6 +125,7 @@ impl Session {
             receipts: HashSet::new(),
             transactions: HashSet::new(),
             next_id: 0,
+            sent_log: None,
         }
     }
 
@@ -185,6 +187,20 @@ impl Session {
 
     // ---- output --------------------------------------------------------------------------
 
+    /// Keeps a copy of every frame written from now on, for [`Session::take_sent`] (used to
+    /// tell listeners what was sent). Off by default: it costs a copy per frame.
+    pub fn record_sent(&mut self, on: bool) {
+        self.sent_log = on.then(Vec::new);
+    }
+
+    /// The frames written since the last call (empty unless [`Session::record_sent`] is on).
+    pub fn take_sent(&mut self) -> Vec<Frame> {
+        self.sent_log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
     /// Bytes waiting to be written to the peer.
     pub fn output(&self) -> &[u8] {
         &self.out
@@ -215,7 +231,11 @@ impl Session {
         self.receipts.clear();
         self.transactions.clear();
         self.phase = Phase::Connecting;
-        encode_frame(&frame, Version::V1_0, &mut self.out)
+        encode_frame(&frame, Version::V1_0, &mut self.out)?;
+        if let Some(log) = &mut self.sent_log {
+            log.push(frame);
+        }
+        Ok(())
     }
 
     /// The CONNECT (or STOMP) frame this configuration sends.
@@ -275,6 +295,9 @@ impl Session {
         }
         encode_frame(frame, self.version, &mut self.out)?;
         self.heart_beat.on_sent(now);
+        if let Some(log) = &mut self.sent_log {
+            log.push(frame.clone());
+        }
         if let Some(r) = frame.get(header::RECEIPT) {
             self.receipts.insert(r.to_owned());
         }
