@@ -67,7 +67,10 @@ fn stats_count_frames_bytes_and_connections_across_a_reconnect() {
         "subscribe, two sends, disconnect: {s}"
     );
     assert!(s.bytes_sent > 100 && s.bytes_received > 100, "{s}");
-    assert_eq!(s.errors, 0, "the broker closed between frames: a close, not an error: {s}");
+    assert_eq!(
+        s.errors, 0,
+        "the broker closed between frames: a close, not an error: {s}"
+    );
 }
 
 #[derive(Clone, Default)]
