@@ -146,28 +146,22 @@ impl Decoder {
             match &mut self.state {
                 State::Idle => {
                     let rest = &self.buf[self.pos..];
-                    match rest.first() {
-                        None => return Ok(None),
-                        Some(b'\n') => {
-                            self.pos += 1;
-                            return Ok(Some(Item::HeartBeat));
-                        }
-                        Some(b'\r') => match rest.get(1) {
-                            None => return Ok(None),
-                            Some(b'\n') => {
-                                self.pos += 2;
-                                return Ok(Some(Item::HeartBeat));
-                            }
-                            Some(_) => return Err(self.unknown_command_here()),
-                        },
-                        Some(_) => {
-                            self.state = State::Head {
-                                command: None,
-                                headers: Headers::new(),
-                                lines: 0,
-                            };
-                        }
+                    let eol = match (rest.first(), rest.get(1)) {
+                        (None, _) | (Some(b'\r'), None) => return Ok(None),
+                        (Some(b'\n'), _) => 1,
+                        (Some(b'\r'), Some(b'\n')) => 2,
+                        // Anything else, a stray CR included, starts a command line.
+                        _ => 0,
+                    };
+                    if eol > 0 {
+                        self.pos += eol;
+                        return Ok(Some(Item::HeartBeat));
                     }
+                    self.state = State::Head {
+                        command: None,
+                        headers: Headers::new(),
+                        lines: 0,
+                    };
                 }
                 State::Head { .. } => {
                     if !self.head_line()? {
@@ -201,22 +195,21 @@ impl Decoder {
                 }
                 State::Unsized { scanned, .. } => {
                     let rest = &self.buf[self.pos..];
-                    let Some(i) = memchr::memchr(0, &rest[*scanned..]).map(|i| i + *scanned) else {
-                        *scanned = rest.len();
-                        if rest.len() > self.limits.max_body {
+                    // Look no further than one byte past the limit, so that the outcome does
+                    // not depend on how much arrived at once.
+                    let max = self.limits.max_body;
+                    let window = &rest[..rest.len().min(max.saturating_add(1))];
+                    let Some(i) = memchr::memchr(0, &window[*scanned..]).map(|i| i + *scanned)
+                    else {
+                        if window.len() > max {
                             return Err(ProtocolError::BodyTooLarge {
-                                size: rest.len() as u64,
-                                max: self.limits.max_body,
+                                size: window.len() as u64,
+                                max,
                             });
                         }
+                        *scanned = window.len();
                         return Ok(None);
                     };
-                    if i > self.limits.max_body {
-                        return Err(ProtocolError::BodyTooLarge {
-                            size: i as u64,
-                            max: self.limits.max_body,
-                        });
-                    }
                     let body = rest[..i].to_vec();
                     self.pos += i + 1;
                     let State::Unsized {
@@ -231,24 +224,21 @@ impl Decoder {
         }
     }
 
-    fn unknown_command_here(&self) -> ProtocolError {
-        let rest = &self.buf[self.pos..];
-        let line = &rest[..rest.len().min(64)];
-        let line = line.split(|&b| b == b'\n').next().unwrap_or(line);
-        ProtocolError::UnknownCommand(String::from_utf8_lossy(line).into_owned())
-    }
-
     /// Consumes one complete command or header line, if there is one. Returns false when more
     /// bytes are needed.
     fn head_line(&mut self) -> Result<bool, ProtocolError> {
         let rest = &self.buf[self.pos..];
         let max_line = self.limits.max_header_line;
-        let Some(nl) = memchr::memchr(b'\n', &rest[..rest.len().min(max_line + 2)]) else {
-            if rest.len() > max_line + 1 {
-                return Err(ProtocolError::HeaderLineTooLong {
-                    len: rest.len(),
-                    max: max_line,
-                });
+        // A line may take `max_line` bytes plus CR LF. Past that it is too long, and the error
+        // names the first length over the limit, whatever the chunking.
+        let too_long = ProtocolError::HeaderLineTooLong {
+            len: max_line.saturating_add(1),
+            max: max_line,
+        };
+        let window = &rest[..rest.len().min(max_line.saturating_add(2))];
+        let Some(nl) = memchr::memchr(b'\n', window) else {
+            if window.len() > max_line.saturating_add(1) {
+                return Err(too_long);
             }
             return Ok(false);
         };
@@ -257,10 +247,7 @@ impl Decoder {
             line = head;
         }
         if line.len() > max_line {
-            return Err(ProtocolError::HeaderLineTooLong {
-                len: line.len(),
-                max: max_line,
-            });
+            return Err(too_long);
         }
         let consumed = nl + 1;
         let State::Head {
