@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs one fuzz target (decode, decode_limits) with cargo-fuzz for SECONDS (default 600), one
-# job. The seed corpus in fuzz/corpus/TARGET is read, never written; new inputs go to
+# Runs one fuzz target (decode, decode_limits) with cargo-fuzz for SECONDS (default 600), in one
+# process. The seed corpus in fuzz/corpus/TARGET is read, never written; new inputs go to
 # fuzz/corpus-run/TARGET and crashes to fuzz/artifacts/TARGET (both ignored by git).
 #
 # cargo-fuzz needs nightly-only flags (sanitizers); RUSTC_BOOTSTRAP=1 lets the stable
@@ -20,4 +20,4 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 mkdir -p "fuzz/corpus-run/$target"
 RUSTC_BOOTSTRAP=1 exec cargo fuzz run "$target" \
     "fuzz/corpus-run/$target" "fuzz/corpus/$target" -- \
-    -max_total_time="$seconds" -jobs=1 -workers=1 -rss_limit_mb=2048 -print_final_stats=1
+    -max_total_time="$seconds" -rss_limit_mb=2048 -print_final_stats=1
