@@ -46,9 +46,8 @@ struct Head {
     headers: Headers,
     /// The first `content-length`, parsed as soon as its line is read.
     content_length: Option<Result<u64, ProtocolError>>,
-    /// False when nothing needs unescaping: an unescaped command or version, or a head that
-    /// had fully arrived with no backslash in it.
-    may_escape: bool,
+    /// True when the command and version escape headers.
+    escapes: bool,
 }
 
 /// What one step of the decoder gave.
@@ -70,6 +69,10 @@ pub struct Decoder {
     state: State,
     version: Version,
     limits: Limits,
+    /// Header lines and bytes of the last frame's head.
+    last_head: (usize, usize),
+    /// `buf[pos..no_backslash_until]` holds no backslash.
+    no_backslash_until: usize,
 }
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -84,6 +87,8 @@ impl Decoder {
             state: State::Idle,
             version,
             limits,
+            last_head: (0, 0),
+            no_backslash_until: 0,
         }
     }
 
@@ -146,9 +151,11 @@ impl Decoder {
     fn compact(&mut self) {
         if self.pos == self.buf.len() {
             self.buf.clear();
+            self.no_backslash_until = 0;
             self.pos = 0;
         } else if self.pos > 0 && self.pos >= self.buf.len() / 2 {
             self.buf.drain(..self.pos);
+            self.no_backslash_until = self.no_backslash_until.saturating_sub(self.pos);
             self.pos = 0;
         }
     }
@@ -201,13 +208,14 @@ impl Decoder {
         let command = Command::from_bytes(line).ok_or_else(|| {
             ProtocolError::UnknownCommand(String::from_utf8_lossy(line).into_owned())
         })?;
-        let (headers, backslash) = head_room(&rest[consumed..], self.limits.max_headers);
-        let escapes = !command.is_unescaped() && self.version != Version::V1_0;
+        // Consecutive frames tend to look alike: room for as many headers as the last one had
+        // makes one allocation where growing would make several.
+        let (lines, bytes) = self.last_head;
         self.state = State::Head(Head {
             command,
-            headers,
+            headers: Headers::with_capacity(lines, bytes),
             content_length: None,
-            may_escape: escapes && backslash,
+            escapes: !command.is_unescaped() && self.version != Version::V1_0,
         });
         self.pos += consumed;
         Ok(Step::Continue)
@@ -218,20 +226,44 @@ impl Decoder {
         let Some((len, consumed)) = next_line(rest, self.limits.max_header_line)? else {
             return Ok(Step::NeedMore);
         };
+        let (start, end) = (self.pos, self.pos + len);
+        let escapes = matches!(&self.state, State::Head(h) if h.escapes);
+        let unescape = escapes && self.has_backslash(start, end);
+        self.pos += consumed;
         let State::Head(head) = &mut self.state else {
             unreachable!()
         };
-        self.pos += consumed;
         if len > 0 {
-            head.push_line(&rest[..len], self.version, self.limits.max_headers)?;
+            let line = &self.buf[start..end];
+            head.push_line(line, unescape, self.version, self.limits.max_headers)?;
             return Ok(Step::Continue);
         }
         // Blank line: the head is complete.
         let State::Head(head) = std::mem::replace(&mut self.state, State::Idle) else {
             unreachable!()
         };
+        self.last_head = (head.headers.len(), head.headers.byte_len());
         self.state = head.into_body_state(self.limits.max_body)?;
         Ok(Step::Continue)
+    }
+
+    /// True when `buf[start..end]` holds a backslash, `start` being `pos`. Each buffered byte is
+    /// scanned about once, rather than once per header line.
+    fn has_backslash(&mut self, start: usize, end: usize) -> bool {
+        if end <= self.no_backslash_until {
+            return false;
+        }
+        let from = start.max(self.no_backslash_until);
+        match memchr::memchr(b'\\', &self.buf[from..]) {
+            Some(i) => {
+                self.no_backslash_until = from + i;
+                from + i < end
+            }
+            None => {
+                self.no_backslash_until = self.buf.len();
+                false
+            }
+        }
     }
 
     fn sized_body(&mut self) -> Result<Step, ProtocolError> {
@@ -298,10 +330,12 @@ impl Decoder {
 }
 
 impl Head {
-    /// Adds one header line (without its EOL).
+    /// Adds one header line (without its EOL), unescaping it when `unescape` says it has a
+    /// backslash.
     fn push_line(
         &mut self,
         line: &[u8],
+        unescape: bool,
         version: Version,
         max_headers: usize,
     ) -> Result<(), ProtocolError> {
@@ -315,8 +349,7 @@ impl Head {
         let colon = memchr::memchr(b':', line)
             .ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
         let (name, value) = (&text[..colon], &text[colon + 1..]);
-        let escaped = self.may_escape && memchr::memchr(b'\\', line).is_some();
-        if escaped {
+        if unescape {
             self.headers.push_with(|buf| {
                 let start = buf.len();
                 unescape_into(name, true, version, buf)?;
@@ -330,7 +363,7 @@ impl Head {
         // No escape can make a name "content-length", so the raw name tells.
         if self.content_length.is_none() && name == header::CONTENT_LENGTH {
             // When unescaped, the first one is the header just pushed.
-            let value = if escaped {
+            let value = if unescape {
                 self.headers.get(header::CONTENT_LENGTH).unwrap_or(value)
             } else {
                 value
@@ -395,24 +428,6 @@ fn next_line(rest: &[u8], max_line: usize) -> Result<Option<(usize, usize)>, Pro
         return Err(too_long());
     }
     Ok(Some((len, nl + 1)))
-}
-
-/// Room for the header lines at the start of `rest`, counted when all of them have arrived:
-/// one allocation instead of one per doubling, and never more than the bytes already here.
-/// Also whether they hold a backslash (assumed while the head is incomplete).
-fn head_room(rest: &[u8], max_headers: usize) -> (Headers, bool) {
-    let mut start = 0;
-    for (lines, nl) in memchr::memchr_iter(b'\n', rest).enumerate() {
-        if lines > max_headers {
-            break;
-        }
-        if matches!(&rest[start..nl], b"" | b"\r") {
-            let backslash = memchr::memchr(b'\\', &rest[..start]).is_some();
-            return (Headers::with_capacity(lines, start), backslash);
-        }
-        start = nl + 1;
-    }
-    (Headers::new(), true)
 }
 
 fn parse_content_length(v: &str) -> Result<u64, ProtocolError> {
