@@ -234,3 +234,36 @@ fn buffered_counts_unreturned_bytes() {
     assert_eq!(d.buffered(), 0);
     assert!(d.is_idle());
 }
+
+decode! {
+    backslash_in_a_body_is_not_an_escape: V1_2; b"SEND\ncontent-length:2\n\n\\t\0SEND\nk:\\\\\n\nx\\\0" => [
+        frame(C::Send, &[("content-length", "2")], b"\\t"),
+        frame(C::Send, &[("k", "\\")], b"x\\"),
+    ], End::Idle;
+    escaped_and_plain_frames_alternate: V1_1; b"SEND\na:1\nb\\c:2\n\n\0SEND\na:1\nb:2\n\n\0SEND\nc:\\n\n\n\0" => [
+        frame(C::Send, &[("a", "1"), ("b:", "2")], b""),
+        frame(C::Send, &[("a", "1"), ("b", "2")], b""),
+        frame(C::Send, &[("c", "\n")], b""),
+    ], End::Idle;
+    heads_of_changing_size: V1_2; b"SEND\n\n\0SEND\na:1\nb:2\nc:3\n\n\0SEND\nd:4\n\n\0" => [
+        frame(C::Send, &[], b""),
+        frame(C::Send, &[("a", "1"), ("b", "2"), ("c", "3")], b""),
+        frame(C::Send, &[("d", "4")], b""),
+    ], End::Idle;
+}
+
+#[test]
+fn version_change_applies_to_the_next_frame() {
+    let mut d = crate::codec::Decoder::new(Version::V1_0, Limits::default());
+    d.feed(b"CONNECTED\nversion:1.2\n\n\0MESSAGE\nk:a\\cb\n\n\0");
+    assert_eq!(
+        d.decode(),
+        Ok(Some(frame(C::Connected, &[("version", "1.2")], b"")))
+    );
+    d.set_version(Version::V1_2);
+    assert_eq!(d.version(), Version::V1_2);
+    assert_eq!(
+        d.decode(),
+        Ok(Some(frame(C::Message, &[("k", "a:b")], b"")))
+    );
+}
