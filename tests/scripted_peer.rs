@@ -411,3 +411,26 @@ fn message_for_an_unknown_subscription_is_a_typed_error_and_not_fatal() {
     ));
     assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
 }
+
+#[test]
+fn the_overall_connect_deadline_bounds_every_address_and_round() {
+    let a = Peer::start(vec![Step::Read, Step::Silence(Duration::from_secs(3))]);
+    let b = Peer::start(vec![Step::Read, Step::Silence(Duration::from_secs(3))]);
+    let start = Instant::now();
+    let err = StompClient::builder()
+        .addresses([a.addr, b.addr])
+        .unwrap()
+        .connected_timeout(Duration::from_secs(10))
+        .connect_total_timeout(Duration::from_millis(300))
+        .connect()
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        err.is_timeout() || matches!(&err, Error::ConnectFailed { last, .. } if last.is_timeout()),
+        "{err:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(800),
+        "{took:?}"
+    );
+}

@@ -17,6 +17,7 @@ pub(crate) struct ClientConfig {
     pub(crate) addresses: Vec<Address>,
     pub(crate) session: SessionConfig,
     pub(crate) connect_timeout: Duration,
+    pub(crate) connect_total_timeout: Option<Duration>,
     pub(crate) connected_timeout: Duration,
     pub(crate) disconnect_timeout: Duration,
     pub(crate) write_timeout: Duration,
@@ -57,6 +58,7 @@ impl Default for ClientBuilder {
                 addresses: Vec::new(),
                 session: SessionConfig::default(),
                 connect_timeout: Duration::from_secs(10),
+                connect_total_timeout: None,
                 connected_timeout: Duration::from_secs(10),
                 disconnect_timeout: Duration::from_secs(5),
                 write_timeout: Duration::from_secs(30),
@@ -182,6 +184,13 @@ impl ClientBuilder {
     /// handshakes); default 10 s.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.cfg.connect_timeout = d;
+        self
+    }
+
+    /// Deadline for the whole connect, over every address and round (default none: the
+    /// rounds of the reconnect policy bound it). Each attempt is cut short to fit.
+    pub fn connect_total_timeout(mut self, d: Duration) -> Self {
+        self.cfg.connect_total_timeout = Some(d);
         self
     }
 

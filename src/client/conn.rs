@@ -42,8 +42,13 @@ impl fmt::Debug for Conn {
 impl Conn {
     /// Opens the transport to `addr` (TCP, then TLS and WebSocket handshakes as the scheme
     /// asks) within the connect timeout, tried over every resolved IP address.
-    pub(super) fn open(addr: &Address, cfg: &ClientConfig) -> Result<Conn, Error> {
-        let deadline = Instant::now() + cfg.connect_timeout;
+    pub(super) fn open(
+        addr: &Address,
+        cfg: &ClientConfig,
+        overall: Option<Instant>,
+    ) -> Result<Conn, Error> {
+        let own = Instant::now() + cfg.connect_timeout;
+        let deadline = overall.map_or(own, |o| o.min(own));
         let mut opts = cfg.transport.clone();
         // Room for the headers of a frame whose body is as large as allowed.
         opts.max_ws_message = cfg.session.limits.max_body.saturating_add(1024 * 1024);

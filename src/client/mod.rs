@@ -168,12 +168,17 @@ impl StompClient {
     fn connect_rounds(&mut self) -> Result<(), Error> {
         let mut attempts = 0u32;
         let mut rounds = 0u32;
+        let overall = self.cfg.connect_total_timeout.map(|t| Instant::now() + t);
+        let out_of_time = |t: &Option<Instant>| t.is_some_and(|t| Instant::now() >= t);
         loop {
             let mut last = None;
             let mut permanent_everywhere = true;
             for addr in self.cfg.addresses.clone() {
+                if attempts > 0 && out_of_time(&overall) {
+                    break;
+                }
                 attempts += 1;
-                match self.connect_one(&addr) {
+                match self.connect_one(&addr, overall) {
                     Ok(()) => return Ok(()),
                     Err(e) => {
                         log::info!("connect to {addr} failed: {e}");
@@ -184,7 +189,9 @@ impl StompClient {
             }
             rounds += 1;
             let last = last.expect("at least one address");
-            if permanent_everywhere || !self.cfg.reconnect.allows(rounds) {
+            let delay = self.cfg.reconnect.delay(rounds);
+            let too_late = overall.is_some_and(|t| Instant::now() + delay >= t);
+            if permanent_everywhere || too_late || !self.cfg.reconnect.allows(rounds) {
                 return Err(if attempts == 1 {
                     last
                 } else {
@@ -194,19 +201,20 @@ impl StompClient {
                     }
                 });
             }
-            std::thread::sleep(self.cfg.reconnect.delay(rounds));
+            std::thread::sleep(delay); // the back-off between rounds
         }
     }
 
-    fn connect_one(&mut self, addr: &Address) -> Result<(), Error> {
+    fn connect_one(&mut self, addr: &Address, overall: Option<Instant>) -> Result<(), Error> {
         self.drop_connection();
         self.listeners.each(|l| l.on_connecting(addr));
-        let conn = Conn::open(addr, &self.cfg).inspect_err(|e| self.emit_error(e))?;
+        let conn = Conn::open(addr, &self.cfg, overall).inspect_err(|e| self.emit_error(e))?;
         self.conn = Some(conn);
         self.last_broker_error = None;
         let now = Instant::now();
         self.session.start(&addr.host, now)?;
-        let deadline = now + self.cfg.connected_timeout;
+        let own = now + self.cfg.connected_timeout;
+        let deadline = overall.map_or(own, |o| o.min(own));
         loop {
             match self.pump(Some(deadline)) {
                 Ok(Pumped::Event(Event::Connected)) => break,
