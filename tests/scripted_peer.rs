@@ -434,3 +434,29 @@ fn the_overall_connect_deadline_bounds_every_address_and_round() {
         "{took:?}"
     );
 }
+
+#[test]
+fn a_1_0_message_without_subscription_header_is_still_auto_acked() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.0", "0,0"),
+        Step::Read, // SUBSCRIBE
+        write("MESSAGE\ndestination:/queue/a\nmessage-id:m-1\n\none\0"),
+        write("MESSAGE\ndestination:/queue/a\nmessage-id:m-2\n\ntwo\0"),
+        Step::Read, // the ACK of m-1
+        Step::Close,
+    ]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .versions([stompy::Version::V1_0])
+        .connect()
+        .unwrap();
+    c.subscribe("/queue/a", stompy::AckMode::Client).unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"one");
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"two");
+    let frames = peer.frames();
+    let ack = frames.last().unwrap();
+    assert_eq!(ack.command(), Command::Ack);
+    assert_eq!(ack.get("message-id"), Some("m-1"));
+}

@@ -127,7 +127,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The `host` header: the virtual host. Without it the broker's host name is sent.
+    /// The `host` header: the virtual host. Without it `/` is sent, RabbitMQ's default
+    /// virtual host (RabbitMQ refuses a CONNECT naming a virtual host it does not have, such
+    /// as its own host name); ActiveMQ and the embedded broker accept any value.
     pub fn host(mut self, vhost: impl Into<String>) -> Self {
         self.cfg.session.host = Some(vhost.into());
         self

@@ -10,7 +10,7 @@ mod reconnect;
 mod requests;
 mod transaction;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub use builder::ClientBuilder;
@@ -26,8 +26,16 @@ pub use transaction::Transaction;
 
 use crate::error::{Error, Timeout};
 use crate::frame::{header, Command, Frame, Version};
-use crate::session::{AckMode, AckToken, Event, Phase, Session, Subscription};
+use crate::session::{AckMode, AckToken, Event, Phase, ReceiptSet, Session, Subscription};
 use crate::transport::Address;
+
+/// The `host` header sent when none is configured: RabbitMQ's default virtual host, which
+/// ActiveMQ and the embedded broker accept too.
+const DEFAULT_VHOST: &str = "/";
+
+/// RECEIPTs that arrived before anyone waited for them, kept for a later
+/// [`StompClient::wait_for_receipt`]; past this the oldest are forgotten.
+const MAX_UNCLAIMED_RECEIPTS: usize = 4096;
 
 /// The message the client must still ACK because the application has seen it.
 #[derive(Debug)]
@@ -64,7 +72,7 @@ pub struct StompClient {
     /// Frames that arrived while the application waited for something else.
     inbox: VecDeque<Frame>,
     /// RECEIPTs that arrived and nobody has waited for yet.
-    receipts: HashSet<String>,
+    receipts: ReceiptSet,
     pending_ack: Option<PendingAck>,
     /// Why the last connection ended (None: cleanly, or still open).
     close_reason: Option<Error>,
@@ -105,7 +113,7 @@ impl StompClient {
             cfg,
             conn: None,
             inbox: VecDeque::new(),
-            receipts: HashSet::new(),
+            receipts: ReceiptSet::new(MAX_UNCLAIMED_RECEIPTS),
             pending_ack: None,
             close_reason: None,
             last_broker_error: None,
@@ -212,7 +220,7 @@ impl StompClient {
         self.conn = Some(conn);
         self.last_broker_error = None;
         let now = Instant::now();
-        self.session.start(&addr.host, now)?;
+        self.session.start(DEFAULT_VHOST, now)?;
         let own = now + self.cfg.connected_timeout;
         let deadline = overall.map_or(own, |o| o.min(own));
         loop {
@@ -409,9 +417,7 @@ impl StompClient {
     fn hold(&mut self, ev: Event) {
         match ev {
             Event::Frame(f) => self.inbox.push_back(f),
-            Event::Receipt(id) => {
-                self.receipts.insert(id);
-            }
+            Event::Receipt(id) => self.receipts.insert(&id),
             Event::Connected | Event::HeartBeat => {}
         }
     }
@@ -555,9 +561,7 @@ impl StompClient {
         if frame.command() != Command::Message {
             return;
         }
-        let sub = frame
-            .subscription()
-            .and_then(|id| self.session.subscription(id));
+        let sub = self.session.subscription_of(frame);
         if sub.is_some_and(|s| s.auto_ack && s.ack.needs_ack()) {
             self.pending_ack = Some(PendingAck {
                 token: AckToken::of(frame),
