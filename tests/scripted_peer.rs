@@ -460,3 +460,41 @@ fn a_1_0_message_without_subscription_header_is_still_auto_acked() {
     assert_eq!(ack.command(), Command::Ack);
     assert_eq!(ack.get("message-id"), Some("m-1"));
 }
+
+#[test]
+fn a_flood_during_a_receipt_wait_is_a_backlog_error_not_unbounded_memory() {
+    let big = format!(
+        "MESSAGE\ndestination:/queue/a\nmessage-id:1\nsubscription:sub-1\n\n{}\0",
+        "x".repeat(1024 * 1024)
+    );
+    let mut steps = vec![Step::Read, Step::Read]; // SUBSCRIBE, SEND with receipt
+    steps.extend((0..80).map(|_| write(&big)));
+    steps.push(Step::Silence(Duration::from_secs(5)));
+    let peer = Peer::connected_then(steps);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .limits(Limits {
+            max_body: 2 * 1024 * 1024,
+            ..Limits::default()
+        })
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
+    let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
+    match c.wait_for_receipt(&r, Duration::from_secs(10)) {
+        Err(Error::Protocol(ProtocolError::Backlog { bytes, max })) => {
+            assert!(
+                bytes > max && bytes < max + 2 * 1024 * 1024,
+                "{bytes} {max}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.is_connected(), "a backlog is not fatal");
+    assert_eq!(
+        c.recv().unwrap().unwrap().body().len(),
+        1024 * 1024,
+        "the frames are kept"
+    );
+}

@@ -24,7 +24,7 @@ pub use reconnect::ReconnectPolicy;
 pub use requests::{SendBuilder, SubscribeBuilder};
 pub use transaction::Transaction;
 
-use crate::error::{Error, Timeout};
+use crate::error::{Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Version};
 use crate::session::{AckMode, AckToken, Event, Phase, ReceiptSet, Session, Subscription};
 use crate::transport::Address;
@@ -36,6 +36,15 @@ const DEFAULT_VHOST: &str = "/";
 /// RECEIPTs that arrived before anyone waited for them, kept for a later
 /// [`StompClient::wait_for_receipt`]; past this the oldest are forgotten.
 const MAX_UNCLAIMED_RECEIPTS: usize = 4096;
+
+/// Frames held while the application waits for something else (a receipt, a slow write):
+/// past this many bytes the wait fails with [`ProtocolError::Backlog`].
+pub(crate) const MAX_HELD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes a held frame accounts for.
+fn held_size(f: &Frame) -> usize {
+    f.body().len() + f.headers().byte_len() + 64
+}
 
 /// The message the client must still ACK because the application has seen it.
 #[derive(Debug)]
@@ -71,6 +80,7 @@ pub struct StompClient {
     conn: Option<Conn>,
     /// Frames that arrived while the application waited for something else.
     inbox: VecDeque<Frame>,
+    inbox_bytes: usize,
     /// RECEIPTs that arrived and nobody has waited for yet.
     receipts: ReceiptSet,
     pending_ack: Option<PendingAck>,
@@ -113,6 +123,7 @@ impl StompClient {
             cfg,
             conn: None,
             inbox: VecDeque::new(),
+            inbox_bytes: 0,
             receipts: ReceiptSet::new(MAX_UNCLAIMED_RECEIPTS),
             pending_ack: None,
             close_reason: None,
@@ -403,7 +414,7 @@ impl StompClient {
         let deadline = Instant::now() + self.cfg.write_timeout;
         while self.session.output().len() > conn::HIGH_WATER {
             match self.pump(Some(deadline))? {
-                Pumped::Event(ev) => self.hold(ev),
+                Pumped::Event(ev) => self.hold(ev)?,
                 Pumped::Deadline => {
                     return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
                 }
@@ -414,12 +425,32 @@ impl StompClient {
     }
 
     /// Keeps an event that arrived while waiting for something else.
-    fn hold(&mut self, ev: Event) {
+    ///
+    /// # Errors
+    /// [`ProtocolError::Backlog`] when the frames held exceed [`MAX_HELD_BYTES`] (plus room for
+    /// one frame as large as allowed): the application must receive them before waiting
+    /// longer. They are kept.
+    fn hold(&mut self, ev: Event) -> Result<(), Error> {
         match ev {
-            Event::Frame(f) => self.inbox.push_back(f),
+            Event::Frame(f) => {
+                self.inbox_bytes += held_size(&f);
+                self.inbox.push_back(f);
+                let max = MAX_HELD_BYTES + self.cfg.session.limits.max_body;
+                if self.inbox_bytes > max {
+                    let bytes = self.inbox_bytes;
+                    return Err(ProtocolError::Backlog { bytes, max }.into());
+                }
+            }
             Event::Receipt(id) => self.receipts.insert(&id),
             Event::Connected | Event::HeartBeat => {}
         }
+        Ok(())
+    }
+
+    fn next_held(&mut self) -> Option<Frame> {
+        let f = self.inbox.pop_front()?;
+        self.inbox_bytes -= held_size(&f);
+        Some(f)
     }
 
     fn ensure_connected(&self) -> Result<(), Error> {
@@ -472,7 +503,7 @@ impl StompClient {
         let now = Instant::now();
         loop {
             match self.pump(Some(now))? {
-                Pumped::Event(ev) => self.hold(ev),
+                Pumped::Event(ev) => self.hold(ev)?,
                 Pumped::Deadline => return Ok(()),
                 Pumped::Closed => {
                     self.on_connection_lost(None)?;
@@ -521,7 +552,7 @@ impl StompClient {
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if let Some(f) = self.inbox.pop_front() {
+            if let Some(f) = self.next_held() {
                 self.track_ack(&f, transaction);
                 return Ok(Some(f));
             }
@@ -529,7 +560,10 @@ impl StompClient {
                 return Ok(None);
             }
             match self.pump(deadline) {
-                Ok(Pumped::Event(ev)) => self.hold(ev),
+                Ok(Pumped::Event(ev)) => {
+                    // Taken right back out by the loop: never more than one frame held here.
+                    let _ = self.hold(ev);
+                }
                 Ok(Pumped::Deadline) => {
                     return Err(Error::Timeout(Timeout::Recv(timeout.unwrap_or_default())));
                 }
@@ -685,7 +719,7 @@ impl StompClient {
             }
             self.ensure_connected()?;
             match self.pump(Some(deadline)) {
-                Ok(Pumped::Event(ev)) => self.hold(ev),
+                Ok(Pumped::Event(ev)) => self.hold(ev)?,
                 Ok(Pumped::Deadline) => return Err(Error::Timeout(Timeout::Receipt(timeout))),
                 Ok(Pumped::Closed) => {
                     self.on_connection_lost(None)?;
