@@ -84,6 +84,8 @@ pub struct StompClient {
     /// RECEIPTs that arrived and nobody has waited for yet.
     receipts: ReceiptSet,
     pending_ack: Option<PendingAck>,
+    /// The ACK of the frame a `loop_with` callback is handling, due when it returns.
+    loop_ack: Option<PendingAck>,
     /// Why the last connection ended (None: cleanly, or still open).
     close_reason: Option<Error>,
     /// An ERROR frame seen on the current connection: the likely cause if it closes.
@@ -126,6 +128,7 @@ impl StompClient {
             inbox_bytes: 0,
             receipts: ReceiptSet::new(MAX_UNCLAIMED_RECEIPTS),
             pending_ack: None,
+            loop_ack: None,
             close_reason: None,
             last_broker_error: None,
             broker_address: None,
@@ -289,8 +292,10 @@ impl StompClient {
                     .map_or("closed by broker".into(), |e| e.to_string())
             );
             self.pending_ack = None;
+            self.loop_ack = None;
             match self.connect_rounds() {
                 Ok(()) => {
+                    self.drop_held_unacked();
                     self.reconnects += 1;
                     let n = self.reconnects;
                     self.listeners.each(|l| l.on_reconnected(n));
@@ -445,6 +450,20 @@ impl StompClient {
             Event::Connected | Event::HeartBeat => {}
         }
         Ok(())
+    }
+
+    /// After a reconnect: frames held from the old connection that needed an ACK can no
+    /// longer be acknowledged; the broker redelivers them, so they go.
+    fn drop_held_unacked(&mut self) {
+        let session = &self.session;
+        let needs_ack = |f: &Frame| {
+            f.command() == Command::Message
+                && session
+                    .subscription_of(f)
+                    .is_some_and(|s| s.ack.needs_ack())
+        };
+        self.inbox.retain(|f| !needs_ack(f));
+        self.inbox_bytes = self.inbox.iter().map(held_size).sum();
     }
 
     fn next_held(&mut self) -> Option<Frame> {
@@ -624,12 +643,11 @@ impl StompClient {
     /// Forgets the pending auto-ACK without sending it (used when the application rejected
     /// the message itself).
     fn cancel_pending_ack_for(&mut self, frame: &Frame) {
-        if self
-            .pending_ack
-            .as_ref()
-            .is_some_and(|p| p.token == AckToken::of(frame))
-        {
-            self.pending_ack = None;
+        let token = AckToken::of(frame);
+        for slot in [&mut self.pending_ack, &mut self.loop_ack] {
+            if slot.as_ref().is_some_and(|p| p.token == token) {
+                *slot = None;
+            }
         }
     }
 
@@ -683,12 +701,15 @@ impl StompClient {
             else {
                 return Ok(None);
             };
-            // The ACK is due once the callback returns; hold it back while it runs so that a
-            // panic leaves the message un-ACKed even if the client is used again afterwards.
-            let pending = self.pending_ack.take();
+            // The ACK is due once the callback returns; hold it aside while it runs so that a
+            // panic leaves the message un-ACKed even if the client is used again afterwards,
+            // and so that an ACK or NACK the callback sends itself cancels it.
+            self.loop_ack = self.pending_ack.take();
             let out = callback(self, frame);
-            if self.pending_ack.is_none() {
-                self.pending_ack = pending;
+            if let Some(p) = self.loop_ack.take() {
+                let inner = self.pending_ack.replace(p);
+                self.send_pending_ack()?;
+                self.pending_ack = inner;
             }
             self.send_pending_ack()?;
             if out.is_some() {
@@ -890,6 +911,7 @@ impl StompClient {
 
     fn disconnect_within(&mut self, timeout: Duration) -> Result<(), Error> {
         self.pending_ack = None;
+        self.loop_ack = None;
         if self.conn.is_none() || self.session.phase() != Phase::Connected {
             self.drop_connection();
             return Ok(());
