@@ -309,3 +309,64 @@ fn a_tls_listener_without_tls_settings_is_refused() {
     let err = Broker::builder().start().unwrap_err();
     assert!(err.to_string().contains("no listener"), "{err}");
 }
+
+#[cfg(all(feature = "cli", feature = "websocket"))]
+#[test]
+fn the_binary_listens_on_tcp_tls_and_websocket() {
+    use std::io::BufRead;
+    let pki = Pki::new();
+    let dir = std::env::temp_dir().join(common::unique("broker-bin-tls"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (cert, key) = (
+        write("c.pem", &pki.server_cert),
+        write("k.pem", &pki.server_key),
+    );
+    let ca = write("ca.pem", &pki.ca_pem());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stompy-broker"))
+        .args(["--bind", "127.0.0.1:0", "--tls-listen", "127.0.0.1:0"])
+        .args([
+            "--ws-listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ])
+        .args(["--tls-client-ca", &ca])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    // "stompy-broker listening on SCHEME://ADDR", one line per listener.
+    let urls: Vec<String> = (0..3)
+        .map(|_| {
+            let line = lines.next().unwrap().unwrap();
+            line.rsplit(' ').next().unwrap().to_owned()
+        })
+        .collect();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(urls[0].starts_with("tcp://"), "{urls:?}");
+    let ws = urls
+        .iter()
+        .find(|u| u.starts_with("ws://"))
+        .expect("ws listener");
+    let tls = urls
+        .iter()
+        .find(|u| u.starts_with("stomp+ssl://"))
+        .expect("tls listener");
+    let mut plain = StompClient::connect([urls[0].as_str()]).expect("tcp");
+    round_trip(&mut plain, "bin-tcp", "plain");
+    let mut over_ws = StompClient::connect([format!("{ws}/ws")]).expect("ws");
+    round_trip(&mut over_ws, "bin-ws", "websocket");
+    let port: u16 = tls.rsplit(':').next().unwrap().parse().unwrap();
+    tls_error(connect(port, pki.trusting()));
+    let mut over_tls = connect(port, pki.with_client_cert()).expect("mutual tls");
+    round_trip(&mut over_tls, "bin-tls", "mutual tls");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
