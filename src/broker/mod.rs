@@ -2,9 +2,11 @@
 //! tests run with nothing installed.
 //!
 //! ```text
-//!  clients ──TCP──▶ server (mio loop, one background thread)
-//!                     │ bytes in / bytes out per connection
-//!                     ▼
+//!  clients ──TCP───────────────▶ server (mio loop, one background thread)
+//!          ──TLS───────────────▶   │ per connection a link: TCP, TLS (rustls),
+//!          ──WebSocket─────────▶   │ WebSocket (tungstenite), WebSocket over TLS
+//!          ──WebSocket over TLS▶   │ bytes in / bytes out per connection
+//!                                  ▼
 //!                   engine (sans-IO): per-connection state (codec, version, subscriptions,
 //!                     │                un-ACKed deliveries, transactions, heart-beat clocks)
 //!                     ▼
@@ -57,8 +59,25 @@
 //! - Every frame with a `receipt` header gets its RECEIPT. A protocol violation gets an ERROR
 //!   (with `message`, `receipt-id`, a short text body) and the connection closes.
 //!
-//! The engine only sees bytes in and bytes out per connection, so a TLS or WebSocket layer can
-//! be slotted in between it and the socket.
+//! # Listeners: TCP, TLS, WebSocket
+//! One broker listens on as many addresses as it is given, each speaking one
+//! [`ListenerKind`]; all share the same queues and topics:
+//!
+//! - [`BrokerBuilder::bind`]`(addr)`: the main address, plain TCP, or TLS once
+//!   [`BrokerBuilder::tls`] gave a certificate ([`BrokerTls`], feature `tls`).
+//! - [`BrokerBuilder::listen`], [`BrokerBuilder::listen_tls`], [`BrokerBuilder::listen_ws`]
+//!   (feature `websocket`) and [`BrokerBuilder::listen_wss`] add listeners; finish with `bind`,
+//!   or with [`BrokerBuilder::start`] when the listeners added are all there is.
+//! - [`BrokerHandle::addr`] is the main address; [`BrokerHandle::addr_of`] and
+//!   [`BrokerHandle::listeners`] tell the others.
+//!
+//! TLS and WebSocket are the client's own layers, over a non-blocking socket: their
+//! handshakes advance as the event loop reads and writes, never blocking it, and a failed one
+//! (an untrusted or missing client certificate, a request that is not a WebSocket upgrade)
+//! closes only its connection. A WebSocket listener accepts any path, answers with the
+//! highest STOMP subprotocol offered (`v12.stomp`, `v11.stomp`, `v10.stomp`), reads frames
+//! from text and binary messages, and sends binary ones. The engine only sees bytes in and
+//! bytes out per connection.
 
 mod conn;
 mod engine;
