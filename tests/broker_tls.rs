@@ -240,6 +240,19 @@ fn a_failed_handshake_closes_only_its_connection() {
 }
 
 #[test]
+fn stalled_handshakes_do_not_hold_up_the_broker() {
+    let pki = Pki::new();
+    let broker = tls_broker(&pki, false);
+    // Half a ClientHello record header, and a connection that says nothing at all.
+    let mut half = TcpStream::connect(broker.addr()).unwrap();
+    half.write_all(&[0x16, 0x03, 0x01]).unwrap();
+    let _silent = TcpStream::connect(broker.addr()).unwrap();
+    let mut client = connect(broker.addr().port(), pki.trusting()).expect("connect");
+    round_trip(&mut client, "broker-tls-stalled", "not blocked");
+    client.disconnect().unwrap();
+}
+
+#[test]
 fn a_tls_client_on_a_plain_port_fails_the_handshake() {
     let broker = Broker::bind("127.0.0.1:0").unwrap();
     let msg = tls_error(connect(broker.addr().port(), Pki::new().trusting()));
