@@ -240,6 +240,32 @@ fn a_failed_handshake_closes_only_its_connection() {
 }
 
 #[test]
+fn heart_beats_keep_an_idle_mutual_tls_connection_alive() {
+    let pki = Pki::new();
+    let tls = pki.broker_tls().require_client_cert(pki.ca_pem()).unwrap();
+    let broker = Broker::builder()
+        .tls(tls)
+        .heart_beat(200, 200)
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let mut client = StompClient::builder()
+        .address(format!("stomp+ssl://127.0.0.1:{}", broker.addr().port()))
+        .unwrap()
+        .tls(pki.with_client_cert())
+        .heart_beat(Duration::from_millis(200), Duration::from_millis(200))
+        .connect()
+        .expect("connect");
+    assert_eq!(client.heart_beat().1, Some(Duration::from_millis(200)));
+    match client.recv_timeout(Duration::from_millis(1500)) {
+        Err(Error::Timeout(stompy::Timeout::Recv(_))) => {}
+        other => panic!("expected a quiet 1.5 s, got {other:?}"),
+    }
+    assert!(client.is_connected());
+    round_trip(&mut client, "broker-tls-heartbeat", "still here");
+    client.disconnect().unwrap();
+}
+
+#[test]
 fn stalled_handshakes_do_not_hold_up_the_broker() {
     let pki = Pki::new();
     let broker = tls_broker(&pki, false);

@@ -70,10 +70,6 @@ impl Link {
     /// `BrokerBuilder` prevents, or rustls refuses).
     #[cfg_attr(
         not(any(feature = "tls", feature = "websocket")),
-        allow(clippy::unnecessary_wraps)
-    )]
-    #[cfg_attr(
-        not(any(feature = "tls", feature = "websocket")),
         allow(unused_variables)
     )]
     pub(crate) fn accept(tcp: TcpStream, kind: ListenerKind, setup: &Setup) -> io::Result<Link> {
