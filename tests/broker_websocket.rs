@@ -303,6 +303,93 @@ mod wss {
     }
 }
 
+/// Producers over TLS and WebSocket, consumers over WebSocket over TLS and plain TCP, all on
+/// one queue at once: every message arrives exactly once, through every layer's backpressure.
+#[cfg(feature = "tls")]
+#[test]
+fn many_clients_over_every_layer_share_a_queue() {
+    use std::collections::HashSet;
+    use std::thread;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let names = vec!["127.0.0.1".to_string()];
+    let cert = rcgen::CertificateParams::new(names)
+        .unwrap()
+        .self_signed(&key)
+        .unwrap()
+        .pem();
+    let broker = Broker::builder()
+        .tls(stompy::broker::BrokerTls::from_pem(&cert, key.serialize_pem()).unwrap())
+        .listen("127.0.0.1:0")
+        .listen_tls("127.0.0.1:0")
+        .listen_ws("127.0.0.1:0")
+        .listen_wss("127.0.0.1:0")
+        .start()
+        .unwrap();
+    let url = |kind: ListenerKind| {
+        let port = broker.addr_of(kind).unwrap().port();
+        let path = if kind.scheme().starts_with("ws") {
+            "/ws"
+        } else {
+            ""
+        };
+        format!("{}://127.0.0.1:{port}{path}", kind.scheme())
+    };
+    let client = |url: String| {
+        let tls = stompy::TlsConfig::new().ca_pem(&cert).unwrap();
+        let builder = StompClient::builder().address(&url).unwrap();
+        builder.tls(tls).connect().expect("connect")
+    };
+    const PER_PRODUCER: usize = 400;
+    let queue = unique_queue("broker-every-layer");
+    let producers: Vec<_> = [
+        ListenerKind::Tls,
+        ListenerKind::WebSocket,
+        ListenerKind::Tls,
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(p, kind)| {
+        let (url, queue) = (url(kind), queue.clone());
+        let mut c = client(url);
+        thread::spawn(move || {
+            for i in 0..PER_PRODUCER {
+                let body = format!("{p}-{i}-{}", "x".repeat(i * 37 % 20_000));
+                c.send(&queue, body).unwrap();
+            }
+            c.disconnect().unwrap();
+        })
+    })
+    .collect();
+    let consumers: Vec<_> = [ListenerKind::WebSocketTls, ListenerKind::Tcp]
+        .into_iter()
+        .map(|kind| {
+            let (url, queue) = (url(kind), queue.clone());
+            let mut c = client(url);
+            thread::spawn(move || {
+                c.subscription(&queue).subscribe().unwrap();
+                let mut seen = Vec::new();
+                while let Ok(Some(f)) = c.recv_timeout(Duration::from_secs(2)) {
+                    let text = f.text().unwrap();
+                    seen.push(text.split('-').take(2).collect::<Vec<_>>().join("-"));
+                }
+                seen
+            })
+        })
+        .collect();
+    for p in producers {
+        p.join().unwrap();
+    }
+    let mut all = HashSet::new();
+    let mut total = 0;
+    for c in consumers {
+        let seen = c.join().unwrap();
+        total += seen.len();
+        all.extend(seen);
+    }
+    assert_eq!(total, 3 * PER_PRODUCER, "duplicates or losses");
+    assert_eq!(all.len(), 3 * PER_PRODUCER);
+}
+
 /// stomp.py's WebSocket transport (websocket-client) against the broker: text frames out,
 /// binary frames back, subscribe, send, receive, disconnect with a receipt.
 #[test]
