@@ -250,6 +250,41 @@ mod wss {
     }
 
     #[test]
+    fn wss_with_mutual_tls() {
+        let (cert, key) = self_signed();
+        let (client_cert, client_key) = self_signed();
+        let tls = BrokerTls::from_pem(&cert, key)
+            .unwrap()
+            .require_client_cert(&client_cert)
+            .unwrap();
+        let broker = Broker::builder()
+            .tls(tls)
+            .listen_wss("127.0.0.1:0")
+            .start()
+            .unwrap();
+        let url = format!("wss://127.0.0.1:{}/ws", broker.addr().port());
+        let trusting = TlsConfig::new().ca_pem(&cert).unwrap();
+        let refused = StompClient::builder()
+            .address(&url)
+            .unwrap()
+            .tls(trusting.clone())
+            .auto_reconnect(false)
+            .connect();
+        assert!(
+            matches!(&refused, Err(Error::Tls(m)) if m.contains("client certificate")),
+            "{:?}",
+            refused.err()
+        );
+        let mut client = StompClient::builder()
+            .address(&url)
+            .unwrap()
+            .tls(trusting.client_cert_pem(&client_cert, &client_key).unwrap())
+            .connect()
+            .expect("connect with a client certificate");
+        round_trip(&mut client, "broker-wss-mutual", "mutual wss");
+    }
+
+    #[test]
     fn one_broker_on_tcp_tls_ws_and_wss_at_once() {
         let (cert, key) = self_signed();
         let broker = Broker::builder()
