@@ -1,0 +1,203 @@
+//! The interactive shell: read a line, run it, print what arrived; repeat.
+//!
+//! The client is pull-style and single-threaded, so the shell drains received frames
+//! (briefly) after every command and prints them.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rustyline::error::ReadlineError;
+use rustyline::DefaultEditor;
+use stompy::{Command, Error, Frame, StompClient};
+
+use crate::args::{ConnOpts, Format, ShellArgs};
+use crate::error::CliError;
+use crate::format::write_frame;
+use crate::stats::Stats;
+
+/// How long the shell listens for arriving frames after each command.
+const DRAIN: Duration = Duration::from_millis(20);
+
+/// Deepest nesting of `run FILE`.
+const MAX_RUN_DEPTH: usize = 8;
+
+/// The shell's state besides the connection.
+pub(crate) struct Shell {
+    pub(crate) client: StompClient,
+    pub(crate) wait: Duration,
+    pub(crate) format: Format,
+    /// The open transaction, if any: sends and acks join it.
+    pub(crate) transaction: Option<String>,
+    /// Messages of client-ack subscriptions not yet ACKed or NACKed, oldest first.
+    pub(crate) unacked: Vec<Frame>,
+    pub(crate) stats: Stats,
+    pub(crate) run_depth: usize,
+    /// Set by `quit` / `exit`.
+    pub(crate) done: bool,
+    /// How many commands failed.
+    pub(crate) failures: u64,
+}
+
+/// What a command asks the loop to do next.
+pub(crate) type Outcome = Result<(), CliError>;
+
+/// `stompy shell` (and `stompy` with no subcommand).
+pub(crate) fn run(conn: &ConnOpts, args: &ShellArgs) -> Result<(), CliError> {
+    let client = conn.connect()?;
+    let mut shell = Shell {
+        client,
+        wait: conn.wait(),
+        format: args.format,
+        transaction: None,
+        unacked: Vec::new(),
+        stats: Stats::default(),
+        run_depth: 0,
+        done: false,
+        failures: 0,
+    };
+    let interactive = args.script.is_none() && io::stdin().is_terminal();
+    let result = match &args.script {
+        Some(path) => shell.run_file(path),
+        None if interactive => shell.interactive(),
+        None => shell.batch(io::stdin().lock()),
+    };
+    let closed = shell.client.disconnect();
+    result?;
+    closed?;
+    if !interactive && shell.failures > 0 {
+        return Err(CliError::usage(format!(
+            "{} command(s) failed",
+            shell.failures
+        )));
+    }
+    Ok(())
+}
+
+impl Shell {
+    /// Reads commands from a terminal with line editing and history.
+    fn interactive(&mut self) -> Outcome {
+        let mut editor = DefaultEditor::new()?;
+        let history = history_path();
+        if let Some(h) = &history {
+            let _ = editor.load_history(h); // none yet is fine
+        }
+        let connected = self.client.broker_address().map(ToString::to_string);
+        println!(
+            "connected to {} (STOMP {}); type help for commands",
+            connected.unwrap_or_default(),
+            self.client.version()
+        );
+        while !self.done {
+            let line = match editor.readline("stompy> ") {
+                Ok(line) => line,
+                Err(ReadlineError::Interrupted) => continue,
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(e.into()),
+            };
+            if !line.trim().is_empty() {
+                let _ = editor.add_history_entry(line.as_str());
+                if let Some(h) = &history {
+                    let _ = editor.save_history(h);
+                }
+            }
+            self.line(&line)?;
+        }
+        Ok(())
+    }
+
+    /// Reads commands from a script: no prompt, only results.
+    fn batch(&mut self, input: impl BufRead) -> Outcome {
+        for line in input.lines() {
+            self.line(&line?)?;
+            if self.done {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// `run FILE`.
+    pub(crate) fn run_file(&mut self, path: &Path) -> Outcome {
+        if self.run_depth >= MAX_RUN_DEPTH {
+            return Err(CliError::usage(format!(
+                "run: more than {MAX_RUN_DEPTH} nested files"
+            )));
+        }
+        let file = File::open(path)
+            .map_err(|e| CliError::usage(format!("cannot open {}: {e}", path.display())))?;
+        self.run_depth += 1;
+        let r = self.batch(BufReader::new(file));
+        self.run_depth -= 1;
+        r
+    }
+
+    /// Runs one line, reports its error, and prints what arrived meanwhile. Only a lost
+    /// connection ends the shell.
+    fn line(&mut self, line: &str) -> Outcome {
+        if let Err(e) = self.execute(line) {
+            self.report(&e.to_string());
+        }
+        self.drain(DRAIN)
+    }
+
+    pub(crate) fn report(&mut self, msg: &str) {
+        self.failures += 1;
+        self.stats.on_error();
+        let _ = io::stdout().flush();
+        eprintln!("stompy: error: {}", msg.lines().next().unwrap_or_default());
+    }
+
+    /// Prints the frames that arrive within `idle` of each other.
+    pub(crate) fn drain(&mut self, idle: Duration) -> Outcome {
+        while self.receive(idle)?.is_some() {}
+        Ok(())
+    }
+
+    /// Waits up to `timeout` for one frame and prints it. `Ok(None)` when none came. An
+    /// ERROR frame is reported (and counted) and returned as `Some`.
+    pub(crate) fn receive(&mut self, timeout: Duration) -> Result<Option<Command>, CliError> {
+        match self.client.recv_timeout(timeout) {
+            Ok(Some(frame)) => {
+                self.show(frame)?;
+                Ok(Some(Command::Message))
+            }
+            Ok(None) => Err(CliError::usage(match self.client.close_reason() {
+                Some(e) => format!("connection closed: {e}"),
+                None => "connection closed by the broker".to_owned(),
+            })),
+            Err(Error::Timeout(stompy::Timeout::Recv(_))) => Ok(None),
+            Err(e) if e.broker_error().is_some() && self.client.is_connected() => {
+                self.stats.on_received(Command::Error, 0);
+                self.report(&e.to_string());
+                Ok(Some(Command::Error))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn show(&mut self, frame: Frame) -> Outcome {
+        self.stats.on_received(frame.command(), frame.body().len());
+        let mut out = io::stdout().lock();
+        write_frame(&mut out, &frame, self.format)?;
+        out.flush()?;
+        if frame.command() == Command::Message && self.needs_ack(&frame) {
+            self.unacked.push(frame);
+        }
+        Ok(())
+    }
+
+    fn needs_ack(&self, frame: &Frame) -> bool {
+        let sub = frame.subscription();
+        self.client
+            .subscriptions()
+            .iter()
+            .any(|s| Some(s.id.as_str()) == sub && s.ack.needs_ack())
+    }
+}
+
+/// `~/.stompy_history`.
+fn history_path() -> Option<PathBuf> {
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".stompy_history"))
+}
