@@ -38,6 +38,8 @@ pub(crate) struct Shell {
     pub(crate) done: bool,
     /// How many commands failed.
     pub(crate) failures: u64,
+    /// Messages printed since the last `wait` counted them.
+    pub(crate) unwaited: u64,
 }
 
 /// What a command asks the loop to do next.
@@ -56,6 +58,7 @@ pub(crate) fn run(conn: &ConnOpts, args: &ShellArgs) -> Result<(), CliError> {
         run_depth: 0,
         done: false,
         failures: 0,
+        unwaited: 0,
     };
     let interactive = args.script.is_none() && io::stdin().is_terminal();
     let result = match &args.script {
@@ -160,6 +163,9 @@ impl Shell {
     pub(crate) fn receive(&mut self, timeout: Duration) -> Result<Option<Command>, CliError> {
         match self.client.recv_timeout(timeout) {
             Ok(Some(frame)) => {
+                if frame.command() == Command::Message {
+                    self.unwaited += 1;
+                }
                 self.show(frame)?;
                 Ok(Some(Command::Message))
             }

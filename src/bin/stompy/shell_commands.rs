@@ -1,7 +1,7 @@
 //! The shell's commands.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use stompy::session::AckToken;
 use stompy::{header, AckMode, Command, Frame};
@@ -219,7 +219,8 @@ impl Shell {
         Ok(())
     }
 
-    /// `wait [N] [SECS]`: prints frames until N messages came or SECS passed.
+    /// `wait [N] [SECS]`: prints frames until N messages were printed since the last `wait`
+    /// (those printed after earlier commands count), or fails after SECS.
     fn wait_for(&mut self, args: &str) -> Outcome {
         let (n, secs_arg) = word(args);
         let usage = || CliError::usage("usage: wait [N] [SECS]");
@@ -233,19 +234,16 @@ impl Shell {
             s => secs(s.parse().map_err(|_| usage())?),
         };
         let deadline = Instant::now() + timeout;
-        let mut got = 0;
-        while got < n {
+        while self.unwaited < n {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.receive(left.max(Duration::from_millis(1)))? {
-                Some(Command::Message) => got += 1,
-                Some(_) => {}
-                None => {
-                    return Err(CliError::usage(format!(
-                        "wait: {got} of {n} message(s) in {timeout:?}"
-                    )))
-                }
+            if left.is_zero() || self.receive(left)?.is_none() {
+                let got = std::mem::take(&mut self.unwaited);
+                return Err(CliError::usage(format!(
+                    "wait: {got} of {n} message(s) in {timeout:?}"
+                )));
             }
         }
+        self.unwaited -= n;
         Ok(())
     }
 }
