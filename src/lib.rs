@@ -18,6 +18,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "broker")]
+pub mod broker;
 mod client;
 pub mod codec;
 mod error;

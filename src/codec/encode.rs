@@ -2,7 +2,7 @@
 
 use super::escape::escape_into;
 use crate::error::Error;
-use crate::frame::{header, Frame, Version};
+use crate::frame::{header, Command, Frame, Version};
 
 /// Appends `frame` to `out` as `version` writes it: escaped headers (except CONNECT, STOMP and
 /// CONNECTED), a `content-length` for every body (any given one is replaced by the real
@@ -12,24 +12,41 @@ use crate::frame::{header, Frame, Version};
 /// [`Error::Invalid`] when a header cannot be written in this version: a line break in an
 /// unescaped header (1.0, or CONNECT), or a `:` in an unescaped header name.
 pub fn encode_frame(frame: &Frame, version: Version, out: &mut Vec<u8>) -> Result<(), Error> {
+    encode_parts(
+        frame.command(),
+        frame.headers().iter(),
+        frame.body(),
+        version,
+        out,
+    )
+}
+
+/// Like [`encode_frame`], from borrowed parts: lets a sender add headers (a broker's
+/// `subscription`, `ack`) to a stored message without building a [`Frame`] or copying its body.
+///
+/// # Errors
+/// As [`encode_frame`].
+pub fn encode_parts<'a>(
+    command: Command,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    body: &[u8],
+    version: Version,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let start = out.len();
-    let escaped = !frame.command().is_unescaped();
+    let escaped = !command.is_unescaped();
     let plain = !escaped || version == Version::V1_0;
-    out.reserve(
-        frame.command().as_str().len() + frame.headers().byte_len() * 2 + 32 + frame.body().len(),
-    );
-    out.extend_from_slice(frame.command().as_str().as_bytes());
+    out.reserve(command.as_str().len() + 64 + body.len());
+    out.extend_from_slice(command.as_str().as_bytes());
     out.push(b'\n');
-    for (name, value) in frame.headers().iter() {
+    for (name, value) in headers {
         if name == header::CONTENT_LENGTH {
             continue;
         }
         if plain && (name.contains(['\n', '\r', ':']) || value.contains(['\n', '\r'])) {
             out.truncate(start);
             return Err(Error::invalid(format!(
-                "header {name:?} cannot be written unescaped in a {} {} frame",
-                version,
-                frame.command()
+                "header {name:?} cannot be written unescaped in a {version} {command} frame"
             )));
         }
         escape_into(name, escaped, version, out);
@@ -37,8 +54,7 @@ pub fn encode_frame(frame: &Frame, version: Version, out: &mut Vec<u8>) -> Resul
         escape_into(value, escaped, version, out);
         out.push(b'\n');
     }
-    let body = frame.body();
-    if !body.is_empty() || frame.command().allows_body() {
+    if !body.is_empty() || command.allows_body() {
         out.extend_from_slice(b"content-length:");
         let mut n = itoa_buf(body.len());
         out.extend_from_slice(n.as_bytes_mut());

@@ -20,7 +20,7 @@ mod encode;
 mod escape;
 
 pub use decode::{Decoder, Item};
-pub use encode::{encode_frame, encode_heartbeat};
+pub use encode::{encode_frame, encode_heartbeat, encode_parts};
 
 /// Hard limits on what the peer may send, so that a hostile peer cannot make stompy allocate
 /// without bound. Each breach is a typed [`ProtocolError`](crate::ProtocolError).

@@ -1,0 +1,318 @@
+//! One client connection's protocol state, without a socket: the decoder fed with the bytes
+//! that arrived, the buffer of bytes to send, the negotiated version, subscriptions with their
+//! un-ACKed deliveries, open transactions and heart-beat clocks.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::heartbeat::HeartBeat;
+use super::queue::{Message, Pending};
+use super::tx::Transactions;
+use crate::codec::{encode_frame, encode_heartbeat, encode_parts, Decoder, Limits};
+use crate::frame::{header, Command, Frame, Version};
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Waiting for CONNECT or STOMP.
+    AwaitConnect,
+    /// Session open.
+    Open,
+    /// ERROR or the DISCONNECT receipt is queued: no more input is handled, close once flushed.
+    Closing,
+}
+
+/// A subscription's `ack` mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckMode {
+    /// Delivered means acknowledged.
+    Auto,
+    /// ACK is cumulative over this subscription's deliveries.
+    Client,
+    /// ACK concerns one delivery.
+    ClientIndividual,
+}
+
+impl AckMode {
+    pub(crate) fn parse(s: Option<&str>) -> Option<AckMode> {
+        match s {
+            None | Some("auto") => Some(AckMode::Auto),
+            Some("client") => Some(AckMode::Client),
+            Some("client-individual") => Some(AckMode::ClientIndividual),
+            Some(_) => None,
+        }
+    }
+}
+
+/// A message sent to the client and not yet ACKed.
+#[derive(Debug)]
+pub(crate) struct Delivery {
+    /// Per-connection delivery id (the `ack` header); increases with delivery order.
+    pub(crate) ack: u64,
+    pub(crate) msg: Arc<Message>,
+}
+
+/// One subscription of this connection.
+#[derive(Debug)]
+pub(crate) struct Subscription {
+    pub(crate) id: Arc<str>,
+    pub(crate) destination: Arc<str>,
+    pub(crate) mode: AckMode,
+    /// Most un-ACKed deliveries at once (`usize::MAX`: no limit).
+    pub(crate) prefetch: usize,
+    /// Un-ACKed deliveries, oldest first (so sorted by `ack`).
+    pub(crate) unacked: VecDeque<Delivery>,
+}
+
+impl Subscription {
+    /// Takes the delivery `ack` out, with every earlier one when `cumulative`. `None` when this
+    /// subscription has no such delivery.
+    pub(crate) fn take(&mut self, ack: u64, cumulative: bool) -> Option<Vec<Delivery>> {
+        let i = self.unacked.binary_search_by_key(&ack, |d| d.ack).ok()?;
+        if cumulative {
+            Some(self.unacked.drain(..=i).collect())
+        } else {
+            self.unacked.remove(i).map(|d| vec![d])
+        }
+    }
+
+    /// True when the subscription's in-flight limit allows one more delivery.
+    pub(crate) fn has_room(&self) -> bool {
+        self.mode == AckMode::Auto || self.unacked.len() < self.prefetch
+    }
+}
+
+/// Output above this many bytes stops deliveries to the connection until it drains.
+pub(crate) const HIGH_WATER: usize = 1 << 20;
+
+/// The state of one client connection.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub(crate) decoder: Decoder,
+    out: Vec<u8>,
+    out_pos: usize,
+    pub(crate) version: Version,
+    pub(crate) phase: Phase,
+    pub(crate) session: u64,
+    pub(crate) subs: Vec<Subscription>,
+    pub(crate) txs: Transactions,
+    pub(crate) heartbeat: HeartBeat,
+    next_ack: u64,
+    /// A delivery was skipped because the output was full; retry once it drains.
+    pub(crate) starved: bool,
+}
+
+impl Conn {
+    pub(crate) fn new(session: u64, limits: Limits, now: Instant) -> Self {
+        Conn {
+            decoder: Decoder::new(Version::V1_0, limits),
+            out: Vec::new(),
+            out_pos: 0,
+            version: Version::V1_0,
+            phase: Phase::AwaitConnect,
+            session,
+            subs: Vec::new(),
+            txs: Transactions::default(),
+            heartbeat: HeartBeat::off(now),
+            next_ack: 1,
+            starved: false,
+        }
+    }
+
+    /// Reads once from `r` into the decoder (what `read` returned: `Ok(0)` is end of stream).
+    pub(crate) fn read_from(&mut self, r: &mut dyn Read, now: Instant) -> io::Result<usize> {
+        let n = self.decoder.read_from(r)?;
+        if n > 0 {
+            self.heartbeat.received(now);
+        }
+        Ok(n)
+    }
+
+    /// Appends bytes received from the client.
+    #[cfg(test)]
+    pub(crate) fn feed(&mut self, bytes: &[u8], now: Instant) {
+        self.decoder.feed(bytes);
+        self.heartbeat.received(now);
+    }
+
+    /// Writes queued output to `w` until it is all written or `w` would block.
+    pub(crate) fn write_to(&mut self, w: &mut dyn Write) -> io::Result<usize> {
+        let mut total = 0;
+        while self.out_pos < self.out.len() {
+            match w.write(&self.out[self.out_pos..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => {
+                    self.out_pos += n;
+                    total += n;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        self.compact_out();
+        Ok(total)
+    }
+
+    /// Takes all queued output (for tests).
+    #[cfg(test)]
+    pub(crate) fn take_output(&mut self) -> Vec<u8> {
+        let out = self.out.split_off(self.out_pos);
+        self.out.clear();
+        self.out_pos = 0;
+        out
+    }
+
+    fn compact_out(&mut self) {
+        if self.out_pos == self.out.len() {
+            self.out.clear();
+            self.out_pos = 0;
+        } else if self.out_pos > self.out.len() / 2 {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
+        }
+    }
+
+    /// Bytes queued and not yet written.
+    pub(crate) fn pending_output(&self) -> usize {
+        self.out.len() - self.out_pos
+    }
+
+    /// True when deliveries may be queued to this connection now.
+    pub(crate) fn can_deliver(&self) -> bool {
+        self.phase == Phase::Open && self.pending_output() < HIGH_WATER
+    }
+
+    /// Queues a frame for the client.
+    pub(crate) fn send(&mut self, frame: &Frame, now: Instant) {
+        if encode_frame(frame, self.version, &mut self.out).is_err() {
+            // Only a header the version cannot express; send it without such headers.
+            let clean: Frame = Frame::from_parts(
+                frame.command(),
+                frame
+                    .headers()
+                    .iter()
+                    .filter(|(n, v)| !n.contains(['\n', '\r', ':']) && !v.contains(['\n', '\r']))
+                    .collect(),
+                frame.body().to_vec(),
+            );
+            let _ = encode_frame(&clean, self.version, &mut self.out);
+        }
+        self.heartbeat.sent(now);
+    }
+
+    /// Queues a heart-beat.
+    pub(crate) fn send_heartbeat(&mut self, now: Instant) {
+        encode_heartbeat(&mut self.out);
+        self.heartbeat.sent(now);
+    }
+
+    /// Queues a RECEIPT for `receipt`.
+    pub(crate) fn send_receipt(&mut self, receipt: &str, now: Instant) {
+        self.send(
+            &Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, receipt),
+            now,
+        );
+    }
+
+    /// Queues an ERROR and stops handling input: the connection closes once it is flushed.
+    pub(crate) fn send_error(&mut self, message: &str, receipt: Option<&str>, now: Instant) {
+        let mut f = Frame::new(Command::Error)
+            .with_header(header::MESSAGE, message)
+            .with_header(header::CONTENT_TYPE, "text/plain");
+        if self.phase == Phase::AwaitConnect {
+            f = f.with_header(header::VERSION, "1.0,1.1,1.2");
+        }
+        if let Some(r) = receipt {
+            f = f.with_header(header::RECEIPT_ID, r);
+        }
+        self.send(&f.with_body(format!("{message}\n")), now);
+        self.phase = Phase::Closing;
+    }
+
+    /// The index of the subscription called `id`.
+    pub(crate) fn sub_index(&self, id: &str) -> Option<usize> {
+        self.subs.iter().position(|s| &*s.id == id)
+    }
+
+    /// Encodes `p` as a MESSAGE for subscription `sub` and, unless the subscription is in auto
+    /// mode, remembers it as un-ACKed.
+    pub(crate) fn deliver(&mut self, sub: usize, p: Pending, now: Instant) {
+        let ack = self.next_ack;
+        self.next_ack += 1;
+        let s = &mut self.subs[sub];
+        let (mut id_buf, mut ack_buf) = ([0u8; 20], [0u8; 20]);
+        let id = fmt_u64(p.msg.id, &mut id_buf);
+        let ack_str = fmt_u64(ack, &mut ack_buf);
+        let acked = s.mode != AckMode::Auto;
+        let ours = [
+            (header::SUBSCRIPTION, &*s.id),
+            (header::MESSAGE_ID, id),
+            (header::DESTINATION, &*p.msg.destination),
+        ];
+        let ack_h = acked.then_some((header::ACK, ack_str));
+        let redelivered = p.redelivered.then_some((header::REDELIVERED, "true"));
+        let theirs = p.msg.headers.iter().filter(|(n, _)| !is_reserved(n));
+        let headers = ours
+            .into_iter()
+            .chain(ack_h)
+            .chain(redelivered)
+            .chain(theirs);
+        if encode_parts(
+            Command::Message,
+            headers,
+            &p.msg.body,
+            self.version,
+            &mut self.out,
+        )
+        .is_err()
+        {
+            let theirs = p.msg.headers.iter().filter(|(n, _)| !is_reserved(n));
+            let safe =
+                theirs.filter(|(n, v)| !n.contains(['\n', '\r', ':']) && !v.contains(['\n', '\r']));
+            let headers = ours.into_iter().chain(ack_h).chain(redelivered).chain(safe);
+            let _ = encode_parts(
+                Command::Message,
+                headers,
+                &p.msg.body,
+                self.version,
+                &mut self.out,
+            );
+        }
+        if acked {
+            s.unacked.push_back(Delivery { ack, msg: p.msg });
+        }
+        self.heartbeat.sent(now);
+    }
+}
+
+/// Headers of a SEND that a MESSAGE does not repeat (the broker writes its own).
+fn is_reserved(name: &str) -> bool {
+    matches!(
+        name,
+        header::DESTINATION
+            | header::TRANSACTION
+            | header::RECEIPT
+            | header::CONTENT_LENGTH
+            | header::MESSAGE_ID
+            | header::SUBSCRIPTION
+            | header::ACK
+            | header::REDELIVERED
+    )
+}
+
+/// Writes `n` in decimal into `buf`, without allocating.
+pub(crate) fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or("0")
+}

@@ -1,0 +1,327 @@
+//! The broker's sans-IO core: every connection's protocol state plus the destinations, fed
+//! bytes and time, emitting bytes per connection. The server in `server.rs` only moves bytes
+//! between sockets and this engine; tests drive it directly.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::conn::{Conn, Delivery, Phase};
+use super::heartbeat::Due;
+use super::queue::{is_topic, Consumer, Message, Pending, Queue};
+use crate::codec::{Item, Limits};
+
+/// The broker's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// login → passcode; empty: any login is accepted.
+    pub(crate) users: HashMap<String, String>,
+    pub(crate) max_queue_len: usize,
+    /// What the broker offers: (can send every, wants to receive every), in ms.
+    pub(crate) heart_beat: (u64, u64),
+    pub(crate) limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            users: HashMap::new(),
+            max_queue_len: 100_000,
+            heart_beat: (10_000, 10_000),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// Queued messages that outlive a broker run.
+#[derive(Debug, Default)]
+pub(crate) struct Stored {
+    pub(crate) queues: Vec<(Arc<str>, VecDeque<Pending>)>,
+    pub(crate) next_msg: u64,
+}
+
+/// Topic output above this many bytes makes the broker drop topic messages for that connection.
+const TOPIC_DROP_WATER: usize = 16 * super::conn::HIGH_WATER;
+
+/// All connections and destinations.
+#[derive(Debug)]
+pub(crate) struct Engine {
+    pub(crate) cfg: Config,
+    pub(super) conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    pub(super) queues: HashMap<Arc<str>, Queue>,
+    pub(super) topics: HashMap<Arc<str>, Vec<Consumer>>,
+    pub(super) next_msg: u64,
+    next_session: u64,
+}
+
+impl Engine {
+    /// An engine holding `stored` messages.
+    pub(crate) fn new(cfg: Config, stored: Stored) -> Self {
+        let mut queues = HashMap::new();
+        for (name, messages) in stored.queues {
+            let q: &mut Queue = queues.entry(name).or_default();
+            q.messages.extend(messages);
+        }
+        Engine {
+            cfg,
+            conns: Vec::new(),
+            free: Vec::new(),
+            queues,
+            topics: HashMap::new(),
+            next_msg: stored.next_msg.max(1),
+            next_session: 1,
+        }
+    }
+
+    /// Registers a new connection; returns its id.
+    pub(crate) fn open(&mut self, now: Instant) -> usize {
+        let conn = Conn::new(self.next_session, self.cfg.limits, now);
+        self.next_session += 1;
+        match self.free.pop() {
+            Some(id) => {
+                self.conns[id] = Some(conn);
+                id
+            }
+            None => {
+                self.conns.push(Some(conn));
+                self.conns.len() - 1
+            }
+        }
+    }
+
+    /// The connection `id`, if open.
+    pub(crate) fn conn(&self, id: usize) -> Option<&Conn> {
+        self.conns.get(id)?.as_ref()
+    }
+
+    /// The connection `id`, if open.
+    pub(crate) fn conn_mut(&mut self, id: usize) -> Option<&mut Conn> {
+        self.conns.get_mut(id)?.as_mut()
+    }
+
+    /// Ids of every open connection.
+    pub(crate) fn conn_ids(&self) -> Vec<usize> {
+        (0..self.conns.len())
+            .filter(|&i| self.conns[i].is_some())
+            .collect()
+    }
+
+    /// Handles every complete frame the connection's decoder holds.
+    pub(crate) fn process(&mut self, id: usize, now: Instant) {
+        loop {
+            let Some(conn) = self.conn_mut(id) else {
+                return;
+            };
+            if conn.phase == Phase::Closing {
+                return;
+            }
+            match conn.decoder.decode() {
+                Ok(None) => return,
+                Ok(Some(Item::HeartBeat)) => {}
+                Ok(Some(Item::Frame(f))) => self.handle_frame(id, f, now),
+                Err(e) => conn.send_error(&e.to_string(), None, now),
+            }
+        }
+    }
+
+    /// Forgets connection `id`: its un-ACKed queue messages go back to their queues as
+    /// redelivered, its transactions are dropped.
+    pub(crate) fn close(&mut self, id: usize, now: Instant) {
+        let Some(mut conn) = self.conns.get_mut(id).and_then(Option::take) else {
+            return;
+        };
+        self.free.push(id);
+        for sub in std::mem::take(&mut conn.subs) {
+            let consumer = Consumer {
+                conn: id,
+                sub: sub.id.clone(),
+            };
+            self.detach(&sub.destination, &consumer);
+            self.requeue(sub.unacked.into(), now);
+        }
+    }
+
+    /// Removes `consumer` from `destination`.
+    pub(super) fn detach(&mut self, destination: &str, consumer: &Consumer) {
+        if is_topic(destination) {
+            if let Some(subs) = self.topics.get_mut(destination) {
+                subs.retain(|c| c != consumer);
+                if subs.is_empty() {
+                    self.topics.remove(destination);
+                }
+            }
+        } else if let Some(q) = self.queues.get_mut(destination) {
+            q.remove_consumer(consumer);
+            if q.is_unused() {
+                self.queues.remove(destination);
+            }
+        }
+    }
+
+    /// Puts un-ACKed queue deliveries back at the head of their queues, flagged redelivered,
+    /// in their original order, and delivers again. Topic messages are dropped.
+    pub(super) fn requeue(&mut self, deliveries: Vec<Delivery>, now: Instant) {
+        let mut touched: Vec<Arc<str>> = Vec::new();
+        for d in deliveries.into_iter().rev() {
+            if is_topic(&d.msg.destination) {
+                continue;
+            }
+            let dest = d.msg.destination.clone();
+            let q = self.queues.entry(dest.clone()).or_default();
+            q.messages.push_front(Pending {
+                msg: d.msg,
+                redelivered: true,
+            });
+            if !touched.contains(&dest) {
+                touched.push(dest);
+            }
+        }
+        for dest in touched {
+            self.dispatch(&dest, now);
+        }
+    }
+
+    /// Sends a queue's messages to its consumers, round-robin, while some consumer has room.
+    pub(super) fn dispatch(&mut self, dest: &str, now: Instant) {
+        let Some(q) = self.queues.get_mut(dest) else {
+            return;
+        };
+        let conns = &mut self.conns;
+        while !q.messages.is_empty() {
+            let ready = |c: &Consumer| match conns[c.conn].as_mut() {
+                Some(conn) if !conn.can_deliver() => {
+                    conn.starved = true;
+                    false
+                }
+                Some(conn) => conn
+                    .sub_index(&c.sub)
+                    .is_some_and(|i| conn.subs[i].has_room()),
+                None => false,
+            };
+            let Some(c) = q.next_consumer(ready) else {
+                return;
+            };
+            let (Some(p), Some(conn)) = (q.messages.pop_front(), conns[c.conn].as_mut()) else {
+                return;
+            };
+            if let Some(i) = conn.sub_index(&c.sub) {
+                conn.deliver(i, p, now);
+            }
+        }
+    }
+
+    /// Routes a message to its queue (refused when the queue is full) or to a topic's current
+    /// subscribers.
+    pub(super) fn route(&mut self, msg: Message, now: Instant) -> Result<(), String> {
+        let dest = msg.destination.clone();
+        if is_topic(&dest) {
+            self.fan_out(Arc::new(msg), now);
+            return Ok(());
+        }
+        let q = self.queues.entry(dest.clone()).or_default();
+        if q.messages.len() >= self.cfg.max_queue_len {
+            return Err(format!(
+                "queue {dest} is full ({} messages)",
+                q.messages.len()
+            ));
+        }
+        q.messages.push_back(Pending {
+            msg: Arc::new(msg),
+            redelivered: false,
+        });
+        self.dispatch(&dest, now);
+        Ok(())
+    }
+
+    fn fan_out(&mut self, msg: Arc<Message>, now: Instant) {
+        let Some(subs) = self.topics.get(&msg.destination) else {
+            return;
+        };
+        for c in subs {
+            let Some(conn) = self.conns[c.conn].as_mut() else {
+                continue;
+            };
+            if conn.phase != Phase::Open || conn.pending_output() > TOPIC_DROP_WATER {
+                continue;
+            }
+            if let Some(i) = conn.sub_index(&c.sub).filter(|&i| conn.subs[i].has_room()) {
+                conn.deliver(
+                    i,
+                    Pending {
+                        msg: msg.clone(),
+                        redelivered: false,
+                    },
+                    now,
+                );
+            }
+        }
+    }
+
+    /// A shared name for `dest`, reusing the queue's or topic's when it exists.
+    pub(super) fn intern(&self, dest: &str) -> Arc<str> {
+        if let Some((k, _)) = self.queues.get_key_value(dest) {
+            return k.clone();
+        }
+        match self.topics.get_key_value(dest) {
+            Some((k, _)) => k.clone(),
+            None => Arc::from(dest),
+        }
+    }
+
+    /// Call after the connection's output was written: resumes deliveries that waited for room.
+    pub(crate) fn handle_drained(&mut self, id: usize, now: Instant) {
+        let Some(conn) = self.conn_mut(id) else {
+            return;
+        };
+        if !conn.starved || !conn.can_deliver() {
+            return;
+        }
+        conn.starved = false;
+        let dests: Vec<Arc<str>> = conn.subs.iter().map(|s| s.destination.clone()).collect();
+        for d in dests {
+            self.dispatch(&d, now);
+        }
+    }
+
+    /// Sends due heart-beats; returns the connections that have been silent too long.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) -> Vec<usize> {
+        let mut dead = Vec::new();
+        for (id, slot) in self.conns.iter_mut().enumerate() {
+            let Some(conn) = slot else { continue };
+            match conn.heartbeat.due(now) {
+                Due::Nothing => {}
+                Due::Send => conn.send_heartbeat(now),
+                Due::Dead => dead.push(id),
+            }
+        }
+        dead
+    }
+
+    /// The next instant at which [`Engine::handle_timeout`] has work.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        self.conns
+            .iter()
+            .flatten()
+            .filter_map(|c| c.heartbeat.deadline())
+            .min()
+    }
+
+    /// Closes every connection (un-ACKed messages return to their queues) and returns what
+    /// the queues hold.
+    pub(crate) fn into_stored(mut self, now: Instant) -> Stored {
+        for id in self.conn_ids() {
+            self.close(id, now);
+        }
+        let queues = self
+            .queues
+            .into_iter()
+            .filter(|(_, q)| !q.messages.is_empty())
+            .map(|(name, q)| (name, q.messages))
+            .collect();
+        Stored {
+            queues,
+            next_msg: self.next_msg,
+        }
+    }
+}

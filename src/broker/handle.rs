@@ -1,0 +1,296 @@
+//! What the broker does with each client frame. Every handler returns `Err(message)` for a
+//! protocol violation; the caller then sends ERROR and closes the connection.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::conn::{AckMode, Phase, Subscription};
+use super::engine::Engine;
+use super::heartbeat::{self, HeartBeat};
+use super::queue::{is_topic, Consumer, Message};
+use super::tx::TxOp;
+use crate::frame::{header, Command, Frame, Version};
+
+type Handled = Result<(), String>;
+
+impl Engine {
+    /// Handles one decoded frame from connection `id`.
+    pub(super) fn handle_frame(&mut self, id: usize, frame: Frame, now: Instant) {
+        let Some(phase) = self.conn(id).map(|c| c.phase) else {
+            return;
+        };
+        let command = frame.command();
+        let receipt = frame.get(header::RECEIPT).map(str::to_owned);
+        let result = match (phase, command) {
+            (Phase::AwaitConnect, Command::Connect | Command::Stomp) => {
+                self.on_connect(id, &frame, now)
+            }
+            (Phase::AwaitConnect, c) => Err(format!("expected CONNECT, got {c}")),
+            (_, Command::Connect | Command::Stomp) => Err("already connected".into()),
+            (_, Command::Send) => self.on_send(id, frame, now),
+            (_, Command::Subscribe) => self.on_subscribe(id, &frame, now),
+            (_, Command::Unsubscribe) => self.on_unsubscribe(id, &frame, now),
+            (_, Command::Ack) => self.on_ack(id, &frame, false, now),
+            (_, Command::Nack) => self.on_ack(id, &frame, true, now),
+            (_, Command::Begin) => self.on_begin(id, &frame),
+            (_, Command::Commit) => self.on_end(id, &frame, true, now),
+            (_, Command::Abort) => self.on_end(id, &frame, false, now),
+            (_, Command::Disconnect) => Ok(()),
+            (_, c) => Err(format!("{c} is a server frame")),
+        };
+        let Some(conn) = self.conn_mut(id) else {
+            return;
+        };
+        match result {
+            Err(msg) => conn.send_error(&msg, receipt.as_deref(), now),
+            Ok(()) => {
+                if let Some(r) = receipt.as_deref().filter(|_| !command.is_unescaped()) {
+                    conn.send_receipt(r, now);
+                }
+                if command == Command::Disconnect {
+                    conn.phase = Phase::Closing;
+                }
+            }
+        }
+    }
+
+    fn on_connect(&mut self, id: usize, frame: &Frame, now: Instant) -> Handled {
+        let version = match frame.get(header::ACCEPT_VERSION) {
+            None => Version::V1_0,
+            Some(list) => list
+                .split(',')
+                .filter_map(|v| v.parse::<Version>().ok())
+                .max()
+                .ok_or_else(|| format!("unsupported protocol versions: {list}"))?,
+        };
+        if !self.cfg.users.is_empty() {
+            let known = frame.get(header::LOGIN).and_then(|l| self.cfg.users.get(l));
+            let ok = known.is_some_and(|p| Some(p.as_str()) == frame.get(header::PASSCODE));
+            if !ok {
+                return Err("login failed".into());
+            }
+        }
+        let offer = self.cfg.heart_beat;
+        let client = match (version, frame.get(header::HEART_BEAT)) {
+            (Version::V1_0, _) | (_, None) => (0, 0),
+            (_, Some(v)) => {
+                heartbeat::parse(v).ok_or_else(|| format!("invalid heart-beat {v:?}"))?
+            }
+        };
+        let conn = self.conn_mut(id).ok_or("gone")?;
+        conn.version = version;
+        conn.decoder.set_version(version);
+        conn.phase = Phase::Open;
+        conn.heartbeat = HeartBeat::negotiate(client, offer, now);
+        let connected = Frame::new(Command::Connected)
+            .with_header(header::VERSION, version.as_str())
+            .with_header(
+                header::SERVER,
+                concat!("stompy/", env!("CARGO_PKG_VERSION")),
+            )
+            .with_header(header::SESSION, &format!("session-{}", conn.session))
+            .with_header(header::HEART_BEAT, &format!("{},{}", offer.0, offer.1));
+        conn.send(&connected, now);
+        Ok(())
+    }
+
+    fn on_send(&mut self, id: usize, frame: Frame, now: Instant) -> Handled {
+        let dest = frame
+            .destination()
+            .ok_or("SEND without destination header")?;
+        let destination = self.intern(dest);
+        let tx = frame.get(header::TRANSACTION).map(str::to_owned);
+        let (_, headers, body) = frame.into_parts();
+        let msg = Message {
+            id: self.next_msg,
+            destination,
+            headers,
+            body,
+        };
+        self.next_msg += 1;
+        match tx {
+            Some(tx) => {
+                let conn = self.conn_mut(id).ok_or("gone")?;
+                conn.txs
+                    .hold(&tx, TxOp::Send(msg))
+                    .map_err(|_| unknown_tx(&tx))
+            }
+            None => self.route(msg, now),
+        }
+    }
+
+    fn on_subscribe(&mut self, id: usize, frame: &Frame, now: Instant) -> Handled {
+        let dest = frame
+            .destination()
+            .ok_or("SUBSCRIBE without destination header")?;
+        let destination = self.intern(dest);
+        let conn = self.conn_mut(id).ok_or("gone")?;
+        let sub_id: Arc<str> = match frame.get(header::ID) {
+            Some(s) => s.into(),
+            None if conn.version == Version::V1_0 => destination.clone(),
+            None => return Err("SUBSCRIBE without id header".into()),
+        };
+        if conn.sub_index(&sub_id).is_some() {
+            return Err(format!("subscription id {sub_id:?} is already in use"));
+        }
+        let ack = frame.get(header::ACK);
+        let mode = AckMode::parse(ack).ok_or_else(|| format!("invalid ack mode {ack:?}"))?;
+        let prefetch = frame
+            .get("prefetch-count")
+            .or_else(|| frame.get("activemq.prefetchSize"))
+            .map(|v| {
+                v.trim()
+                    .parse::<usize>()
+                    .map_err(|_| format!("invalid prefetch {v:?}"))
+            })
+            .transpose()?
+            .filter(|&n| n > 0)
+            .unwrap_or(usize::MAX);
+        conn.subs.push(Subscription {
+            id: sub_id.clone(),
+            destination: destination.clone(),
+            mode,
+            prefetch,
+            unacked: Default::default(),
+        });
+        let consumer = Consumer {
+            conn: id,
+            sub: sub_id,
+        };
+        if is_topic(&destination) {
+            self.topics.entry(destination).or_default().push(consumer);
+        } else {
+            self.queues
+                .entry(destination.clone())
+                .or_default()
+                .add_consumer(consumer);
+            self.dispatch(&destination, now);
+        }
+        Ok(())
+    }
+
+    fn on_unsubscribe(&mut self, id: usize, frame: &Frame, now: Instant) -> Handled {
+        let conn = self.conn_mut(id).ok_or("gone")?;
+        let found = match frame.get(header::ID) {
+            Some(s) => conn.sub_index(s),
+            None if conn.version == Version::V1_0 => {
+                let dest = frame
+                    .destination()
+                    .ok_or("UNSUBSCRIBE without id or destination")?;
+                conn.subs.iter().position(|s| &*s.destination == dest)
+            }
+            None => return Err("UNSUBSCRIBE without id header".into()),
+        };
+        let i = found.ok_or("no such subscription")?;
+        let sub = conn.subs.remove(i);
+        self.detach(
+            &sub.destination,
+            &Consumer {
+                conn: id,
+                sub: sub.id.clone(),
+            },
+        );
+        self.requeue(sub.unacked.into(), now);
+        Ok(())
+    }
+
+    fn on_ack(&mut self, id: usize, frame: &Frame, nack: bool, now: Instant) -> Handled {
+        let conn = self.conn_mut(id).ok_or("gone")?;
+        let (sub, ack) = find_delivery(conn, frame).ok_or_else(|| {
+            format!(
+                "{} of a message that is not pending acknowledgement",
+                frame.command()
+            )
+        })?;
+        match frame.get(header::TRANSACTION) {
+            Some(tx) => conn
+                .txs
+                .hold(tx, TxOp::Ack { sub, ack, nack })
+                .map_err(|_| unknown_tx(tx)),
+            None => {
+                self.settle(id, &sub, ack, nack, now);
+                Ok(())
+            }
+        }
+    }
+
+    /// Applies an ACK or NACK of delivery `ack` on subscription `sub`, if both still exist.
+    fn settle(&mut self, id: usize, sub: &str, ack: u64, nack: bool, now: Instant) {
+        let Some(conn) = self.conn_mut(id) else {
+            return;
+        };
+        let Some(s) = conn.sub_index(sub).map(|i| &mut conn.subs[i]) else {
+            return;
+        };
+        let cumulative = s.mode == AckMode::Client;
+        let taken = s.take(ack, cumulative).unwrap_or_default();
+        let dest = s.destination.clone();
+        if nack {
+            self.requeue(taken, now);
+        }
+        self.dispatch(&dest, now);
+    }
+
+    fn on_begin(&mut self, id: usize, frame: &Frame) -> Handled {
+        let tx = frame
+            .get(header::TRANSACTION)
+            .ok_or("BEGIN without transaction header")?;
+        let conn = self.conn_mut(id).ok_or("gone")?;
+        if !conn.txs.begin(tx) {
+            return Err(format!("transaction {tx:?} is already open"));
+        }
+        Ok(())
+    }
+
+    fn on_end(&mut self, id: usize, frame: &Frame, commit: bool, now: Instant) -> Handled {
+        let what = frame.command();
+        let tx = frame
+            .get(header::TRANSACTION)
+            .ok_or(format!("{what} without transaction header"))?;
+        let conn = self.conn_mut(id).ok_or("gone")?;
+        let ops = conn.txs.end(tx).ok_or_else(|| unknown_tx(tx))?;
+        if !commit {
+            return Ok(());
+        }
+        let mut result = Ok(());
+        for op in ops {
+            match op {
+                TxOp::Send(msg) => result = result.and(self.route(msg, now)),
+                TxOp::Ack { sub, ack, nack } => self.settle(id, &sub, ack, nack, now),
+            }
+        }
+        result
+    }
+}
+
+fn unknown_tx(tx: &str) -> String {
+    format!("unknown transaction {tx:?}")
+}
+
+/// Finds the delivery an ACK or NACK names: by the 1.2 `id` header (the MESSAGE's `ack`), or by
+/// 1.0/1.1 `message-id`, optionally narrowed by `subscription`.
+fn find_delivery(conn: &super::conn::Conn, frame: &Frame) -> Option<(Arc<str>, u64)> {
+    let by_ack = |ack: u64| {
+        conn.subs
+            .iter()
+            .find(|s| s.unacked.binary_search_by_key(&ack, |d| d.ack).is_ok())
+            .map(|s| (s.id.clone(), ack))
+    };
+    let id = frame.get(header::ID).and_then(|v| v.parse().ok());
+    if conn.version == Version::V1_2 {
+        return by_ack(id?);
+    }
+    let Some(msg_id) = frame.message_id().and_then(|v| v.parse::<u64>().ok()) else {
+        return by_ack(id?);
+    };
+    let wanted = frame.subscription();
+    conn.subs
+        .iter()
+        .filter(|s| wanted.map_or(true, |w| &*s.id == w))
+        .find_map(|s| {
+            s.unacked
+                .iter()
+                .find(|d| d.msg.id == msg_id)
+                .map(|d| (s.id.clone(), d.ack))
+        })
+}

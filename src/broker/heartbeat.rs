@@ -1,0 +1,137 @@
+//! Heart-beat negotiation and clocks. Time is an argument: nothing here reads the clock.
+
+use std::time::{Duration, Instant};
+
+/// Parses a `heart-beat:<x>,<y>` header value into milliseconds.
+pub(crate) fn parse(value: &str) -> Option<(u64, u64)> {
+    let (x, y) = value.split_once(',')?;
+    Some((x.trim().parse().ok()?, y.trim().parse().ok()?))
+}
+
+/// The heart-beat clocks of one connection.
+#[derive(Debug)]
+pub(crate) struct HeartBeat {
+    /// How often the broker must send something, when it must.
+    send_every: Option<Duration>,
+    /// How often the client promised to send something, when it did.
+    expect_every: Option<Duration>,
+    last_sent: Instant,
+    last_received: Instant,
+}
+
+/// What a connection's clocks ask for at some instant.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Due {
+    /// Nothing yet.
+    Nothing,
+    /// The broker should send a heart-beat now.
+    Send,
+    /// The client has been silent too long: drop it.
+    Dead,
+}
+
+/// How many promised intervals of silence are tolerated before a client counts as dead.
+const TOLERANCE: u32 = 2;
+
+impl HeartBeat {
+    /// Clocks that ask for nothing (before CONNECT, or when heart-beats are off).
+    pub(crate) fn off(now: Instant) -> Self {
+        HeartBeat {
+            send_every: None,
+            expect_every: None,
+            last_sent: now,
+            last_received: now,
+        }
+    }
+
+    /// Negotiates per spec: the client offers `(cx, cy)`, the broker `(sx, sy)`. The broker
+    /// sends every `max(sx, cy)` when both are non-zero and expects the client every
+    /// `max(cx, sy)` when both are non-zero. Returns the clocks and the broker's `heart-beat`
+    /// answer, which is `(sx, sy)`.
+    pub(crate) fn negotiate(client: (u64, u64), broker: (u64, u64), now: Instant) -> Self {
+        let every = |a: u64, b: u64| (a != 0 && b != 0).then(|| Duration::from_millis(a.max(b)));
+        HeartBeat {
+            send_every: every(broker.0, client.1),
+            expect_every: every(client.0, broker.1),
+            last_sent: now,
+            last_received: now,
+        }
+    }
+
+    /// Records that bytes arrived from the client.
+    pub(crate) fn received(&mut self, now: Instant) {
+        self.last_received = now;
+    }
+
+    /// Records that bytes were queued for the client.
+    pub(crate) fn sent(&mut self, now: Instant) {
+        self.last_sent = now;
+    }
+
+    /// The next instant at which [`HeartBeat::due`] may answer something other than `Nothing`.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        let send = self.send_every.map(|d| self.last_sent + d);
+        let dead = self
+            .expect_every
+            .map(|d| self.last_received + d * TOLERANCE);
+        match (send, dead) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// What is due at `now`.
+    pub(crate) fn due(&self, now: Instant) -> Due {
+        if let Some(d) = self.expect_every {
+            if now >= self.last_received + d * TOLERANCE {
+                return Due::Dead;
+            }
+        }
+        match self.send_every {
+            Some(d) if now >= self.last_sent + d => Due::Send,
+            _ => Due::Nothing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn parses_headers() {
+        assert_eq!(parse("10,20"), Some((10, 20)));
+        assert_eq!(parse(" 0 , 5 "), Some((0, 5)));
+        assert_eq!(parse("10"), None);
+        assert_eq!(parse("a,1"), None);
+        assert_eq!(parse("-1,1"), None);
+    }
+
+    #[test]
+    fn negotiation_takes_the_larger_interval_when_both_sides_agree() {
+        let t = Instant::now();
+        let hb = HeartBeat::negotiate((100, 500), (1000, 50), t);
+        assert_eq!(hb.send_every, Some(1000 * MS));
+        assert_eq!(hb.expect_every, Some(100 * MS));
+        let hb = HeartBeat::negotiate((0, 500), (1000, 50), t);
+        assert_eq!(hb.expect_every, None);
+        let hb = HeartBeat::negotiate((100, 0), (1000, 50), t);
+        assert_eq!(hb.send_every, None);
+    }
+
+    #[test]
+    fn clocks_send_then_declare_death() {
+        let t = Instant::now();
+        let mut hb = HeartBeat::negotiate((100, 100), (100, 100), t);
+        assert_eq!(hb.deadline(), Some(t + 100 * MS));
+        assert_eq!(hb.due(t + 50 * MS), Due::Nothing);
+        assert_eq!(hb.due(t + 100 * MS), Due::Send);
+        hb.sent(t + 100 * MS);
+        hb.received(t + 150 * MS);
+        assert_eq!(hb.due(t + 349 * MS), Due::Send);
+        assert_eq!(hb.due(t + 350 * MS), Due::Dead);
+        assert!(HeartBeat::off(t).deadline().is_none());
+    }
+}

@@ -1,0 +1,249 @@
+//! The embedded broker: a real STOMP 1.0/1.1/1.2 server for one machine, so that examples and
+//! tests run with nothing installed.
+//!
+//! ```text
+//!  clients ──TCP──▶ server (mio loop, one background thread)
+//!                     │ bytes in / bytes out per connection
+//!                     ▼
+//!                   engine (sans-IO): per-connection state (codec, version, subscriptions,
+//!                     │                un-ACKed deliveries, transactions, heart-beat clocks)
+//!                     ▼
+//!                   destinations: /queue/… (kept, round-robin) and /topic/… (fan-out)
+//! ```
+//!
+//! Start one on a free port, talk to it, stop it:
+//!
+//! ```
+//! use stompy::broker::Broker;
+//! let broker = Broker::builder()
+//!     .user("guest", "guest")
+//!     .max_queue_len(100_000)
+//!     .heart_beat(1000, 1000)
+//!     .limits(stompy::Limits::default())
+//!     .bind("127.0.0.1:0")?;
+//! println!("STOMP broker on {}", broker.addr());
+//! broker.shutdown();
+//!
+//! let broker = Broker::bind("127.0.0.1:0")?; // defaults: no logins, heart-beats 10 s
+//! drop(broker); // stops it too
+//! # Ok::<(), stompy::Error>(())
+//! ```
+//!
+//! # What it does
+//! - Versions 1.0, 1.1 and 1.2, negotiated from `accept-version` (absent: 1.0), CONNECT or
+//!   STOMP. CONNECTED carries `version`, `server`, `session` and `heart-beat`. Heart-beats are
+//!   negotiated per spec; a client silent for twice its promised interval is disconnected.
+//! - Logins are checked when users were configured (a bad one gets ERROR "login failed").
+//! - `/queue/…` destinations, and **every destination that does not start with `/topic/`**,
+//!   are queues: messages wait (up to [`BrokerBuilder::max_queue_len`]) until a consumer comes,
+//!   and competing consumers are served round-robin. A subscription's `prefetch-count` (or
+//!   `activemq.prefetchSize`) header limits its un-ACKed messages. A SEND to a full queue
+//!   gets an ERROR and the connection closes: the message is refused, nothing stored is lost.
+//! - `/topic/…` destinations fan out to their current subscribers; nothing is kept. A
+//!   subscriber whose prefetch is full, or who stopped reading (16 MiB queued), misses them.
+//! - Ack modes `auto`, `client` (cumulative over the subscription's deliveries) and
+//!   `client-individual`. MESSAGE frames carry `subscription`, `message-id` (unique per
+//!   message, stable over redeliveries), `destination`, `ack` (a per-delivery id, in client
+//!   modes), `redelivered:true` for redeliveries, and the sender's own headers. ACK and NACK
+//!   name the delivery by `id` (1.2) or `message-id` (1.0, 1.1).
+//! - NACK, UNSUBSCRIBE and a lost connection put un-ACKed queue messages back at the head of
+//!   their queue, flagged redelivered; un-ACKed topic messages are dropped.
+//! - Transactions hold SEND, ACK and NACK until COMMIT; ABORT or disconnect drops them.
+//! - Every frame with a `receipt` header gets its RECEIPT. A protocol violation gets an ERROR
+//!   (with `message`, `receipt-id`, a short text body) and the connection closes.
+//!
+//! The engine only sees bytes in and bytes out per connection, so a TLS or WebSocket layer can
+//! be slotted in between it and the socket.
+
+mod conn;
+mod engine;
+mod handle;
+mod heartbeat;
+mod queue;
+mod server;
+#[cfg(test)]
+mod tests;
+mod tx;
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::{self, Sender};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use engine::{Config, Engine, Stored};
+use server::{Control, Server, WAKER};
+
+use crate::codec::Limits;
+
+/// Entry point: [`Broker::builder`] for settings, [`Broker::bind`] for the defaults.
+#[derive(Debug)]
+pub struct Broker(());
+
+impl Broker {
+    /// A builder with the defaults: no users (any login is accepted), 100 000 messages per
+    /// queue, heart-beats offered every 10 s both ways, [`Limits::default`].
+    pub fn builder() -> BrokerBuilder {
+        BrokerBuilder {
+            cfg: Config::default(),
+            state: None,
+        }
+    }
+
+    /// Starts a broker with the defaults on `addr` (port 0 picks a free port).
+    ///
+    /// # Errors
+    /// When the address cannot be resolved or bound.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<BrokerHandle> {
+        Broker::builder().bind(addr)
+    }
+}
+
+/// Settings for a broker; finish with [`BrokerBuilder::bind`].
+#[derive(Debug)]
+pub struct BrokerBuilder {
+    cfg: Config,
+    state: Option<BrokerState>,
+}
+
+impl BrokerBuilder {
+    /// Accepts `login` with `passcode`. Once any user is added, CONNECT frames must carry a
+    /// matching `login` and `passcode`.
+    pub fn user(mut self, login: &str, passcode: &str) -> Self {
+        self.cfg
+            .users
+            .insert(login.to_string(), passcode.to_string());
+        self
+    }
+
+    /// Most messages one queue keeps while no consumer takes them (default 100 000). A SEND
+    /// beyond that gets an ERROR and its connection closes; redeliveries are always kept.
+    pub fn max_queue_len(mut self, n: usize) -> Self {
+        self.cfg.max_queue_len = n;
+        self
+    }
+
+    /// The broker's `heart-beat` offer in milliseconds: it can send every `send_ms` and wants
+    /// to hear from clients every `recv_ms` (0: not at all). The spec's negotiation picks the
+    /// intervals per connection.
+    pub fn heart_beat(mut self, send_ms: u64, recv_ms: u64) -> Self {
+        self.cfg.heart_beat = (send_ms, recv_ms);
+        self
+    }
+
+    /// Hard limits on what clients may send (a breach gets ERROR and closes the connection).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.cfg.limits = limits;
+        self
+    }
+
+    /// Starts with the queued messages of an earlier broker
+    /// ([`BrokerHandle::shutdown_keep_state`]).
+    pub fn state(mut self, state: BrokerState) -> Self {
+        self.state = Some(state);
+        self
+    }
+
+    /// Binds `addr` and starts the broker's event loop on a background thread.
+    ///
+    /// # Errors
+    /// When the address cannot be resolved or bound, or the thread cannot start.
+    pub fn bind(self, addr: impl ToSocketAddrs) -> io::Result<BrokerHandle> {
+        let addr = addr
+            .to_socket_addrs()?
+            .next()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
+        let listener = mio::net::TcpListener::bind(addr)?;
+        let addr = listener.local_addr()?;
+        let poll = mio::Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
+        let (control, rx) = mpsc::channel();
+        let stored = self.state.map(|s| s.stored).unwrap_or_default();
+        let server = Server::new(poll, listener, Engine::new(self.cfg, stored), rx)?;
+        let thread = std::thread::Builder::new()
+            .name(format!("stompy-broker {addr}"))
+            .spawn(move || server.run())?;
+        Ok(BrokerHandle {
+            addr,
+            control,
+            waker,
+            thread: Some(thread),
+        })
+    }
+}
+
+/// A running broker. Dropping it stops the broker, as [`BrokerHandle::shutdown`] does.
+#[derive(Debug)]
+pub struct BrokerHandle {
+    addr: SocketAddr,
+    control: Sender<Control>,
+    waker: Arc<mio::Waker>,
+    thread: Option<JoinHandle<Stored>>,
+}
+
+impl BrokerHandle {
+    /// The address the broker listens on (with the real port when bound to port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Drops every client connection abruptly, as a crash would, and returns once done.
+    /// Un-ACKed messages go back to their queues as redelivered; queues are kept and new
+    /// connections are accepted. A test aid for reconnect logic.
+    pub fn kill_connections(&self) {
+        let (done, wait) = mpsc::channel();
+        if self.control.send(Control::Kill(done)).is_ok() && self.waker.wake().is_ok() {
+            let _ = wait.recv();
+        }
+    }
+
+    /// Stops the broker: closes every connection and joins its thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    /// Stops the broker and returns the messages its queues hold (un-ACKed ones included, as
+    /// redelivered), to start another broker with via [`BrokerBuilder::state`].
+    pub fn shutdown_keep_state(mut self) -> BrokerState {
+        BrokerState {
+            stored: self.stop().unwrap_or_default(),
+        }
+    }
+
+    fn stop(&mut self) -> Option<Stored> {
+        let thread = self.thread.take()?;
+        let _ = self.control.send(Control::Stop);
+        let _ = self.waker.wake();
+        thread.join().ok()
+    }
+}
+
+impl Drop for BrokerHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The messages a stopped broker's queues held; see [`BrokerHandle::shutdown_keep_state`].
+#[derive(Debug, Default)]
+pub struct BrokerState {
+    stored: Stored,
+}
+
+impl BrokerState {
+    /// How many messages are kept, over all queues.
+    pub fn message_count(&self) -> usize {
+        self.stored.queues.iter().map(|(_, q)| q.len()).sum()
+    }
+
+    /// How many messages each queue keeps, by destination.
+    pub fn queue_lengths(&self) -> HashMap<String, usize> {
+        let lens = self
+            .stored
+            .queues
+            .iter()
+            .map(|(n, q)| (n.to_string(), q.len()));
+        lens.collect()
+    }
+}

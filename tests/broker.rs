@@ -1,0 +1,335 @@
+//! The embedded broker over real sockets, with a bare peer built on stompy's codec.
+#![cfg(feature = "broker")]
+
+#[path = "support/client.rs"]
+mod client;
+
+use std::time::{Duration, Instant};
+
+use client::{frame, Hdrs, Peer};
+use stompy::broker::{Broker, BrokerHandle};
+use stompy::Command;
+
+fn broker() -> BrokerHandle {
+    Broker::bind("127.0.0.1:0").unwrap()
+}
+
+#[test]
+fn negotiates_each_version() {
+    let b = broker();
+    for (offer, want) in [
+        ("1.0", "1.0"),
+        ("1.1", "1.1"),
+        ("1.2", "1.2"),
+        ("1.0,1.1", "1.1"),
+    ] {
+        let (_, connected) = Peer::connect_with(b.addr(), offer, &[]);
+        assert_eq!(connected.get("version"), Some(want));
+        assert!(connected.get("session").is_some());
+        assert!(connected.get("server").unwrap().starts_with("stompy/"));
+    }
+    let mut p = Peer::raw(b.addr());
+    p.cmd(Command::Connect, &[]);
+    assert_eq!(p.recv().get("version"), Some("1.0"));
+    let mut p = Peer::raw(b.addr());
+    p.cmd(Command::Stomp, &[("accept-version", "1.2"), ("host", "x")]);
+    assert_eq!(p.recv().get("version"), Some("1.2"));
+    let mut p = Peer::raw(b.addr());
+    p.cmd(Command::Connect, &[("accept-version", "9.9")]);
+    assert_eq!(
+        p.expect_error("unsupported").get("version"),
+        Some("1.0,1.1,1.2")
+    );
+}
+
+#[test]
+fn round_trip_in_every_version() {
+    let b = broker();
+    for v in ["1.0", "1.1", "1.2"] {
+        let mut p = Peer::connect(b.addr(), v);
+        let dest = format!("/queue/rt-{v}");
+        p.subscribe("s", &dest, "auto");
+        p.cmd_body(
+            Command::Send,
+            &[("destination", &dest), ("k", "v")],
+            b"a\0b",
+        );
+        let m = p.recv();
+        assert_eq!(
+            (m.command(), m.body(), m.get("k")),
+            (Command::Message, &b"a\0b"[..], Some("v"))
+        );
+        assert_eq!(m.get("destination"), Some(dest.as_str()));
+        assert_eq!(m.get("content-length"), Some("3"));
+    }
+}
+
+#[test]
+fn header_escaping_follows_the_version() {
+    let b = broker();
+    let mut p12 = Peer::connect(b.addr(), "1.2");
+    let mut p10 = Peer::connect(b.addr(), "1.0");
+    p12.subscribe("s", "/queue/esc", "auto");
+    let odd = "a:b\\c\nd\re";
+    p12.cmd(
+        Command::Send,
+        &[("destination", "/queue/esc"), ("odd", odd)],
+    );
+    assert_eq!(p12.recv().get("odd"), Some(odd));
+    p10.subscribe("s", "/queue/esc10", "auto");
+    p10.cmd(
+        Command::Send,
+        &[("destination", "/queue/esc10"), ("t", "x:y\\z")],
+    );
+    assert_eq!(p10.recv().get("t"), Some("x:y\\z"));
+}
+
+#[test]
+fn queues_round_robin_and_topics_fan_out() {
+    let b = broker();
+    let (mut a, mut c, mut p) = (
+        Peer::connect(b.addr(), "1.2"),
+        Peer::connect(b.addr(), "1.2"),
+        Peer::connect(b.addr(), "1.2"),
+    );
+    a.subscribe("q", "/queue/rr", "auto");
+    a.subscribe("t", "/topic/news", "auto");
+    a.with_receipt(
+        Command::Subscribe,
+        &[("id", "x"), ("destination", "/topic/x")],
+    );
+    c.subscribe("q", "/queue/rr", "auto");
+    c.with_receipt(
+        Command::Subscribe,
+        &[("id", "t"), ("destination", "/topic/news")],
+    );
+    for i in 0..4 {
+        p.publish("/queue/rr", &i.to_string());
+    }
+    p.publish("/topic/news", "all");
+    let body = |f: stompy::Frame| String::from_utf8(f.into_body()).unwrap();
+    let got_a: Vec<String> = (0..3).map(|_| body(a.recv())).collect();
+    let got_c: Vec<String> = (0..3).map(|_| body(c.recv())).collect();
+    assert_eq!(got_a, ["0", "2", "all"]);
+    assert_eq!(got_c, ["1", "3", "all"]);
+}
+
+#[test]
+fn prefetch_count_limits_in_flight_messages() {
+    let b = broker();
+    let mut c = Peer::connect(b.addr(), "1.2");
+    let h = [
+        ("id", "s"),
+        ("destination", "/queue/pf"),
+        ("ack", "client-individual"),
+    ];
+    c.cmd(
+        Command::Subscribe,
+        &[h[0], h[1], h[2], ("prefetch-count", "2")],
+    );
+    for i in 0..5 {
+        c.publish("/queue/pf", &i.to_string());
+    }
+    let (m0, m1) = (c.recv(), c.recv());
+    c.expect_silence(Duration::from_millis(200));
+    c.cmd(Command::Ack, &[("id", m0.get("ack").unwrap())]);
+    assert_eq!(c.recv().body(), b"2");
+    c.cmd(Command::Ack, &[("id", m1.get("ack").unwrap())]);
+    assert_eq!(c.recv().body(), b"3");
+}
+
+#[test]
+fn client_ack_is_cumulative() {
+    let b = broker();
+    let mut c = Peer::connect(b.addr(), "1.1");
+    c.subscribe("s", "/queue/cum", "client");
+    for i in 0..3 {
+        c.publish("/queue/cum", &i.to_string());
+    }
+    let ms: Vec<_> = (0..3).map(|_| c.recv()).collect();
+    let h = [
+        ("message-id", ms[1].message_id().unwrap()),
+        ("subscription", "s"),
+    ];
+    c.with_receipt(Command::Ack, &h);
+    drop(c);
+    let mut d = Peer::connect(b.addr(), "1.2");
+    d.subscribe("s", "/queue/cum", "auto");
+    let m = d.recv();
+    assert_eq!((m.body(), m.get("redelivered")), (&b"2"[..], Some("true")));
+    d.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn nack_and_disconnect_redeliver() {
+    let b = broker();
+    let mut c = Peer::connect(b.addr(), "1.2");
+    c.subscribe("s", "/queue/nack", "client-individual");
+    c.publish("/queue/nack", "a");
+    c.publish("/queue/nack", "b");
+    let (a, bm) = (c.recv(), c.recv());
+    c.cmd(Command::Nack, &[("id", a.get("ack").unwrap())]);
+    let again = c.recv();
+    assert_eq!(
+        (again.body(), again.get("redelivered")),
+        (&b"a"[..], Some("true"))
+    );
+    assert_eq!(again.message_id(), a.message_id());
+    assert_ne!(again.get("ack"), a.get("ack"));
+    c.with_receipt(Command::Ack, &[("id", bm.get("ack").unwrap())]);
+    c.cmd(Command::Disconnect, &[]);
+    c.expect_closed();
+    let mut d = Peer::connect(b.addr(), "1.0");
+    d.cmd(Command::Subscribe, &[("destination", "/queue/nack")]);
+    let m = d.recv();
+    assert_eq!((m.body(), m.get("redelivered")), (&b"a"[..], Some("true")));
+    d.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
+fn transactions_commit_abort_and_disconnect() {
+    let b = broker();
+    let mut c = Peer::connect(b.addr(), "1.2");
+    c.subscribe("s", "/queue/tx", "auto");
+    c.cmd(Command::Begin, &[("transaction", "t1")]);
+    c.cmd(
+        Command::Send,
+        &[("destination", "/queue/tx"), ("transaction", "t1")],
+    );
+    c.expect_silence(Duration::from_millis(100));
+    c.cmd(Command::Commit, &[("transaction", "t1")]);
+    assert!(c.recv().get("transaction").is_none());
+    c.cmd(Command::Begin, &[("transaction", "t2")]);
+    c.cmd(
+        Command::Send,
+        &[("destination", "/queue/tx"), ("transaction", "t2")],
+    );
+    c.with_receipt(Command::Abort, &[("transaction", "t2")]);
+    c.cmd(Command::Begin, &[("transaction", "t3")]);
+    c.cmd(
+        Command::Send,
+        &[("destination", "/queue/tx"), ("transaction", "t3")],
+    );
+    c.with_receipt(Command::Send, &[("destination", "/queue/tx2")]);
+    drop(c);
+    let mut d = Peer::connect(b.addr(), "1.2");
+    d.subscribe("s", "/queue/tx", "auto");
+    d.expect_silence(Duration::from_millis(200));
+    d.cmd(Command::Commit, &[("transaction", "t3")]);
+    d.expect_error("unknown transaction");
+}
+
+#[test]
+fn receipts_for_every_frame_that_asks() {
+    let b = broker();
+    let mut c = Peer::connect(b.addr(), "1.2");
+    let cases: [(Command, Hdrs); 5] = [
+        (
+            Command::Subscribe,
+            &[("id", "s"), ("destination", "/queue/r")],
+        ),
+        (Command::Send, &[("destination", "/queue/nobody")]),
+        (Command::Begin, &[("transaction", "t")]),
+        (Command::Commit, &[("transaction", "t")]),
+        (Command::Unsubscribe, &[("id", "s")]),
+    ];
+    for (command, headers) in cases {
+        c.with_receipt(command, headers);
+    }
+    c.cmd(Command::Disconnect, &[("receipt", "bye")]);
+    assert_eq!(c.recv().get("receipt-id"), Some("bye"));
+    c.expect_closed();
+}
+
+#[test]
+fn violations_get_error_then_close() {
+    let b = broker();
+    let cases: [(Command, Hdrs, &str); 5] = [
+        (Command::Send, &[], "destination"),
+        (
+            Command::Unsubscribe,
+            &[("id", "nope")],
+            "no such subscription",
+        ),
+        (Command::Ack, &[("id", "12345")], "not pending"),
+        (
+            Command::Commit,
+            &[("transaction", "nope")],
+            "unknown transaction",
+        ),
+        (Command::Connect, &[], "already connected"),
+    ];
+    for (command, headers, needle) in cases {
+        let mut c = Peer::connect(b.addr(), "1.2");
+        let mut h = headers.to_vec();
+        h.push(("receipt", "77"));
+        c.cmd(command, &h);
+        assert_eq!(c.expect_error(needle).get("receipt-id"), Some("77"));
+    }
+    let mut c = Peer::connect(b.addr(), "1.2");
+    c.subscribe("dup", "/queue/a", "auto");
+    c.subscribe("dup", "/queue/b", "auto");
+    c.expect_error("already in use");
+    let mut c = Peer::raw(b.addr());
+    c.cmd(
+        Command::Subscribe,
+        &[("id", "s"), ("destination", "/queue/a")],
+    );
+    c.expect_error("expected CONNECT");
+    let mut c = Peer::connect(b.addr(), "1.2");
+    std::io::Write::write_all(
+        &mut c.stream,
+        b"SEND\ndestination:/q\ncontent-length:2\n\nabc\0",
+    )
+    .unwrap();
+    c.expect_error("NUL");
+    let mut c = Peer::connect(b.addr(), "1.2");
+    std::io::Write::write_all(&mut c.stream, b"HELLO\n\n\0").unwrap();
+    c.expect_error("unknown command");
+}
+
+#[test]
+fn heart_beats_both_ways() {
+    let b = Broker::builder()
+        .heart_beat(50, 50)
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let (mut c, connected) = Peer::connect_with(b.addr(), "1.2", &[("heart-beat", "50,50")]);
+    assert_eq!(connected.get("heart-beat"), Some("50,50"));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while c.heart_beats < 3 && Instant::now() < deadline {
+        std::io::Write::write_all(&mut c.stream, b"\n").unwrap();
+        c.expect_silence(Duration::from_millis(30));
+    }
+    assert!(
+        c.heart_beats >= 3,
+        "broker sent {} heart-beats",
+        c.heart_beats
+    );
+    let start = Instant::now();
+    c.expect_closed();
+    assert!(start.elapsed() < Duration::from_secs(2));
+    let (mut quiet, _) = Peer::connect_with(b.addr(), "1.2", &[("heart-beat", "0,0")]);
+    quiet.expect_silence(Duration::from_millis(300));
+    assert_eq!(quiet.heart_beats, 0);
+}
+
+#[test]
+fn logins_are_checked() {
+    let b = Broker::builder()
+        .user("guest", "guest")
+        .bind("127.0.0.1:0")
+        .unwrap();
+    Peer::connect_with(
+        b.addr(),
+        "1.2",
+        &[("login", "guest"), ("passcode", "guest")],
+    );
+    for bad in [&[("login", "guest"), ("passcode", "nope")][..], &[]] {
+        let mut p = Peer::raw(b.addr());
+        let mut h = vec![("accept-version", "1.2")];
+        h.extend_from_slice(bad);
+        p.send(frame(Command::Connect, &h, b""));
+        p.expect_error("login failed");
+    }
+}

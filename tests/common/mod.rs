@@ -1,0 +1,217 @@
+//! Shared support for the integration tests: every test file does `mod common;`.
+//!
+//! * [`rabbitmq`], [`activemq`], [`real_brokers`]: the real brokers started by
+//!   `scripts/brokers.sh start`, or `None` (with one message on stderr) when they are not
+//!   running, so `cargo test` works on a machine without them.
+//! * [`unique`], [`unique_queue`], [`unique_topic`]: destination names no other test (or
+//!   earlier run) uses.
+//! * [`ca_file`]: the CA that signed the brokers' TLS certificates.
+//! * [`python`]: a Python with stomp.py, for interop tests with an independent client.
+//!
+//! With `STOMPY_REQUIRE_BROKERS=1` (as `scripts/test.sh` sets it) a missing broker or Python
+//! is a test failure instead of a skip.
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different subset; `pub` is the interface
+
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use stompy::Version;
+
+/// Environment variable that turns a missing broker or Python into a panic.
+pub const REQUIRE_ENV: &str = "STOMPY_REQUIRE_BROKERS";
+
+/// Default directory of `scripts/brokers.sh` (certificates, Python venv).
+pub const DEFAULT_BROKERS_DIR: &str = "/var/lib/stompy-test-brokers";
+
+/// How long a reachability probe waits for the TCP connection.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// A real STOMP broker on loopback, as configured by `scripts/brokers.sh`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RealBroker {
+    /// Human-readable name, used in messages: `"RabbitMQ"` or `"ActiveMQ"`.
+    pub name: &'static str,
+    /// Host to connect to (always loopback).
+    pub host: &'static str,
+    /// Plain STOMP port.
+    pub port: u16,
+    /// STOMP over TLS port (certificate signed by [`ca_file`], valid for `localhost` and
+    /// `127.0.0.1`).
+    pub tls_port: u16,
+    /// Login accepted by the broker.
+    pub login: &'static str,
+    /// Passcode for [`RealBroker::login`].
+    pub passcode: &'static str,
+    /// Value for the CONNECT `host` header: `"/"` for RabbitMQ, `"localhost"` for ActiveMQ.
+    pub vhost: &'static str,
+    /// STOMP versions the broker speaks.
+    pub versions: &'static [Version],
+}
+
+impl RealBroker {
+    /// `host:port` of the plain STOMP listener.
+    pub fn addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// `host:port` of the STOMP over TLS listener.
+    pub fn tls_addr(&self) -> String {
+        format!("{}:{}", self.host, self.tls_port)
+    }
+}
+
+/// RabbitMQ 3.10 with the STOMP plugin (WebSocket on `ws://127.0.0.1:15674/ws`).
+pub const RABBITMQ: RealBroker = RealBroker {
+    name: "RabbitMQ",
+    host: "127.0.0.1",
+    port: 61613,
+    tls_port: 61614,
+    login: "guest",
+    passcode: "guest",
+    vhost: "/",
+    versions: &[Version::V1_0, Version::V1_1, Version::V1_2],
+};
+
+/// ActiveMQ 5.17 (no WebSocket in Debian's build; anonymous logins refused).
+pub const ACTIVEMQ: RealBroker = RealBroker {
+    name: "ActiveMQ",
+    host: "127.0.0.1",
+    port: 61623,
+    tls_port: 61624,
+    login: "guest",
+    passcode: "guest",
+    vhost: "localhost",
+    versions: &[Version::V1_0, Version::V1_1, Version::V1_2],
+};
+
+/// Whether `STOMPY_REQUIRE_BROKERS` is set to something other than empty or `0`.
+pub fn brokers_required() -> bool {
+    std::env::var(REQUIRE_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// `$BROKERS_DIR`, or [`DEFAULT_BROKERS_DIR`].
+pub fn brokers_dir() -> PathBuf {
+    match std::env::var_os("BROKERS_DIR") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => PathBuf::from(DEFAULT_BROKERS_DIR),
+    }
+}
+
+/// Whether a TCP connection to `addr` succeeds within `timeout`.
+pub fn reachable(addr: &str, timeout: Duration) -> bool {
+    match addr.to_socket_addrs() {
+        Ok(addrs) => addrs
+            .into_iter()
+            .any(|a| TcpStream::connect_timeout(&a, timeout).is_ok()),
+        Err(_) => false,
+    }
+}
+
+/// Probes `broker`'s STOMP port (not cached). Returns the broker when it answers; otherwise
+/// panics if `required`, or prints the skip message to stderr and returns `None`.
+pub fn check_broker(broker: RealBroker, required: bool) -> Option<RealBroker> {
+    let addr = broker.addr();
+    if reachable(&addr, PROBE_TIMEOUT) {
+        return Some(broker);
+    }
+    if required {
+        panic!(
+            "{} at {addr} not reachable but {REQUIRE_ENV} is set (run scripts/brokers.sh start)",
+            broker.name
+        );
+    }
+    eprintln!(
+        "skipping {} tests: {addr} not reachable (run scripts/brokers.sh start)",
+        broker.name
+    );
+    None
+}
+
+fn cached(cell: &OnceLock<Option<RealBroker>>, broker: RealBroker) -> Option<RealBroker> {
+    cell.get_or_init(|| check_broker(broker, brokers_required()))
+        .clone()
+}
+
+/// RabbitMQ, or `None` when it is not reachable (probed once per test binary).
+///
+/// Panics when it is not reachable and `STOMPY_REQUIRE_BROKERS=1`.
+pub fn rabbitmq() -> Option<RealBroker> {
+    static CELL: OnceLock<Option<RealBroker>> = OnceLock::new();
+    cached(&CELL, RABBITMQ)
+}
+
+/// ActiveMQ, or `None` when it is not reachable (probed once per test binary).
+///
+/// Panics when it is not reachable and `STOMPY_REQUIRE_BROKERS=1`.
+pub fn activemq() -> Option<RealBroker> {
+    static CELL: OnceLock<Option<RealBroker>> = OnceLock::new();
+    cached(&CELL, ACTIVEMQ)
+}
+
+/// The real brokers that are reachable (RabbitMQ first).
+pub fn real_brokers() -> Vec<RealBroker> {
+    [rabbitmq(), activemq()].into_iter().flatten().collect()
+}
+
+/// A name fragment no other test uses: `stompy-test-<prefix>-<uuid>`.
+pub fn unique(prefix: &str) -> String {
+    format!("stompy-test-{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh queue destination: `/queue/stompy-test-<prefix>-<uuid>`.
+pub fn unique_queue(prefix: &str) -> String {
+    format!("/queue/{}", unique(prefix))
+}
+
+/// A fresh topic destination: `/topic/stompy-test-<prefix>-<uuid>`.
+pub fn unique_topic(prefix: &str) -> String {
+    format!("/topic/{}", unique(prefix))
+}
+
+/// The CA certificate (PEM) that signed both brokers' server certificates:
+/// `$BROKERS_DIR/certs/ca.pem`.
+pub fn ca_file() -> PathBuf {
+    brokers_dir().join("certs").join("ca.pem")
+}
+
+/// Whether `python` runs and can `import stomp`.
+pub fn python_has_stomp(python: &std::path::Path) -> bool {
+    Command::new(python)
+        .args(["-c", "import stomp"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// A Python interpreter with stomp.py: `$STOMPY_PYTHON`, else `$BROKERS_DIR/venv/bin/python`
+/// (made by `scripts/brokers.sh venv`), if it can `import stomp`. Checked once per test binary.
+///
+/// Returns `None` (with one message on stderr) when there is none; panics instead when
+/// `STOMPY_REQUIRE_BROKERS=1`.
+pub fn python() -> Option<PathBuf> {
+    static CELL: OnceLock<Option<PathBuf>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let candidate = match std::env::var_os("STOMPY_PYTHON") {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => brokers_dir().join("venv").join("bin").join("python"),
+        };
+        if python_has_stomp(&candidate) {
+            return Some(candidate);
+        }
+        let why = format!(
+            "{} cannot `import stomp` (run scripts/brokers.sh venv or set STOMPY_PYTHON)",
+            candidate.display()
+        );
+        if brokers_required() {
+            panic!("{why} but {REQUIRE_ENV} is set");
+        }
+        eprintln!("skipping stomp.py interop tests: {why}");
+        None
+    })
+    .clone()
+}

@@ -1,0 +1,139 @@
+//! A scripted STOMP peer over a real socket, for what a broker will not do on demand
+//! (malformed frames, silence, a close in the middle of a frame).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use stompy::codec::{Decoder, Item};
+use stompy::{Frame, Limits, Version};
+
+/// One thing the peer does, in order.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// Read one frame (heart-beats skipped) and record it.
+    Read,
+    /// Write these bytes.
+    Write(Vec<u8>),
+    /// Keep the socket open without writing, for this long (the peer still reads).
+    Silence(Duration),
+    /// Read frames until the client closes the connection.
+    ReadUntilClosed,
+    /// Close the socket.
+    Close,
+}
+
+/// A CONNECTED frame for `version` with the given heart-beat header.
+pub fn connected(version: &str, heart_beat: &str) -> Step {
+    Step::Write(
+        format!("CONNECTED\nversion:{version}\nheart-beat:{heart_beat}\nserver:peer/1\n\n\0")
+            .into_bytes(),
+    )
+}
+
+/// Writes raw bytes.
+pub fn write(bytes: impl AsRef<[u8]>) -> Step {
+    Step::Write(bytes.as_ref().to_vec())
+}
+
+/// A peer accepting one connection and playing `steps` on it.
+pub struct Peer {
+    pub addr: SocketAddr,
+    handle: Option<JoinHandle<(Vec<Frame>, usize)>>,
+}
+
+impl Peer {
+    #[track_caller]
+    pub fn start(steps: Vec<Step>) -> Peer {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind peer");
+        let addr = listener.local_addr().unwrap();
+        let handle = std::thread::spawn(move || {
+            let Ok((sock, _)) = listener.accept() else {
+                return (Vec::new(), 0);
+            };
+            play(sock, steps)
+        });
+        Peer {
+            addr,
+            handle: Some(handle),
+        }
+    }
+
+    /// A peer that accepts and answers CONNECT with CONNECTED 1.2 (no heart-beats), then
+    /// plays `steps`.
+    pub fn connected_then(steps: Vec<Step>) -> Peer {
+        let mut all = vec![Step::Read, connected("1.2", "0,0")];
+        all.extend(steps);
+        Peer::start(all)
+    }
+
+    /// The frames the peer read (waits for the script to finish).
+    pub fn frames(self) -> Vec<Frame> {
+        self.finish().0
+    }
+
+    /// The frames the peer read and how many heart-beats (EOLs between frames) it saw.
+    pub fn finish(mut self) -> (Vec<Frame>, usize) {
+        self.handle.take().unwrap().join().expect("peer panicked")
+    }
+}
+
+fn play(mut sock: TcpStream, steps: Vec<Step>) -> (Vec<Frame>, usize) {
+    let mut beats = 0;
+    let mut dec = Decoder::new(Version::V1_2, Limits::default());
+    let mut seen = Vec::new();
+    for step in steps {
+        match step {
+            Step::Read => match read_frame(&mut sock, &mut dec, &mut beats) {
+                Some(f) => seen.push(f),
+                None => return (seen, beats),
+            },
+            Step::Write(b) => {
+                if sock.write_all(&b).is_err() {
+                    return (seen, beats);
+                }
+            }
+            Step::Silence(d) => {
+                sock.set_read_timeout(Some(d)).unwrap();
+                let mut buf = [0u8; 4096];
+                let until = std::time::Instant::now() + d;
+                while std::time::Instant::now() < until {
+                    match sock.read(&mut buf) {
+                        Ok(0) => return (seen, beats),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                sock.set_read_timeout(None).unwrap();
+            }
+            Step::ReadUntilClosed => {
+                while let Some(f) = read_frame(&mut sock, &mut dec, &mut beats) {
+                    seen.push(f);
+                }
+            }
+            Step::Close => {
+                let _ = sock.shutdown(std::net::Shutdown::Both);
+                return (seen, beats);
+            }
+        }
+    }
+    (seen, beats)
+}
+
+fn read_frame(sock: &mut TcpStream, dec: &mut Decoder, beats: &mut usize) -> Option<Frame> {
+    loop {
+        match dec.decode() {
+            Ok(Some(Item::Frame(f))) => return Some(f),
+            Ok(Some(Item::HeartBeat)) => *beats += 1,
+            Ok(None) => {}
+            Err(_) => return None,
+        }
+        let mut buf = [0u8; 8192];
+        match sock.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => dec.feed(&buf[..n]),
+        }
+    }
+}

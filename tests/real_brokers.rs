@@ -1,0 +1,430 @@
+//! The pull API end to end against the embedded broker, RabbitMQ and ActiveMQ, for every
+//! protocol version each speaks. The real brokers are skipped (with a note) when they are not
+//! running, unless STOMPY_REQUIRE_BROKERS=1.
+
+mod common;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::Duration;
+
+use common::{real_brokers, unique_queue, RealBroker};
+use stompy::{AckMode, Command, Error, Frame, StompClient, Timeout, Version};
+
+const T: Duration = Duration::from_secs(10);
+
+fn connect(b: &RealBroker, v: Version) -> StompClient {
+    StompClient::builder()
+        .address(b.addr().as_str())
+        .unwrap()
+        .login(b.login, b.passcode)
+        .host(b.vhost)
+        .versions([v])
+        .connect()
+        .unwrap_or_else(|e| panic!("{} {v}: connect: {e}", b.name))
+}
+
+/// Runs `test` for the embedded broker, every reachable real broker and every version each
+/// speaks.
+fn each(test: impl Fn(&RealBroker, Version, &str)) {
+    let embedded = stompy::broker::Broker::builder()
+        .user("guest", "guest")
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let mut targets = vec![RealBroker {
+        name: "stompy",
+        host: "127.0.0.1",
+        port: embedded.addr().port(),
+        tls_port: 0,
+        login: "guest",
+        passcode: "guest",
+        vhost: "/",
+        versions: &Version::ALL,
+    }];
+    targets.extend(real_brokers());
+    for b in targets {
+        for &v in b.versions {
+            let ctx = format!("{} STOMP {v}", b.name);
+            test(&b, v, &ctx);
+        }
+    }
+}
+
+/// The strongest client ack mode the version has.
+fn individual(v: Version) -> AckMode {
+    if v == Version::V1_0 {
+        AckMode::Client
+    } else {
+        AckMode::ClientIndividual
+    }
+}
+
+fn subscribe(c: &mut StompClient, q: &str, ack: AckMode) -> String {
+    c.subscription(q)
+        .ack(ack)
+        .wait_receipt(T)
+        .subscribe()
+        .unwrap()
+}
+
+fn send_confirmed(c: &mut StompClient, q: &str, body: &str) {
+    c.message(q)
+        .body(body)
+        .send_and_wait(T)
+        .unwrap_or_else(|e| panic!("send {body:?} to {q}: {e}"));
+}
+
+fn next(c: &mut StompClient, ctx: &str) -> Frame {
+    c.recv_timeout(T)
+        .unwrap_or_else(|e| panic!("{ctx}: recv: {e}"))
+        .expect("open connection")
+}
+
+fn body(f: &Frame) -> String {
+    f.text().unwrap().into_owned()
+}
+
+#[test]
+fn connected_frame_names_version_server_and_session() {
+    each(|b, v, ctx| {
+        let c = connect(b, v);
+        assert_eq!(c.version(), v, "{ctx}");
+        let f = c.connected_frame().unwrap();
+        let server = f.get("server").unwrap_or_default();
+        assert!(server.contains(b.name), "{ctx}: server {server:?}");
+        if v > Version::V1_0 {
+            assert_eq!(f.get("version"), Some(v.as_str()), "{ctx}");
+        }
+        assert!(f.get("session").is_some(), "{ctx}");
+    });
+}
+
+#[test]
+fn headers_escaping_and_binary_bodies_round_trip() {
+    each(|b, v, ctx| {
+        let mut c = connect(b, v);
+        let q = unique_queue("roundtrip");
+        subscribe(&mut c, &q, AckMode::Auto);
+        let tricky = match v {
+            Version::V1_0 => "plain value",
+            Version::V1_1 => "a:b\nc\\d",
+            Version::V1_2 => "a:b\nc\\d\re",
+        };
+        let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        c.message(&q)
+            .body(binary.clone())
+            .header("x-tricky", tricky)
+            .header("x-first", "1")
+            .content_type("application/octet-stream")
+            .send_and_wait(T)
+            .unwrap();
+        let f = next(&mut c, ctx);
+        assert_eq!(f.command(), Command::Message, "{ctx}");
+        assert_eq!(f.destination(), Some(q.as_str()), "{ctx}");
+        assert_eq!(f.get("x-tricky"), Some(tricky), "{ctx}");
+        assert_eq!(f.get("x-first"), Some("1"), "{ctx}");
+        assert_eq!(f.body(), &binary[..], "{ctx}: NULs inside the body survive");
+        assert!(
+            f.message_id().is_some() && f.subscription().is_some(),
+            "{ctx}"
+        );
+    });
+}
+
+#[test]
+fn json_bodies_round_trip() {
+    each(|b, v, ctx| {
+        let mut c = connect(b, v);
+        let q = unique_queue("json");
+        subscribe(&mut c, &q, AckMode::Auto);
+        c.send_json(&q, &serde_json::json!({"n": 7, "s": "x"}))
+            .unwrap();
+        let f = next(&mut c, ctx);
+        let val: serde_json::Value = f.json().unwrap();
+        assert_eq!(val["n"], 7, "{ctx}");
+        assert_eq!(f.content_type(), Some("application/json"), "{ctx}");
+    });
+}
+
+#[test]
+fn auto_ack_happens_only_when_the_application_comes_back() {
+    each(|b, v, ctx| {
+        let q = unique_queue("autoack");
+        let mut producer = connect(b, v);
+        for body in ["one", "two"] {
+            send_confirmed(&mut producer, &q, body);
+        }
+        // A consumer sees "one" and dies before asking for more: "one" is not ACKed.
+        let mut a = connect(b, v);
+        subscribe(&mut a, &q, individual(v));
+        assert_eq!(body(&next(&mut a, ctx)), "one", "{ctx}");
+        drop(a);
+        // The next one gets "one" again (redelivered), then "two" (which ACKs "one"), and
+        // leaves without coming back: "two" stays un-ACKed.
+        let mut bc = connect(b, v);
+        subscribe(&mut bc, &q, individual(v));
+        let again = next(&mut bc, ctx);
+        assert_eq!(body(&again), "one", "{ctx}");
+        assert!(again.is_redelivered(), "{ctx}: {again:?}");
+        assert_eq!(body(&next(&mut bc, ctx)), "two", "{ctx}");
+        bc.disconnect().unwrap();
+        // Only "two" is left.
+        let mut c = connect(b, v);
+        subscribe(&mut c, &q, individual(v));
+        send_confirmed(&mut producer, &q, "marker");
+        assert_eq!(body(&next(&mut c, ctx)), "two", "{ctx}");
+        assert_eq!(body(&next(&mut c, ctx)), "marker", "{ctx}");
+    });
+}
+
+#[test]
+fn client_mode_ack_is_cumulative() {
+    each(|b, v, ctx| {
+        let q = unique_queue("cumulative");
+        let mut c = connect(b, v);
+        for body in ["1", "2", "3"] {
+            send_confirmed(&mut c, &q, body);
+        }
+        c.subscription(&q)
+            .ack(AckMode::Client)
+            .auto_ack(false)
+            .wait_receipt(T)
+            .subscribe()
+            .unwrap();
+        let _one = next(&mut c, ctx);
+        let two = next(&mut c, ctx);
+        let _three = next(&mut c, ctx);
+        c.ack(&two).unwrap(); // acknowledges "1" and "2"
+        c.disconnect().unwrap();
+        let mut d = connect(b, v);
+        subscribe(&mut d, &q, AckMode::Auto);
+        send_confirmed(&mut d, &q, "marker");
+        assert_eq!(body(&next(&mut d, ctx)), "3", "{ctx}");
+        assert_eq!(body(&next(&mut d, ctx)), "marker", "{ctx}");
+    });
+}
+
+#[test]
+fn nack_is_refused_on_1_0_and_rejects_the_message_on_later_versions() {
+    each(|b, v, ctx| {
+        let q = unique_queue("nack");
+        let mut c = connect(b, v);
+        c.subscription(&q)
+            .ack(individual(v))
+            .auto_ack(false)
+            .wait_receipt(T)
+            .subscribe()
+            .unwrap();
+        send_confirmed(&mut c, &q, "bad");
+        let f = next(&mut c, ctx);
+        if v == Version::V1_0 {
+            assert!(matches!(c.nack(&f), Err(Error::Invalid(_))), "{ctx}");
+            return;
+        }
+        c.nack(&f).unwrap();
+        send_confirmed(&mut c, &q, "marker");
+        let g = next(&mut c, ctx);
+        if b.name != "ActiveMQ" {
+            // RabbitMQ and the embedded broker requeue a NACKed message at once.
+            assert_eq!(
+                (body(&g).as_str(), g.is_redelivered()),
+                ("bad", true),
+                "{ctx}"
+            );
+            c.ack(&g).unwrap();
+            assert_eq!(body(&next(&mut c, ctx)), "marker", "{ctx}");
+        } else {
+            // ActiveMQ treats it as poison and never redelivers it.
+            assert_eq!(body(&g), "marker", "{ctx}");
+        }
+        c.ack(&f).ok();
+    });
+}
+
+#[test]
+fn loop_with_stops_on_some_and_a_panic_leaves_the_message_unacked() {
+    each(|b, v, ctx| {
+        let q = unique_queue("loop");
+        let mut c = connect(b, v);
+        subscribe(&mut c, &q, individual(v));
+        for body in ["a", "b", "stop", "after"] {
+            send_confirmed(&mut c, &q, body);
+        }
+        let mut seen = Vec::new();
+        let got = c
+            .loop_with(|_, f| {
+                seen.push(body(&f));
+                (body(&f) == "stop").then_some(42)
+            })
+            .unwrap();
+        assert_eq!(
+            (got, seen),
+            (Some(42), vec!["a".into(), "b".into(), "stop".into()]),
+            "{ctx}"
+        );
+        let crashed = catch_unwind(AssertUnwindSafe(|| {
+            c.loop_with(|_, f| -> Option<()> { panic!("cannot handle {:?}", body(&f)) })
+        }));
+        assert!(crashed.is_err(), "{ctx}");
+        // Even when the client is used again after the panic, "after" is not ACKed.
+        send_confirmed(&mut c, &q, "marker");
+        drop(c);
+        let mut d = connect(b, v);
+        subscribe(&mut d, &q, AckMode::Auto);
+        let f = next(&mut d, ctx);
+        assert_eq!(
+            (body(&f).as_str(), f.is_redelivered()),
+            ("after", true),
+            "{ctx}"
+        );
+    });
+}
+
+#[test]
+fn transactions_commit_all_or_abort_on_drop() {
+    each(|b, v, ctx| {
+        let q = unique_queue("tx");
+        let mut c = connect(b, v);
+        subscribe(&mut c, &q, AckMode::Auto);
+        {
+            let mut tx = c.transaction().unwrap();
+            tx.send(&q, "dropped-1").unwrap();
+            tx.send(&q, "dropped-2").unwrap();
+            // dropped without commit: ABORT
+        }
+        let mut tx = c.transaction().unwrap();
+        tx.send(&q, "kept-1").unwrap();
+        tx.message(&q).unwrap().body("kept-2").send().unwrap();
+        tx.commit_and_wait(T).unwrap();
+        assert_eq!(body(&next(&mut c, ctx)), "kept-1", "{ctx}");
+        assert_eq!(body(&next(&mut c, ctx)), "kept-2", "{ctx}");
+        let mut tx = c.transaction().unwrap();
+        tx.send(&q, "aborted").unwrap();
+        tx.abort().unwrap();
+        send_confirmed(&mut c, &q, "marker");
+        assert_eq!(body(&next(&mut c, ctx)), "marker", "{ctx}");
+    });
+}
+
+#[test]
+fn receipt_waits_keep_messages_for_recv_in_order() {
+    each(|b, v, ctx| {
+        let q = unique_queue("receipt");
+        let mut c = connect(b, v);
+        subscribe(&mut c, &q, AckMode::Auto);
+        c.send(&q, "first").unwrap();
+        c.send(&q, "second").unwrap();
+        send_confirmed(&mut c, &q, "third");
+        // Let the messages arrive while waiting for another receipt.
+        let r = c
+            .message("/queue/stompy-unused")
+            .receipt()
+            .send()
+            .unwrap()
+            .unwrap();
+        c.wait_for_receipt(&r, T).unwrap();
+        let got: Vec<_> = (0..3).map(|_| body(&next(&mut c, ctx))).collect();
+        assert_eq!(got, ["first", "second", "third"], "{ctx}");
+    });
+}
+
+#[test]
+fn unsubscribe_stops_delivery() {
+    each(|b, v, ctx| {
+        let q = unique_queue("unsub");
+        let mut c = connect(b, v);
+        let id = subscribe(&mut c, &q, AckMode::Auto);
+        send_confirmed(&mut c, &q, "before");
+        assert_eq!(body(&next(&mut c, ctx)), "before", "{ctx}");
+        c.unsubscribe(&id).unwrap();
+        assert!(c.subscriptions().is_empty());
+        send_confirmed(&mut c, &q, "after");
+        let err = c.recv_timeout(Duration::from_millis(300)).unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout(Timeout::Recv(_))),
+            "{ctx}: {err:?}"
+        );
+        let mut d = connect(b, v);
+        subscribe(&mut d, &q, AckMode::Auto);
+        assert_eq!(body(&next(&mut d, ctx)), "after", "{ctx}");
+    });
+}
+
+#[test]
+fn broker_errors_come_inline_and_the_connection_goes_on() {
+    each(|b, v, ctx| {
+        let q = unique_queue("errors");
+        let mut c = connect(b, v);
+        subscribe(&mut c, &q, AckMode::Auto);
+        // A SEND with no destination: RabbitMQ and ActiveMQ answer ERROR and keep the
+        // connection; the embedded broker closes it after the ERROR, as the spec says.
+        c.send_frame(&Frame::new(Command::Send).with_body("x"))
+            .unwrap();
+        let mut frames = c.frames();
+        let first = frames.next().unwrap();
+        let err = first.unwrap_err();
+        assert!(err.broker_error().is_some(), "{ctx}: {err:?}");
+        if b.name == "stompy" {
+            assert!(
+                frames.next().is_none(),
+                "{ctx}: iteration ends at the close"
+            );
+            drop(frames);
+            let reason = c.close_reason().and_then(|e| e.broker_error());
+            assert!(
+                reason.is_some(),
+                "{ctx}: the close is explained by the ERROR"
+            );
+            return;
+        }
+        drop(frames);
+        send_confirmed(&mut c, &q, "still here");
+        assert_eq!(body(&next(&mut c, ctx)), "still here", "{ctx}");
+    });
+}
+
+#[test]
+fn a_wrong_password_is_a_broker_error() {
+    each(|b, v, ctx| {
+        let err = StompClient::builder()
+            .address(b.addr().as_str())
+            .unwrap()
+            .login(b.login, "wrong-password")
+            .host(b.vhost)
+            .versions([v])
+            .connect()
+            .unwrap_err();
+        let be = err
+            .broker_error()
+            .unwrap_or_else(|| panic!("{ctx}: {err:?}"));
+        assert!(!be.message.is_empty(), "{ctx}");
+    });
+}
+
+#[test]
+fn disconnect_closes_and_recv_then_reads_none() {
+    each(|b, v, ctx| {
+        let mut c = connect(b, v);
+        c.disconnect().unwrap();
+        assert!(!c.is_connected(), "{ctx}");
+        assert!(c.recv().unwrap().is_none(), "{ctx}");
+        assert!(c.close_reason().is_none(), "{ctx}");
+        assert!(
+            matches!(c.send("/queue/x", "y"), Err(Error::NotConnected(_))),
+            "{ctx}"
+        );
+    });
+}
+
+#[test]
+fn topics_fan_out_to_every_subscriber() {
+    each(|b, v, ctx| {
+        let t = common::unique_topic("fanout");
+        let mut a = connect(b, v);
+        let mut c = connect(b, v);
+        subscribe(&mut a, &t, AckMode::Auto);
+        subscribe(&mut c, &t, AckMode::Auto);
+        send_confirmed(&mut a, &t, "news");
+        assert_eq!(body(&next(&mut a, ctx)), "news", "{ctx}");
+        assert_eq!(body(&next(&mut c, ctx)), "news", "{ctx}");
+    });
+}

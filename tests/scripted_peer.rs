@@ -1,0 +1,378 @@
+//! The client against a scripted peer: what real brokers will not do on demand.
+
+mod peer;
+
+use std::time::{Duration, Instant};
+
+use peer::{connected, write, Peer, Step};
+use stompy::{Command, Error, Limits, ProtocolError, StompClient, Timeout};
+
+const MSG: &str = "MESSAGE\ndestination:/queue/a\nmessage-id:1\nsubscription:sub-1\n\nhello\0";
+
+fn client(peer: &Peer) -> StompClient {
+    StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .connected_timeout(Duration::from_secs(5))
+        .connect()
+        .expect("connect to scripted peer")
+}
+
+fn subscribed(peer: &Peer) -> StompClient {
+    let mut c = client(peer);
+    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
+    c
+}
+
+#[test]
+fn error_mid_stream_is_an_error_then_close_is_clean_with_reason() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write(MSG),
+        write("ERROR\nmessage:boom\ncontent-type:text/plain\n\nthe details\0"),
+        Step::Close,
+    ]);
+    let mut c = subscribed(&peer);
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
+    let err = c.recv().unwrap_err();
+    let b = err.broker_error().expect("broker error");
+    assert_eq!(
+        (b.message.as_str(), b.body.as_str()),
+        ("boom", "the details")
+    );
+    assert!(c.recv().unwrap().is_none());
+    assert_eq!(
+        c.close_reason()
+            .and_then(|e| e.broker_error())
+            .map(|b| b.message.as_str()),
+        Some("boom")
+    );
+}
+
+#[test]
+fn close_in_the_middle_of_a_frame_is_a_truncation_error() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write("MESSAGE\ndestination:/queue/a\nsubscription:sub-1\n\nhal"),
+        Step::Close,
+    ]);
+    let mut c = subscribed(&peer);
+    match c.recv() {
+        Err(Error::Protocol(ProtocolError::Truncated(n))) => assert!(n > 0),
+        other => panic!("expected truncation, got {other:?}"),
+    }
+    assert!(!c.is_connected());
+    assert!(
+        c.recv().unwrap().is_none(),
+        "a failed connection then reads as closed"
+    );
+}
+
+#[test]
+fn close_between_frames_ends_iteration_cleanly() {
+    let peer = Peer::connected_then(vec![Step::Read, write(MSG), write(MSG), Step::Close]);
+    let mut c = subscribed(&peer);
+    let n = (&mut c).count();
+    assert_eq!(n, 2);
+    assert!(c.close_reason().is_none());
+}
+
+#[test]
+fn silent_broker_is_a_heart_beat_timeout_within_interval_times_scale() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "200,0"),
+        Step::Silence(Duration::from_secs(5)),
+    ]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .heart_beat(Duration::ZERO, Duration::from_millis(200))
+        .connect()
+        .unwrap();
+    let start = Instant::now();
+    let err = c.recv().unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
+        "{err:?}"
+    );
+    // 200 ms × 1.5 = 300 ms, plus a small margin for scheduling.
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(800),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn heart_beats_are_sent_when_the_client_waits() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "0,100"),
+        Step::ReadUntilClosed,
+    ]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .heart_beat(Duration::from_millis(100), Duration::ZERO)
+        .disconnect_timeout(Duration::from_millis(1))
+        .connect()
+        .unwrap();
+    assert_eq!(c.heart_beat().0, Some(Duration::from_millis(100)));
+    // recv_timeout drives the clock: heart-beats flow while the client waits.
+    let err = c.recv_timeout(Duration::from_millis(350)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(Timeout::Recv(_))));
+    assert!(
+        c.is_connected(),
+        "a receive timeout leaves the connection usable"
+    );
+    drop(c);
+    let (frames, beats) = peer.finish();
+    assert_eq!(frames.len(), 2, "CONNECT and DISCONNECT");
+    assert!(
+        (2..=4).contains(&beats),
+        "about one heart-beat per 100 ms in 350 ms, saw {beats}"
+    );
+}
+
+#[test]
+fn broker_that_never_answers_connect_times_out() {
+    let peer = Peer::start(vec![Step::Read, Step::Silence(Duration::from_secs(3))]);
+    let start = Instant::now();
+    let err = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .connected_timeout(Duration::from_millis(300))
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Connected(_))),
+        "{err:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn garbage_command_is_a_typed_error() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write("BOGUS\n\n\0"),
+        Step::Silence(Duration::from_secs(2)),
+    ]);
+    let mut c = subscribed(&peer);
+    match c.recv() {
+        Err(Error::Protocol(ProtocolError::UnknownCommand(cmd))) => assert_eq!(cmd, "BOGUS"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn oversized_header_line_is_refused_before_it_is_buffered() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write(format!("MESSAGE\nx:{}\n\n\0", "y".repeat(100_000))),
+        Step::Silence(Duration::from_secs(2)),
+    ]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .limits(Limits {
+            max_header_line: 1024,
+            ..Limits::default()
+        })
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
+    match c.recv() {
+        Err(Error::Protocol(ProtocolError::HeaderLineTooLong { max, .. })) => assert_eq!(max, 1024),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn frames_arriving_during_a_receipt_wait_are_kept_in_order() {
+    let peer = Peer::connected_then(vec![
+        Step::Read, // SUBSCRIBE
+        Step::Read, // SEND with receipt
+        write(MSG.replace("hello", "one")),
+        write(MSG.replace("hello", "two")),
+        write("RECEIPT\nreceipt-id:r-1\n\n\0"),
+        write(MSG.replace("hello", "three")),
+        Step::Silence(Duration::from_secs(2)),
+    ]);
+    let mut c = subscribed(&peer);
+    let r = c
+        .message("/queue/b")
+        .body("x")
+        .receipt_id("r-1")
+        .send()
+        .unwrap()
+        .unwrap();
+    c.wait_for_receipt(&r, Duration::from_secs(5)).unwrap();
+    let bodies: Vec<_> = (0..3)
+        .map(|_| c.recv().unwrap().unwrap().into_body())
+        .collect();
+    assert_eq!(
+        bodies,
+        [b"one".to_vec(), b"two".to_vec(), b"three".to_vec()]
+    );
+}
+
+#[test]
+fn a_receipt_that_never_comes_is_a_receipt_timeout() {
+    let peer = Peer::connected_then(vec![Step::Read, Step::Silence(Duration::from_secs(2))]);
+    let mut c = client(&peer);
+    let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
+    let err = c
+        .wait_for_receipt(&r, Duration::from_millis(200))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Receipt(_))),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn an_error_while_waiting_for_a_receipt_is_an_error() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write("ERROR\nmessage:no such queue\nreceipt-id:r-9\n\n\0"),
+        Step::Silence(Duration::from_secs(2)),
+    ]);
+    let mut c = client(&peer);
+    c.message("/queue/b").receipt_id("r-9").send().unwrap();
+    let err = c
+        .wait_for_receipt("r-9", Duration::from_secs(5))
+        .unwrap_err();
+    let b = err.broker_error().expect("broker error");
+    assert_eq!(b.receipt_id.as_deref(), Some("r-9"));
+}
+
+#[test]
+fn receipts_never_reach_a_consumer_loop() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write("RECEIPT\nreceipt-id:whatever\n\n\0"),
+        write(MSG),
+        Step::Close,
+    ]);
+    let mut c = subscribed(&peer);
+    let frames: Vec<_> = (&mut c).collect();
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].command(), Command::Message);
+}
+
+#[test]
+fn failover_skips_a_dead_address_and_one_that_refuses_connect() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_addr = dead.local_addr().unwrap();
+    drop(dead);
+    let refusing = Peer::start(vec![
+        Step::Read,
+        write("ERROR\nmessage:go away\n\n\0"),
+        Step::Close,
+    ]);
+    let good = Peer::start(vec![
+        Step::Read,
+        connected("1.1", "0,0"),
+        Step::ReadUntilClosed,
+    ]);
+    let mut c = StompClient::builder()
+        .addresses([dead_addr, refusing.addr, good.addr])
+        .unwrap()
+        .disconnect_timeout(Duration::from_millis(200))
+        .connect()
+        .unwrap();
+    assert_eq!(c.broker_address().unwrap().port, good.addr.port());
+    assert_eq!(c.version(), stompy::Version::V1_1);
+    // The peer never answers receipts: the bounded wait says so, and the socket is closed.
+    assert!(matches!(
+        c.disconnect(),
+        Err(Error::Timeout(Timeout::Receipt(_)))
+    ));
+    assert!(!c.is_connected());
+    let seen = good.frames();
+    assert_eq!(seen.last().map(|f| f.command()), Some(Command::Disconnect));
+}
+
+#[test]
+fn a_refused_login_everywhere_is_reported_as_the_broker_said() {
+    let a = Peer::start(vec![
+        Step::Read,
+        write("ERROR\nmessage:bad login\n\n\0"),
+        Step::Close,
+    ]);
+    let err = StompClient::connect(a.addr).unwrap_err();
+    assert_eq!(
+        err.broker_error().map(|b| b.message.as_str()),
+        Some("bad login")
+    );
+}
+
+#[test]
+fn connect_frame_carries_versions_host_login_and_heart_beat() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "0,0"),
+        Step::ReadUntilClosed,
+    ]);
+    let c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .login("u", "p")
+        .host("/vh")
+        .heart_beat(Duration::from_millis(1500), Duration::from_millis(2500))
+        .header("client-id", "me")
+        .use_stomp_command(true)
+        .connect()
+        .unwrap();
+    drop(c);
+    let frames = peer.frames();
+    let f = &frames[0];
+    assert_eq!(f.command(), Command::Stomp);
+    assert_eq!(f.get("accept-version"), Some("1.0,1.1,1.2"));
+    assert_eq!(f.get("host"), Some("/vh"));
+    assert_eq!((f.get("login"), f.get("passcode")), (Some("u"), Some("p")));
+    assert_eq!(f.get("heart-beat"), Some("1500,2500"));
+    assert_eq!(f.get("client-id"), Some("me"));
+    assert_eq!(
+        frames.last().unwrap().command(),
+        Command::Disconnect,
+        "drop disconnects"
+    );
+}
+
+#[test]
+fn version_the_client_did_not_offer_is_refused() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.1", "0,0"),
+        Step::ReadUntilClosed,
+    ]);
+    let err = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .versions([stompy::Version::V1_2])
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(ProtocolError::UnsupportedVersion(_))),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn message_for_an_unknown_subscription_is_a_typed_error_and_not_fatal() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write(MSG.replace("sub-1", "nope")),
+        write(MSG),
+        Step::Close,
+    ]);
+    let mut c = subscribed(&peer);
+    assert!(matches!(
+        c.recv(),
+        Err(Error::Protocol(ProtocolError::Unexpected(_)))
+    ));
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
+}
