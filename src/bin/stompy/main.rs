@@ -1,6 +1,8 @@
 //! `stompy`: a STOMP command-line client. Send, listen, or work in an interactive shell.
 
 mod args;
+#[cfg(feature = "broker")]
+mod broker;
 mod commands;
 mod connect;
 mod error;
@@ -33,6 +35,8 @@ fn run(cli: &Cli) -> Result<(), CliError> {
         Some(Cmd::Send(a)) => commands::send(&cli.conn, a),
         Some(Cmd::Listen(a)) => commands::listen(&cli.conn, a),
         Some(Cmd::Shell(a)) => shell::run(&cli.conn, a),
+        #[cfg(feature = "broker")]
+        Some(Cmd::Broker(a)) => broker::run(a),
         None => shell::run(&cli.conn, &ShellArgs::default()),
     }
 }
