@@ -566,6 +566,11 @@ fn shell_in_a_terminal_has_a_prompt_and_history() {
     p.send_line("stats").unwrap();
     p.expect("SEND=2 SUBSCRIBE=1").unwrap();
     p.expect("stompy> ").unwrap();
+    // A message that arrives while the prompt waits is printed at once, above the prompt.
+    let t = broker.target();
+    t.ok(&["send", &q, "pushed while idle", "--receipt"], "");
+    p.expect("pushed while idle").unwrap();
+    p.expect("stompy> ").unwrap();
     p.send_line("quit").unwrap();
     p.expect(expectrl::Eof).unwrap();
     let history = std::fs::read_to_string(home.join(".stompy_history")).unwrap();

@@ -10,6 +10,7 @@ mod format;
 mod shell;
 mod shell_commands;
 mod stats;
+mod terminal;
 mod tls;
 
 use std::process::ExitCode;

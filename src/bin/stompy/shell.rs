@@ -5,11 +5,10 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-use rustyline::error::ReadlineError;
-use rustyline::DefaultEditor;
+use rustyline::ExternalPrinter;
 use stompy::{Command, Error, Frame, StompClient};
 
 use crate::args::{ConnOpts, Format, ShellArgs};
@@ -40,6 +39,8 @@ pub(crate) struct Shell {
     pub(crate) failures: u64,
     /// Messages printed since the last `wait` counted them.
     pub(crate) unwaited: u64,
+    /// While the line editor shows the prompt, output goes through it (above the prompt).
+    pub(crate) at_prompt: Option<Box<dyn ExternalPrinter>>,
 }
 
 /// What a command asks the loop to do next.
@@ -59,6 +60,7 @@ pub(crate) fn run(conn: &ConnOpts, args: &ShellArgs) -> Result<(), CliError> {
         done: false,
         failures: 0,
         unwaited: 0,
+        at_prompt: None,
     };
     let interactive = args.script.is_none() && io::stdin().is_terminal();
     let result = match &args.script {
@@ -79,37 +81,6 @@ pub(crate) fn run(conn: &ConnOpts, args: &ShellArgs) -> Result<(), CliError> {
 }
 
 impl Shell {
-    /// Reads commands from a terminal with line editing and history.
-    fn interactive(&mut self) -> Outcome {
-        let mut editor = DefaultEditor::new()?;
-        let history = history_path();
-        if let Some(h) = &history {
-            let _ = editor.load_history(h); // none yet is fine
-        }
-        let connected = self.client.broker_address().map(ToString::to_string);
-        println!(
-            "connected to {} (STOMP {}); type help for commands",
-            connected.unwrap_or_default(),
-            self.client.version()
-        );
-        while !self.done {
-            let line = match editor.readline("stompy> ") {
-                Ok(line) => line,
-                Err(ReadlineError::Interrupted) => continue,
-                Err(ReadlineError::Eof) => break,
-                Err(e) => return Err(e.into()),
-            };
-            if !line.trim().is_empty() {
-                let _ = editor.add_history_entry(line.as_str());
-                if let Some(h) = &history {
-                    let _ = editor.save_history(h);
-                }
-            }
-            self.line(&line)?;
-        }
-        Ok(())
-    }
-
     /// Reads commands from a script: no prompt, only results.
     fn batch(&mut self, input: impl BufRead) -> Outcome {
         for line in input.lines() {
@@ -138,7 +109,7 @@ impl Shell {
 
     /// Runs one line, reports its error, and prints what arrived meanwhile. Only a lost
     /// connection ends the shell.
-    fn line(&mut self, line: &str) -> Outcome {
+    pub(crate) fn line(&mut self, line: &str) -> Outcome {
         if let Err(e) = self.execute(line) {
             self.report(&e.to_string());
         }
@@ -148,8 +119,14 @@ impl Shell {
     pub(crate) fn report(&mut self, msg: &str) {
         self.failures += 1;
         self.stats.on_error();
+        let line = format!("stompy: error: {}", msg.lines().next().unwrap_or_default());
+        if let Some(p) = self.at_prompt.as_mut() {
+            if p.print(line.clone()).is_ok() {
+                return;
+            }
+        }
         let _ = io::stdout().flush();
-        eprintln!("stompy: error: {}", msg.lines().next().unwrap_or_default());
+        eprintln!("{line}");
     }
 
     /// Prints the frames that arrive within `idle` of each other.
@@ -185,12 +162,24 @@ impl Shell {
 
     fn show(&mut self, frame: Frame) -> Outcome {
         self.stats.on_received(frame.command(), frame.body().len());
-        let mut out = io::stdout().lock();
-        write_frame(&mut out, &frame, self.format)?;
-        out.flush()?;
+        self.print_frame(&frame)?;
         if frame.command() == Command::Message && self.needs_ack(&frame) {
             self.unacked.push(frame);
         }
+        Ok(())
+    }
+
+    fn print_frame(&mut self, frame: &Frame) -> Outcome {
+        if let Some(p) = self.at_prompt.as_mut() {
+            let mut buf = Vec::new();
+            write_frame(&mut buf, frame, self.format)?;
+            return p
+                .print(String::from_utf8_lossy(&buf).into_owned())
+                .map_err(CliError::from);
+        }
+        let mut out = io::stdout().lock();
+        write_frame(&mut out, frame, self.format)?;
+        out.flush()?;
         Ok(())
     }
 
@@ -201,9 +190,4 @@ impl Shell {
             .iter()
             .any(|s| Some(s.id.as_str()) == sub && s.ack.needs_ack())
     }
-}
-
-/// `~/.stompy_history`.
-fn history_path() -> Option<PathBuf> {
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".stompy_history"))
 }
