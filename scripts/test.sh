@@ -135,7 +135,7 @@ TARGET_DIR=$(cargo_meta 'm["target_directory"]')
 
 stage "cargo fmt" cargo fmt --all -- --check
 stage "cargo clippy" cargo clippy --all-targets --all-features -- -D warnings
-stage "cargo test" cargo test --all-features
+stage "cargo test" cargo test --all-features --no-fail-fast
 
 # every example target: examples/*.rs, examples/*/main.rs and [[example]] entries
 examples=$(cargo_meta 'sorted(t["name"] for p in m["packages"] for t in p["targets"] if "example" in t["kind"])')
@@ -144,11 +144,16 @@ EXAMPLES=()
 if [ ${#EXAMPLES[@]} -eq 0 ]; then
     section "examples: none in examples/"
 else
+    failed_before=$failed
     stage "build examples" cargo build --examples --all-features
-    for ex in "${EXAMPLES[@]}"; do
-        stage "example $ex (embedded broker)" run_example "$ex"
-        stage "example $ex (RabbitMQ)" run_example "$ex" STOMP_URL="$RABBIT_URL"
-    done
+    if [ "$failed" -ne "$failed_before" ]; then
+        echo "examples did not build: not running them"
+    else
+        for ex in "${EXAMPLES[@]}"; do
+            stage "example $ex (embedded broker)" run_example "$ex"
+            stage "example $ex (RabbitMQ)" run_example "$ex" STOMP_URL="$RABBIT_URL"
+        done
+    fi
 fi
 
 summary

@@ -220,6 +220,18 @@ fn transactions_commit_abort_and_disconnect() {
 }
 
 #[test]
+fn stomp_1_0_subscriptions_without_id() {
+    let b = broker();
+    let mut c = Peer::connect(b.addr(), "1.0");
+    c.cmd(Command::Subscribe, &[("destination", "/queue/ten")]);
+    c.publish("/queue/ten", "x");
+    assert_eq!(c.recv().subscription(), Some("/queue/ten"));
+    c.with_receipt(Command::Unsubscribe, &[("destination", "/queue/ten")]);
+    c.publish("/queue/ten", "y");
+    c.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
 fn receipts_for_every_frame_that_asks() {
     let b = broker();
     let mut c = Peer::connect(b.addr(), "1.2");
@@ -332,4 +344,33 @@ fn logins_are_checked() {
         p.send(frame(Command::Connect, &h, b""));
         p.expect_error("login failed");
     }
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn the_binary_serves_clients() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stompy-broker"))
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--user",
+            "u:p",
+            "--heart-beat",
+            "0,0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    let stdout = child.stdout.take().unwrap();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    let (mut p, connected) = Peer::connect_with(addr, "1.2", &[("login", "u"), ("passcode", "p")]);
+    assert_eq!(connected.get("heart-beat"), Some("0,0"));
+    p.with_receipt(Command::Send, &[("destination", "/queue/bin")]);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }

@@ -146,6 +146,59 @@ fn restart_while_streaming_loses_nothing() {
 }
 
 #[test]
+fn full_queue_pauses_the_producer_until_drained() {
+    let b = Broker::builder()
+        .max_queue_len(100)
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let mut p = Peer::connect(b.addr(), "1.2");
+    for i in 0..1000 {
+        p.publish("/queue/flow", &i.to_string());
+    }
+    p.cmd(
+        Command::Send,
+        &[("destination", "/queue/other"), ("receipt", "last")],
+    );
+    p.expect_silence(Duration::from_millis(300));
+    let mut c = Peer::connect(b.addr(), "1.2");
+    c.subscribe("s", "/queue/flow", "auto");
+    for i in 0..1000 {
+        assert_eq!(c.recv().body(), i.to_string().as_bytes());
+    }
+    assert_eq!(p.recv().get("receipt-id"), Some("last"));
+}
+
+#[test]
+fn slow_consumer_gets_everything_in_order() {
+    let b = Broker::bind("127.0.0.1:0").unwrap();
+    let mut c = Peer::connect(b.addr(), "1.2");
+    c.with_receipt(
+        Command::Subscribe,
+        &[("id", "s"), ("destination", "/queue/slow")],
+    );
+    let addr = b.addr();
+    let producer = std::thread::spawn(move || {
+        let mut p = Peer::connect(addr, "1.2");
+        let body = vec![b'z'; 1000];
+        for i in 0..20_000u32 {
+            let n = i.to_string();
+            p.cmd_body(
+                Command::Send,
+                &[("destination", "/queue/slow"), ("n", &n)],
+                &body,
+            );
+        }
+        p.with_receipt(Command::Send, &[("destination", "/queue/none")]);
+    });
+    producer.join().unwrap(); // 20 MB sent while the consumer reads nothing
+    for i in 0..20_000u32 {
+        let m = c.recv();
+        assert_eq!(m.get("n"), Some(i.to_string().as_str()));
+    }
+    c.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
 fn fifty_concurrent_connections() {
     let b = Broker::bind("127.0.0.1:0").unwrap();
     let addr = b.addr();
@@ -191,4 +244,40 @@ fn ten_mib_body() {
     let body = writer.join().unwrap();
     assert_eq!(m.body().len(), body.len());
     assert!(m.body() == &body[..]);
+}
+
+/// Throughput of one producer to one consumer on a queue (run with `--ignored --release`).
+#[test]
+#[ignore = "benchmark"]
+fn throughput_one_producer_one_consumer() {
+    const MSGS: usize = 200_000;
+    let b = Broker::bind("127.0.0.1:0").unwrap();
+    let addr = b.addr();
+    let mut c = Peer::connect(addr, "1.2");
+    c.with_receipt(
+        Command::Subscribe,
+        &[("id", "s"), ("destination", "/queue/bench")],
+    );
+    let start = Instant::now();
+    let producer = std::thread::spawn(move || {
+        let mut p = Peer::connect(addr, "1.2");
+        let body = [b'x'; 100];
+        let mut out = Vec::new();
+        for _ in 0..MSGS / 1000 {
+            out.clear();
+            for _ in 0..1000 {
+                let f = client::frame(Command::Send, &[("destination", "/queue/bench")], &body);
+                stompy::codec::encode_frame(&f, p.version, &mut out).unwrap();
+            }
+            std::io::Write::write_all(&mut p.stream, &out).unwrap();
+        }
+        start.elapsed()
+    });
+    for _ in 0..MSGS {
+        c.recv();
+    }
+    let took = start.elapsed();
+    let sent = producer.join().unwrap();
+    let rate = MSGS as f64 / took.as_secs_f64();
+    eprintln!("{MSGS} messages: sent in {sent:?}, received in {took:?}: {rate:.0} msg/s");
 }

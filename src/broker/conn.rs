@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::heartbeat::HeartBeat;
 use super::queue::{Message, Pending};
@@ -87,6 +87,9 @@ impl Subscription {
 /// Output above this many bytes stops deliveries to the connection until it drains.
 pub(crate) const HIGH_WATER: usize = 1 << 20;
 
+/// A connection that sends nothing for this long before CONNECT is dropped.
+const CONNECT_WAIT: Duration = Duration::from_secs(30);
+
 /// The state of one client connection.
 #[derive(Debug)]
 pub(crate) struct Conn {
@@ -102,6 +105,8 @@ pub(crate) struct Conn {
     next_ack: u64,
     /// A delivery was skipped because the output was full; retry once it drains.
     pub(crate) starved: bool,
+    /// The queue this connection's last SEND filled up (see `Engine::may_read`).
+    pub(crate) blocked_on: Option<Arc<str>>,
 }
 
 impl Conn {
@@ -115,9 +120,10 @@ impl Conn {
             session,
             subs: Vec::new(),
             txs: Transactions::default(),
-            heartbeat: HeartBeat::off(now),
+            heartbeat: HeartBeat::awaiting_connect(CONNECT_WAIT, now),
             next_ack: 1,
             starved: false,
+            blocked_on: None,
         }
     }
 

@@ -116,6 +116,12 @@ impl Engine {
             if conn.phase == Phase::Closing {
                 return;
             }
+            if conn.blocked_on.is_some() && !self.may_read(id) {
+                return;
+            }
+            let Some(conn) = self.conn_mut(id) else {
+                return;
+            };
             match conn.decoder.decode() {
                 Ok(None) => return,
                 Ok(Some(Item::HeartBeat)) => {}
@@ -211,27 +217,57 @@ impl Engine {
         }
     }
 
-    /// Routes a message to its queue (refused when the queue is full) or to a topic's current
-    /// subscribers.
-    pub(super) fn route(&mut self, msg: Message, now: Instant) -> Result<(), String> {
+    /// Routes a message from connection `from` to a topic's current subscribers, or to its
+    /// queue. A queue at `max_queue_len` stops the broker handling `from`'s input until the
+    /// queue drains below that (producer flow control).
+    pub(super) fn route(&mut self, from: usize, msg: Message, now: Instant) -> Result<(), String> {
         let dest = msg.destination.clone();
         if is_topic(&dest) {
             self.fan_out(Arc::new(msg), now);
             return Ok(());
         }
+        let max = self.cfg.max_queue_len.max(1);
         let q = self.queues.entry(dest.clone()).or_default();
-        if q.messages.len() >= self.cfg.max_queue_len {
-            return Err(format!(
-                "queue {dest} is full ({} messages)",
-                q.messages.len()
-            ));
-        }
         q.messages.push_back(Pending {
             msg: Arc::new(msg),
             redelivered: false,
         });
         self.dispatch(&dest, now);
+        if self.queue_len(&dest) >= max {
+            if let Some(conn) = self.conn_mut(from) {
+                conn.blocked_on = Some(dest);
+            }
+        }
         Ok(())
+    }
+
+    fn queue_len(&self, dest: &str) -> usize {
+        self.queues.get(dest).map_or(0, |q| q.messages.len())
+    }
+
+    /// False while the connection's last SEND filled a queue that has not drained below
+    /// `max_queue_len`: the server then leaves its input unread (producer flow control).
+    pub(crate) fn may_read(&self, id: usize) -> bool {
+        let blocked = self.conn(id).and_then(|c| c.blocked_on.as_deref());
+        blocked.map_or(true, |d| self.queue_len(d) < self.cfg.max_queue_len.max(1))
+    }
+
+    /// Connections whose flow-control block was lifted since the last call (their queue
+    /// drained): the caller must [`Engine::process`] them, as frames may wait in their decoder.
+    pub(crate) fn unblocked(&mut self) -> Vec<usize> {
+        let ids = self.conn_ids().into_iter();
+        let lifted: Vec<usize> = ids.filter(|&id| self.is_unblocked(id)).collect();
+        for &id in &lifted {
+            if let Some(c) = self.conns[id].as_mut() {
+                c.blocked_on = None;
+            }
+        }
+        lifted
+    }
+
+    /// True when the connection was blocked and may go on now.
+    pub(crate) fn is_unblocked(&self, id: usize) -> bool {
+        self.conn(id).is_some_and(|c| c.blocked_on.is_some()) && self.may_read(id)
     }
 
     fn fan_out(&mut self, msg: Arc<Message>, now: Instant) {
@@ -287,8 +323,15 @@ impl Engine {
     /// Sends due heart-beats; returns the connections that have been silent too long.
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Vec<usize> {
         let mut dead = Vec::new();
-        for (id, slot) in self.conns.iter_mut().enumerate() {
-            let Some(conn) = slot else { continue };
+        for id in self.conn_ids() {
+            let paused = !self.may_read(id);
+            let Some(conn) = self.conns[id].as_mut() else {
+                continue;
+            };
+            if paused {
+                // Its input is left unread on purpose: that is not silence.
+                conn.heartbeat.received(now);
+            }
             match conn.heartbeat.due(now) {
                 Due::Nothing => {}
                 Due::Send => conn.send_heartbeat(now),

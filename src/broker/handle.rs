@@ -115,7 +115,7 @@ impl Engine {
                     .hold(&tx, TxOp::Send(msg))
                     .map_err(|_| unknown_tx(&tx))
             }
-            None => self.route(msg, now),
+            None => self.route(id, msg, now),
         }
     }
 
@@ -255,7 +255,7 @@ impl Engine {
         let mut result = Ok(());
         for op in ops {
             match op {
-                TxOp::Send(msg) => result = result.and(self.route(msg, now)),
+                TxOp::Send(msg) => result = result.and(self.route(id, msg, now)),
                 TxOp::Ack { sub, ack, nack } => self.settle(id, &sub, ack, nack, now),
             }
         }

@@ -30,11 +30,22 @@ pub(crate) enum Due {
     Dead,
 }
 
+/// Longer intervals are cut to this (a day), so that clock arithmetic cannot overflow.
+const MAX_INTERVAL_MS: u64 = 86_400_000;
+
 /// How many promised intervals of silence are tolerated before a client counts as dead.
 const TOLERANCE: u32 = 2;
 
 impl HeartBeat {
-    /// Clocks that ask for nothing (before CONNECT, or when heart-beats are off).
+    /// Clocks for a connection that has not sent CONNECT yet: silence for `wait` kills it.
+    pub(crate) fn awaiting_connect(wait: Duration, now: Instant) -> Self {
+        HeartBeat {
+            expect_every: Some(wait / TOLERANCE),
+            ..HeartBeat::off(now)
+        }
+    }
+
+    /// Clocks that ask for nothing (heart-beats off).
     pub(crate) fn off(now: Instant) -> Self {
         HeartBeat {
             send_every: None,
@@ -49,7 +60,9 @@ impl HeartBeat {
     /// `max(cx, sy)` when both are non-zero. Returns the clocks and the broker's `heart-beat`
     /// answer, which is `(sx, sy)`.
     pub(crate) fn negotiate(client: (u64, u64), broker: (u64, u64), now: Instant) -> Self {
-        let every = |a: u64, b: u64| (a != 0 && b != 0).then(|| Duration::from_millis(a.max(b)));
+        let every = |a: u64, b: u64| {
+            (a != 0 && b != 0).then(|| Duration::from_millis(a.max(b).min(MAX_INTERVAL_MS)))
+        };
         HeartBeat {
             send_every: every(broker.0, client.1),
             expect_every: every(client.0, broker.1),
@@ -122,6 +135,15 @@ mod tests {
     }
 
     #[test]
+    fn huge_intervals_are_cut_to_a_day() {
+        let t = Instant::now();
+        let hb = HeartBeat::negotiate((u64::MAX, u64::MAX), (1, 1), t);
+        assert_eq!(hb.send_every, Some(Duration::from_millis(MAX_INTERVAL_MS)));
+        assert!(hb.deadline().is_some());
+        assert_eq!(hb.due(t), Due::Nothing);
+    }
+
+    #[test]
     fn clocks_send_then_declare_death() {
         let t = Instant::now();
         let mut hb = HeartBeat::negotiate((100, 100), (100, 100), t);
@@ -133,5 +155,7 @@ mod tests {
         assert_eq!(hb.due(t + 349 * MS), Due::Send);
         assert_eq!(hb.due(t + 350 * MS), Due::Dead);
         assert!(HeartBeat::off(t).deadline().is_none());
+        let waiting = HeartBeat::awaiting_connect(Duration::from_secs(30), t);
+        assert_eq!(waiting.deadline(), Some(t + Duration::from_secs(30)));
     }
 }

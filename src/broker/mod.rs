@@ -34,11 +34,16 @@
 //!   STOMP. CONNECTED carries `version`, `server`, `session` and `heart-beat`. Heart-beats are
 //!   negotiated per spec; a client silent for twice its promised interval is disconnected.
 //! - Logins are checked when users were configured (a bad one gets ERROR "login failed").
+//!   A connection that sends nothing for 30 s before CONNECT is dropped.
 //! - `/queue/…` destinations, and **every destination that does not start with `/topic/`**,
 //!   are queues: messages wait (up to [`BrokerBuilder::max_queue_len`]) until a consumer comes,
 //!   and competing consumers are served round-robin. A subscription's `prefetch-count` (or
-//!   `activemq.prefetchSize`) header limits its un-ACKed messages. A SEND to a full queue
-//!   gets an ERROR and the connection closes: the message is refused, nothing stored is lost.
+//!   `activemq.prefetchSize`) header limits its un-ACKed messages.
+//! - Flow control instead of loss: a SEND that fills a queue to
+//!   [`BrokerBuilder::max_queue_len`] pauses its sender (the broker handles none of its
+//!   further frames, and leaves its socket unread) until the queue drains below that. A paused
+//!   sender is not timed out for silence. A connection that consumes with client acks from the
+//!   queue it filled can only be unblocked by other consumers.
 //! - `/topic/…` destinations fan out to their current subscribers; nothing is kept. A
 //!   subscriber whose prefetch is full, or who stopped reading (16 MiB queued), misses them.
 //! - Ack modes `auto`, `client` (cumulative over the subscription's deliveries) and
@@ -118,7 +123,8 @@ impl BrokerBuilder {
     }
 
     /// Most messages one queue keeps while no consumer takes them (default 100 000). A SEND
-    /// beyond that gets an ERROR and its connection closes; redeliveries are always kept.
+    /// that fills the queue pauses its sender until the queue drains (see the module docs);
+    /// nothing is refused or dropped, and redeliveries are always kept.
     pub fn max_queue_len(mut self, n: usize) -> Self {
         self.cfg.max_queue_len = n;
         self

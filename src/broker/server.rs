@@ -104,7 +104,9 @@ impl Server {
     }
 
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
-        if self.readable_ids().next().is_some() || self.has_writable_output() {
+        let ids = self.engine.conn_ids();
+        let unblocked = ids.into_iter().any(|id| self.engine.is_unblocked(id));
+        if unblocked || self.readable_ids().next().is_some() || self.has_writable_output() {
             return Some(Duration::ZERO);
         }
         let mut t = self
@@ -129,12 +131,14 @@ impl Server {
     fn readable_ids(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.socks.len()).filter(|&id| {
             let readable = matches!(&self.socks[id], Some(s) if s.readable);
-            readable
-                && self
-                    .engine
-                    .conn(id)
-                    .is_some_and(|c| c.phase != Phase::Closing && c.pending_output() < READ_PAUSE)
+            readable && self.engine.may_read(id) && self.room_to_read(id)
         })
+    }
+
+    /// False when the connection closes or its client is not reading what it is sent.
+    fn room_to_read(&self, id: usize) -> bool {
+        let conn = self.engine.conn(id);
+        conn.is_some_and(|c| c.phase != Phase::Closing && c.pending_output() < READ_PAUSE)
     }
 
     /// Handles control messages; false when the loop must stop.
@@ -191,6 +195,9 @@ impl Server {
 
     /// One turn: read and handle input, run the clocks, write output, finish closes.
     fn turn(&mut self, now: Instant) {
+        for id in self.engine.unblocked() {
+            self.engine.process(id, now);
+        }
         let ids: Vec<usize> = self.readable_ids().collect();
         for id in ids {
             self.read_conn(id, now);
@@ -220,10 +227,7 @@ impl Server {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => return self.drop_conn(id, now),
             }
-            let paused = self.engine.conn(id).map_or(true, |c| {
-                c.phase == Phase::Closing || c.pending_output() >= READ_PAUSE
-            });
-            if paused {
+            if !self.engine.may_read(id) || !self.room_to_read(id) {
                 return;
             }
         }

@@ -8,7 +8,7 @@ use crate::codec::Limits;
 use crate::error::Error;
 use crate::frame::{Headers, Version};
 use crate::session::SessionConfig;
-use crate::transport::{Address, SocketOptions};
+use crate::transport::{Address, SocketOptions, TransportOptions};
 
 /// Settings of a [`StompClient`], kept for reconnects.
 #[derive(Debug, Clone)]
@@ -21,9 +21,7 @@ pub(crate) struct ClientConfig {
     pub(crate) write_timeout: Duration,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) auto_reconnect: bool,
-    pub(crate) socket: SocketOptions,
-    #[cfg(feature = "tls")]
-    pub(crate) tls: Option<crate::transport::TlsConfig>,
+    pub(crate) transport: TransportOptions,
 }
 
 /// Builds a [`StompClient`]: addresses, credentials, versions, heart-beats, timeouts,
@@ -60,14 +58,15 @@ impl Default for ClientBuilder {
                 connected_timeout: Duration::from_secs(10),
                 disconnect_timeout: Duration::from_secs(5),
                 write_timeout: Duration::from_secs(30),
-                reconnect: ReconnectPolicy::once(),
+                reconnect: ReconnectPolicy::default(),
                 auto_reconnect: false,
-                socket: SocketOptions {
-                    nodelay: true,
-                    ..SocketOptions::default()
+                transport: TransportOptions {
+                    socket: SocketOptions {
+                        nodelay: true,
+                        ..SocketOptions::default()
+                    },
+                    ..TransportOptions::default()
                 },
-                #[cfg(feature = "tls")]
-                tls: None,
             },
         }
     }
@@ -201,8 +200,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Retry policy for connecting (rounds over the address list with back-off). The default
-    /// is one round; see [`ReconnectPolicy`] for stomp.py's defaults.
+    /// Retry policy for connecting and reconnecting: rounds over the address list with
+    /// back-off. The default is stomp.py's (three rounds, 0.1 s growing by 50 %); see
+    /// [`ReconnectPolicy`].
     pub fn reconnect_policy(mut self, p: ReconnectPolicy) -> Self {
         self.cfg.reconnect = p;
         self
@@ -217,27 +217,41 @@ impl ClientBuilder {
 
     /// `TCP_NODELAY` (default on).
     pub fn nodelay(mut self, yes: bool) -> Self {
-        self.cfg.socket.nodelay = yes;
+        self.cfg.transport.socket.nodelay = yes;
         self
     }
 
     /// TCP keep-alive probes after `idle` without traffic (default off).
     pub fn tcp_keepalive(mut self, idle: Duration) -> Self {
-        self.cfg.socket.keepalive = Some(idle);
+        self.cfg.transport.socket.keepalive = Some(idle);
         self
     }
 
     /// Local address to bind before connecting.
     pub fn bind(mut self, local: SocketAddr) -> Self {
-        self.cfg.socket.bind = Some(local);
+        self.cfg.transport.socket.bind = Some(local);
         self
     }
 
-    /// TLS settings for every TLS address (`stomp+ssl://`, `wss://`). Without this, TLS
-    /// addresses use webpki-roots and check the host name.
+    /// TLS settings for every TLS address (`stomp+ssl://`, `ssl://`, `wss://`) that has none
+    /// of its own ([`Address::with_tls`]). Without this, TLS addresses trust the webpki
+    /// roots and check the host name. TLS is never skipped: a failed handshake fails the
+    /// connection attempt.
+    ///
+    /// ```no_run
+    /// use stompy::{StompClient, TlsConfig};
+    /// let client = StompClient::builder()
+    ///     .address("stomp+ssl://127.0.0.1:61614")?
+    ///     .address("wss://127.0.0.1:15673/ws")?
+    ///     .login("guest", "guest")
+    ///     .host("/")
+    ///     .tls(TlsConfig::new().ca_file("ca.pem")?)
+    ///     .connect()?;
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
     #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: crate::transport::TlsConfig) -> Self {
-        self.cfg.tls = Some(tls);
+        self.cfg.transport.tls = Some(tls);
         self
     }
 

@@ -42,13 +42,16 @@ impl Conn {
     /// asks) within the connect timeout, tried over every resolved IP address.
     pub(super) fn open(addr: &Address, cfg: &ClientConfig) -> Result<Conn, Error> {
         let deadline = Instant::now() + cfg.connect_timeout;
+        let mut opts = cfg.transport.clone();
+        // Room for the headers of a frame whose body is as large as allowed.
+        opts.max_ws_message = cfg.session.limits.max_body.saturating_add(1024 * 1024);
         let mut last = None;
         for ip in transport::resolve(&addr.host_port())? {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            match transport::open(addr, ip, left, cfg) {
+            match transport::open(addr, ip, left, &opts) {
                 Ok(stream) => return Conn::register(stream),
                 Err(e) => last = Some(e),
             }
@@ -83,13 +86,13 @@ impl Conn {
                 Ok(n) => session.consume_output(n),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(transport::io_error(e)),
             }
         }
         match self.stream.flush_layers() {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(transport::io_error(e)),
         }
     }
 
@@ -106,7 +109,7 @@ impl Conn {
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(transport::io_error(e)),
             }
         }
     }
@@ -131,7 +134,7 @@ impl Conn {
             }
             let now = Instant::now();
             session.handle_timeout(now)?;
-            if session.wants_write() {
+            if session.wants_write() || self.stream.wants_write() {
                 self.write_some(session)?;
             }
             if deadline.is_some_and(|d| now >= d) {
@@ -146,7 +149,7 @@ impl Conn {
             match self.poll.poll(&mut self.events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(transport::io_error(e)),
             }
         }
     }

@@ -332,8 +332,26 @@ impl StompClient {
     /// [`Error::Io`] or a write [`Timeout`].
     pub fn send_frame(&mut self, frame: &Frame) -> Result<(), Error> {
         self.ensure_connected()?;
-        self.session.send_frame(frame, Instant::now())?;
-        self.flush_after_send()
+        self.write_or_fail(|c| {
+            c.session.send_frame(frame, Instant::now())?;
+            c.flush_after_send()
+        })
+    }
+
+    /// Runs a write that must reach the broker; on a fatal error the connection is dropped
+    /// (and re-established with auto-reconnect) and the error returned, since the frame may
+    /// not have arrived.
+    pub(crate) fn write_or_fail(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        match f(self) {
+            Err(e) if e.is_fatal() && self.conn.is_some() => {
+                self.on_connection_lost(Some(clone_error(&e)))?;
+                Err(e)
+            }
+            other => other,
+        }
     }
 
     /// Sends any heart-beat that is due and checks the broker's, without waiting: call it
@@ -387,7 +405,12 @@ impl StompClient {
         timeout: Option<Duration>,
         transaction: Option<&str>,
     ) -> Result<Option<Frame>, Error> {
-        self.send_pending_ack()?;
+        if let Err(e) = self.send_pending_ack() {
+            // A lost connection loses the ACK too: the broker redelivers the message.
+            if !e.is_fatal() || !self.on_connection_lost(Some(clone_error(&e)))? {
+                return Err(e);
+            }
+        }
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
             if let Some(f) = self.inbox.pop_front() {
@@ -644,8 +667,10 @@ impl StompClient {
     /// [`Error::Invalid`] for an unknown id; otherwise as [`StompClient::send_frame`].
     pub fn unsubscribe(&mut self, id: &str) -> Result<(), Error> {
         self.ensure_connected()?;
-        self.session.unsubscribe(id, None, Instant::now())?;
-        self.flush_after_send()
+        self.write_or_fail(|c| {
+            c.session.unsubscribe(id, None, Instant::now())?;
+            c.flush_after_send()
+        })
     }
 
     // ---- acknowledgements ----------------------------------------------------------------
@@ -673,10 +698,13 @@ impl StompClient {
         transaction: Option<&str>,
     ) -> Result<(), Error> {
         self.ensure_connected()?;
-        self.session
-            .acknowledge(&AckToken::of(message), command, transaction, Instant::now())?;
         self.cancel_pending_ack_for(message);
-        self.flush_after_send()
+        self.write_or_fail(|c| {
+            let token = AckToken::of(message);
+            c.session
+                .acknowledge(&token, command, transaction, Instant::now())?;
+            c.flush_after_send()
+        })
     }
 
     // ---- transactions --------------------------------------------------------------------

@@ -59,7 +59,10 @@ impl ReconnectPolicy {
 
     /// True when another round may start after `rounds` failed ones.
     pub fn allows(&self, rounds: u32) -> bool {
-        self.attempts.is_none_or(|max| rounds < max.max(1))
+        match self.attempts {
+            None => true,
+            Some(max) => rounds < max.max(1),
+        }
     }
 }
 

@@ -192,10 +192,11 @@ impl<'a> SubscribeBuilder<'a> {
         client.ensure_connected()?;
         let id = sub.id.clone();
         let receipt_id = receipt.map(|_| client.new_receipt_id());
-        client
-            .session
-            .subscribe(sub, receipt_id.as_deref(), Instant::now())?;
-        client.flush_after_send()?;
+        client.write_or_fail(|c| {
+            c.session
+                .subscribe(sub, receipt_id.as_deref(), Instant::now())?;
+            c.flush_after_send()
+        })?;
         if let (Some(r), Some(t)) = (receipt_id, receipt) {
             client.wait_for_receipt(&r, t)?;
         }

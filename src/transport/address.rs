@@ -7,6 +7,21 @@ use std::str::FromStr;
 use crate::error::Error;
 
 /// How bytes reach a broker.
+///
+/// | scheme | URL | default port | feature |
+/// |---|---|---|---|
+/// | [`Scheme::Tcp`] | `stomp://`, `tcp://`, or none | 61613 | |
+/// | [`Scheme::Tls`] | `stomp+ssl://`, `stomp+tls://`, `stomps://`, `ssl://`, `tls://` | 61614 | `tls` |
+/// | [`Scheme::Ws`] | `ws://host:port/path` | 15674 | `websocket` |
+/// | [`Scheme::Wss`] | `wss://host:port/path` | 15673 | `websocket` and `tls` |
+///
+/// TLS schemes always run TLS, with the address's, the client's or the default
+/// [`TlsConfig`](crate::TlsConfig): a failed handshake fails the attempt, never falls back
+/// to plain TCP. WebSocket schemes offer the subprotocols `v10.stomp`, `v11.stomp` and
+/// `v12.stomp`, send STOMP bytes in binary messages, and read text and binary messages alike.
+/// A text message must be valid UTF-8, so a broker that sends frames as text (RabbitMQ's
+/// default, `web_stomp.ws_frame = text`) can only carry UTF-8 bodies; set it to `binary` for
+/// arbitrary bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
     /// Plain TCP (`stomp://`, or no scheme).
@@ -56,6 +71,12 @@ pub struct Address {
     pub login: Option<String>,
     /// Passcode given in the URL.
     pub passcode: Option<String>,
+    /// TLS settings for this address only, instead of the client's
+    /// ([`ClientBuilder::tls`](crate::ClientBuilder::tls)) or the defaults. Set it with
+    /// [`Address::with_tls`]. Connecting fails (rather than going out in the clear) when this
+    /// is set on an address whose scheme does not use TLS.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::transport::TlsConfig>,
 }
 
 impl Address {
@@ -68,7 +89,31 @@ impl Address {
             path: String::new(),
             login: None,
             passcode: None,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
+    }
+
+    /// Uses TLS with `tls` for this address, whatever the client's settings. A plain scheme
+    /// is upgraded: `stomp://` becomes `stomp+ssl://` and `ws://` becomes `wss://`.
+    ///
+    /// ```
+    /// use stompy::{Address, Scheme, TlsConfig};
+    /// let a = Address::tcp("127.0.0.1", 61614)
+    ///     .with_tls(TlsConfig::new().server_name("localhost"));
+    /// assert_eq!(a.scheme, Scheme::Tls);
+    /// let a: Address = "ws://127.0.0.1:15673/ws".parse()?;
+    /// assert_eq!(a.with_tls(TlsConfig::new()).scheme, Scheme::Wss);
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn with_tls(mut self, tls: crate::transport::TlsConfig) -> Self {
+        self.scheme = match self.scheme {
+            Scheme::Tcp | Scheme::Tls => Scheme::Tls,
+            Scheme::Ws | Scheme::Wss => Scheme::Wss,
+        };
+        self.tls = Some(tls);
+        self
     }
 
     /// `host:port` as a socket address string (IPv6 in brackets).
@@ -159,6 +204,8 @@ impl FromStr for Address {
             path,
             login,
             passcode,
+            #[cfg(feature = "tls")]
+            tls: None,
         })
     }
 }

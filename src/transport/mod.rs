@@ -1,26 +1,44 @@
-//! Transports: bytes in and out over mio. Plain TCP here; TLS and WebSocket wrap the same
-//! mio `TcpStream`.
+//! Transports: bytes in and out over mio. Plain TCP, TLS (rustls) over it, and WebSocket
+//! (tungstenite) over either. Handshakes run blocking within the connect deadline; after them
+//! every layer reads and writes without blocking, and says `WouldBlock` when it needs the
+//! socket.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use crate::client::ClientConfig;
 use crate::error::{Error, Timeout};
 
 mod address;
+mod sock;
+mod tcp;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "tls")]
+mod tls_stream;
+#[cfg(feature = "websocket")]
+mod ws;
 
 pub use address::{Address, Scheme};
+use tcp::{connect_tcp, into_mio};
+pub(crate) use tcp::{resolve, SocketOptions};
 #[cfg(feature = "tls")]
 pub use tls::TlsConfig;
+
+#[cfg(feature = "tls")]
+use tls_stream::TlsStream;
+#[cfg(feature = "websocket")]
+use ws::WsStream;
 
 /// One connection's byte stream, registered with a mio `Poll` through [`Stream::tcp_mut`].
 pub(crate) enum Stream {
     Tcp(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<TlsStream>),
+    #[cfg(feature = "websocket")]
+    Ws(Box<WsStream>),
 }
 
 impl Stream {
@@ -28,20 +46,46 @@ impl Stream {
     pub(crate) fn tcp_mut(&mut self) -> &mut TcpStream {
         match self {
             Stream::Tcp(s) => s,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.sock_mut().tcp_mut(),
+            #[cfg(feature = "websocket")]
+            Stream::Ws(w) => w.sock_mut().tcp_mut(),
         }
     }
 
     /// Bytes accepted by a layer (TLS, WebSocket) but not yet on the socket.
     pub(crate) fn wants_write(&self) -> bool {
-        false
+        match self {
+            Stream::Tcp(_) => false,
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.wants_write(),
+            #[cfg(feature = "websocket")]
+            Stream::Ws(w) => w.wants_write(),
+        }
     }
 
-    /// Pushes layered bytes to the socket; `Ok(true)` when nothing is left.
+    /// Pushes layered bytes to the socket; `Ok(true)` when nothing is left, `Ok(false)` when
+    /// the socket is full.
     pub(crate) fn flush_layers(&mut self) -> io::Result<bool> {
-        Ok(true)
+        match self {
+            Stream::Tcp(_) => Ok(true),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.flush_tls(),
+            #[cfg(feature = "websocket")]
+            Stream::Ws(w) => w.flush_ws(),
+        }
     }
 
+    /// Closes the layers as far as the socket takes it now (TLS `close_notify`, WebSocket
+    /// Close), then the socket.
     pub(crate) fn shutdown(&mut self) {
+        match self {
+            Stream::Tcp(_) => {}
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.close(),
+            #[cfg(feature = "websocket")]
+            Stream::Ws(w) => w.close(),
+        }
         let _ = self.tcp_mut().shutdown(std::net::Shutdown::Both);
     }
 }
@@ -50,6 +94,10 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.read(buf),
+            #[cfg(feature = "websocket")]
+            Stream::Ws(w) => w.read(buf),
         }
     }
 }
@@ -58,102 +106,174 @@ impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         match self {
             Stream::Tcp(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.write(buf),
+            #[cfg(feature = "websocket")]
+            Stream::Ws(w) => w.write(buf),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
         match self {
             Stream::Tcp(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(t) => t.flush(),
+            #[cfg(feature = "websocket")]
+            Stream::Ws(w) => w.flush(),
         }
     }
 }
 
-/// Socket options applied to every connection.
+/// An [`Error`] for an I/O error from a [`Stream`]: TLS and WebSocket failures carried inside
+/// it become [`Error::Tls`] and [`Error::WebSocket`].
+pub(crate) fn io_error(e: io::Error) -> Error {
+    #[cfg(feature = "tls")]
+    if let Some(tls) = tls_stream::rustls_error(&e) {
+        return Error::Tls(tls_stream::describe(tls));
+    }
+    #[cfg(feature = "websocket")]
+    if let Some(ws) = ws::ws_error(&e) {
+        return Error::WebSocket(ws::describe(ws));
+    }
+    Error::Io(e)
+}
+
+/// Settings of the transport layers, for every connection.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct SocketOptions {
-    pub(crate) nodelay: bool,
-    pub(crate) keepalive: Option<Duration>,
-    pub(crate) bind: Option<SocketAddr>,
+pub(crate) struct TransportOptions {
+    pub(crate) socket: SocketOptions,
+    /// TLS settings for addresses without their own.
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<TlsConfig>,
+    /// The largest WebSocket message accepted.
+    pub(crate) max_ws_message: usize,
 }
 
-/// Resolves `addr` ("host:port", "[v6]:port") to socket addresses.
-pub(crate) fn resolve(addr: &str) -> Result<Vec<SocketAddr>, Error> {
-    let addrs: Vec<_> = addr
-        .to_socket_addrs()
-        .map_err(|e| {
-            Error::Io(io::Error::new(
-                e.kind(),
-                format!("cannot resolve {addr:?}: {e}"),
-            ))
-        })?
-        .collect();
-    if addrs.is_empty() {
-        return Err(Error::Io(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{addr:?} resolves to no address"),
-        )));
-    }
-    Ok(addrs)
-}
-
-/// Opens a TCP connection to `addr` within `timeout`, as a blocking std stream.
-pub(crate) fn connect_tcp(
-    addr: SocketAddr,
-    timeout: Duration,
-    opts: &SocketOptions,
-) -> Result<std::net::TcpStream, Error> {
-    let started = Instant::now();
-    let stream = match opts.bind {
-        None => std::net::TcpStream::connect_timeout(&addr, timeout),
-        Some(local) => connect_bound(addr, local, timeout),
-    }
-    .map_err(|e| match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
-            Error::Timeout(Timeout::Connect(started.elapsed()))
-        }
-        _ => Error::Io(io::Error::new(e.kind(), format!("connect to {addr}: {e}"))),
-    })?;
-    stream.set_nodelay(opts.nodelay)?;
-    if let Some(idle) = opts.keepalive {
-        set_keepalive(&stream, idle)?;
-    }
-    Ok(stream)
-}
-
-fn connect_bound(
-    addr: SocketAddr,
-    local: SocketAddr,
-    timeout: Duration,
-) -> io::Result<std::net::TcpStream> {
-    let domain = socket2::Domain::for_address(addr);
-    let sock = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    sock.bind(&local.into())?;
-    sock.connect_timeout(&addr.into(), timeout)?;
-    Ok(sock.into())
-}
-
-fn set_keepalive(stream: &std::net::TcpStream, idle: Duration) -> io::Result<()> {
-    let sock = socket2::SockRef::from(stream);
-    sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle))
-}
-
-/// Makes a connected blocking stream non-blocking and hands it to mio.
-pub(crate) fn into_mio(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-    stream.set_nonblocking(true)?;
-    Ok(TcpStream::from_std(stream))
-}
-
-/// Opens the transport `addr.scheme` asks for, to the resolved `ip`, within `timeout`.
+/// Opens the transport `addr.scheme` asks for, to the resolved `ip`, within `timeout`: TCP,
+/// then the TLS and WebSocket handshakes.
 pub(crate) fn open(
     addr: &Address,
     ip: SocketAddr,
     timeout: Duration,
-    cfg: &ClientConfig,
+    opts: &TransportOptions,
 ) -> Result<Stream, Error> {
-    let tcp = connect_tcp(ip, timeout, &cfg.socket)?;
-    match addr.scheme {
-        Scheme::Tcp => Ok(Stream::Tcp(into_mio(tcp)?)),
-        other => Err(Error::invalid(format!(
-            "{other:?} transport is not available yet"
-        ))),
+    let deadline = Instant::now() + timeout;
+    check_scheme(addr)?;
+    let tcp = connect_tcp(ip, timeout, &opts.socket)?;
+    if addr.scheme == Scheme::Tcp {
+        return Ok(Stream::Tcp(into_mio(tcp)?));
     }
+    let sock = sock::Sock::handshaking(tcp, deadline)?;
+    layered(addr, sock, opts).map_err(|e| match e {
+        Error::Timeout(Timeout::Connect(_)) => Error::Timeout(Timeout::Connect(timeout)),
+        e => e,
+    })
+}
+
+/// TLS settings on a plain address would be ignored: refuse them rather than connect in the
+/// clear. Refuse also the schemes whose feature is not compiled in.
+fn check_scheme(addr: &Address) -> Result<(), Error> {
+    #[cfg(feature = "tls")]
+    if addr.tls.is_some() && !addr.scheme.is_tls() {
+        return Err(Error::invalid(format!(
+            "{addr} has TLS settings but a plain scheme; use stomp+ssl:// or wss://"
+        )));
+    }
+    if addr.scheme.is_tls() && !cfg!(feature = "tls") {
+        return Err(Error::invalid(format!(
+            "{addr} needs TLS, which this build lacks (feature `tls`)"
+        )));
+    }
+    if addr.scheme.is_websocket() && !cfg!(feature = "websocket") {
+        return Err(Error::invalid(format!(
+            "{addr} needs WebSocket, which this build lacks (feature `websocket`)"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs TLS if the scheme asks for it.
+#[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+fn secure(addr: &Address, sock: sock::Sock, opts: &TransportOptions) -> Result<Base, Error> {
+    #[cfg(feature = "tls")]
+    if addr.scheme.is_tls() {
+        let default = TlsConfig::default();
+        let cfg = addr.tls.as_ref().or(opts.tls.as_ref()).unwrap_or(&default);
+        let tls = TlsStream::connect(sock, &addr.host, cfg)?;
+        return Ok(Base::Tls(Box::new(tls)));
+    }
+    Ok(Base::Plain(sock))
+}
+
+/// TLS and WebSocket handshakes as the scheme asks, then non-blocking mode.
+fn layered(addr: &Address, sock: sock::Sock, opts: &TransportOptions) -> Result<Stream, Error> {
+    let mut base = secure(addr, sock, opts)?;
+    #[cfg(feature = "websocket")]
+    if addr.scheme.is_websocket() {
+        let mut ws = WsStream::connect(base, &ws_url(addr), opts.max_ws_message)?;
+        ws.sock_mut().finish_handshake()?;
+        return Ok(Stream::Ws(Box::new(ws)));
+    }
+    base.sock_mut().finish_handshake()?;
+    Ok(match base {
+        Base::Plain(sock) => Stream::Tcp(sock.into_tcp()),
+        #[cfg(feature = "tls")]
+        Base::Tls(tls) => Stream::Tls(tls),
+    })
+}
+
+/// The stream under WebSocket, or the whole stream without it: the socket, or TLS over it.
+pub(crate) enum Base {
+    Plain(sock::Sock),
+    #[cfg(feature = "tls")]
+    Tls(Box<TlsStream>),
+}
+
+impl Base {
+    pub(crate) fn sock_mut(&mut self) -> &mut sock::Sock {
+        match self {
+            Base::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            Base::Tls(t) => t.sock_mut(),
+        }
+    }
+}
+
+impl Read for Base {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Base::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            Base::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl Write for Base {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Base::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            Base::Tls(t) => t.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Base::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            Base::Tls(t) => t.flush(),
+        }
+    }
+}
+
+/// The URL of the WebSocket upgrade request.
+#[cfg(feature = "websocket")]
+fn ws_url(addr: &Address) -> String {
+    let scheme = if addr.scheme.is_tls() { "wss" } else { "ws" };
+    let path = if addr.path.is_empty() {
+        "/"
+    } else {
+        &addr.path
+    };
+    format!("{scheme}://{}{path}", addr.host_port())
 }

@@ -215,3 +215,45 @@ pub fn python() -> Option<PathBuf> {
     })
     .clone()
 }
+
+/// The CA that signed both test brokers' server certificate (same as [`ca_file`]).
+pub fn broker_ca() -> PathBuf {
+    ca_file()
+}
+
+/// True when something listens on `127.0.0.1:port` (and the CA file exists when `tls`).
+/// Otherwise prints why the test is skipped, or panics when `STOMPY_REQUIRE_BROKERS=1`.
+#[track_caller]
+pub fn broker_up(name: &str, port: u16, tls: bool) -> bool {
+    let addr = format!("127.0.0.1:{port}");
+    let why = if !reachable(&addr, PROBE_TIMEOUT) {
+        format!("{name} is not reachable on {addr}")
+    } else if tls && !ca_file().exists() {
+        format!("{} is missing", ca_file().display())
+    } else {
+        return true;
+    };
+    if brokers_required() {
+        panic!("{why} ({REQUIRE_ENV}=1)");
+    }
+    eprintln!("skipped: {why} (run scripts/brokers.sh start)");
+    false
+}
+
+/// Subscribes to a fresh queue, sends `body` to it and checks that it comes back.
+#[track_caller]
+pub fn round_trip(client: &mut stompy::StompClient, tag: &str, body: &str) {
+    let queue = unique_queue(tag);
+    client
+        .subscription(&queue)
+        .ack(stompy::AckMode::Auto)
+        .wait_receipt(Duration::from_secs(5))
+        .subscribe()
+        .expect("subscribe");
+    client.send(&queue, body).expect("send");
+    let frame = client
+        .recv_timeout(Duration::from_secs(5))
+        .expect("recv")
+        .expect("a message within 5 s");
+    assert_eq!(frame.text().expect("utf-8 body"), body);
+}

@@ -20,7 +20,26 @@ pub(crate) fn apply(
             "--ssl-ca, --ssl-cert and --ssl-key need --ssl or a stomp+ssl:// or wss:// URL",
         ));
     }
+    with_files(opts, b)
+}
+
+#[cfg(feature = "tls")]
+fn with_files(opts: &ConnOpts, b: ClientBuilder) -> Result<ClientBuilder, CliError> {
+    let mut cfg = stompy::TlsConfig::new();
+    if let Some(ca) = &opts.ssl_ca {
+        cfg = cfg.ca_file(ca)?;
+    }
+    match (&opts.ssl_cert, &opts.ssl_key) {
+        (Some(cert), Some(key)) => cfg = cfg.client_cert(cert, key)?,
+        (None, None) => {}
+        _ => return Err(CliError::usage("--ssl-cert and --ssl-key go together")),
+    }
+    Ok(b.tls(cfg))
+}
+
+#[cfg(not(feature = "tls"))]
+fn with_files(_: &ConnOpts, _: ClientBuilder) -> Result<ClientBuilder, CliError> {
     Err(CliError::usage(
-        "TLS options need a stompy build whose TlsConfig reads CA and certificate files; this one does not",
+        "TLS options need stompy built with the tls feature",
     ))
 }

@@ -1,0 +1,181 @@
+//! [`TlsStream`]: rustls' `ClientConnection` over a [`Sock`], with the handshake run within
+//! the connect deadline and non-blocking reads and writes after it.
+
+use std::io::{self, ErrorKind, Read, Write};
+
+use rustls::{AlertDescription, CertificateError, ClientConnection};
+
+use super::sock::Sock;
+use super::tls::TlsConfig;
+use crate::error::Error;
+
+/// A TLS client connection over the socket.
+pub(crate) struct TlsStream {
+    conn: ClientConnection,
+    sock: Sock,
+}
+
+impl TlsStream {
+    /// Runs the TLS handshake with `host` (the name checked unless `cfg` overrides it) on a
+    /// socket in handshake mode.
+    ///
+    /// # Errors
+    /// [`Error::Tls`] for a refused certificate or any other handshake failure,
+    /// [`Error::Timeout`] when the deadline passes.
+    pub(crate) fn connect(sock: Sock, host: &str, cfg: &TlsConfig) -> Result<TlsStream, Error> {
+        let name = cfg.server_name_for(host)?;
+        let conn = ClientConnection::new(cfg.client_config()?, name)
+            .map_err(|e| Error::Tls(describe(&e)))?;
+        let mut tls = TlsStream { conn, sock };
+        tls.handshake().map_err(|e| handshake_error(e, host))?;
+        Ok(tls)
+    }
+
+    fn handshake(&mut self) -> io::Result<()> {
+        while self.conn.is_handshaking() {
+            if self.conn.wants_write() {
+                self.conn.write_tls(&mut self.sock)?;
+                continue;
+            }
+            if self.conn.read_tls(&mut self.sock)? == 0 {
+                return Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    "server closed the connection during the handshake",
+                ));
+            }
+            self.process()?;
+        }
+        while self.conn.wants_write() {
+            self.conn.write_tls(&mut self.sock)?;
+        }
+        Ok(())
+    }
+
+    /// Processes received records; on a fatal error tries to send the alert rustls queued.
+    fn process(&mut self) -> io::Result<()> {
+        if let Err(e) = self.conn.process_new_packets() {
+            let _ = self.conn.write_tls(&mut self.sock);
+            return Err(io::Error::new(ErrorKind::InvalidData, e));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn sock_mut(&mut self) -> &mut Sock {
+        &mut self.sock
+    }
+
+    /// TLS records waiting for the socket.
+    pub(crate) fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    /// Writes pending TLS records; `Ok(true)` when none is left, `Ok(false)` when the socket
+    /// is full.
+    pub(crate) fn flush_tls(&mut self) -> io::Result<bool> {
+        while self.conn.wants_write() {
+            match self.conn.write_tls(&mut self.sock) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Sends `close_notify` as far as the socket takes it now.
+    pub(crate) fn close(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.flush_tls();
+    }
+}
+
+impl Read for TlsStream {
+    /// Plaintext when there is some; `WouldBlock` when the socket has nothing more; `Ok(0)` at
+    /// the end of the stream (with or without `close_notify`: STOMP frames carry their own
+    /// ends, so a truncated frame is still detected above this layer).
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+            let n = self.conn.read_tls(&mut self.sock)?;
+            self.process()?;
+            if n > 0 && self.conn.wants_write() {
+                // A key update or alert to answer: best effort now, the rest on flush.
+                self.flush_tls()?;
+            }
+        }
+    }
+}
+
+impl Write for TlsStream {
+    /// Accepts plaintext once earlier records are on the socket; `WouldBlock` while they are
+    /// not, so buffering stays bounded.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.flush_tls()? {
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        let n = self.conn.writer().write(buf)?;
+        if n == 0 && !buf.is_empty() {
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        self.flush_tls()?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.flush_tls()? {
+            self.sock.flush()
+        } else {
+            Err(ErrorKind::WouldBlock.into())
+        }
+    }
+}
+
+/// An [`Error`] for a failed handshake: the rustls error with a hint, a timeout, or the I/O
+/// failure.
+fn handshake_error(e: io::Error, host: &str) -> Error {
+    if e.kind() == ErrorKind::TimedOut {
+        return Error::Timeout(crate::Timeout::Connect(std::time::Duration::ZERO));
+    }
+    match rustls_error(&e) {
+        Some(tls) => Error::Tls(format!("handshake with {host} failed: {}", describe(tls))),
+        None => Error::Tls(format!("handshake with {host} failed: {e}")),
+    }
+}
+
+/// The rustls error inside an I/O error, if it carries one.
+pub(crate) fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// rustls' message, with a hint at the setting that fixes the usual cases.
+pub(crate) fn describe(e: &rustls::Error) -> String {
+    use rustls::Error as E;
+    let hint = match e {
+        E::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            " (the server's certificate is not signed by a trusted root; trust its CA with TlsConfig::ca_file)"
+        }
+        E::InvalidCertificate(
+            CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+        ) => " (connect by a name the certificate lists, or set TlsConfig::server_name)",
+        E::AlertReceived(AlertDescription::CertificateRequired) => {
+            " (the server requires a client certificate; set one with TlsConfig::client_cert)"
+        }
+        E::AlertReceived(
+            AlertDescription::UnknownCA
+            | AlertDescription::BadCertificate
+            | AlertDescription::CertificateUnknown,
+        ) => " (the server refused the client certificate)",
+        E::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+            " (does the server speak TLS on this port?)"
+        }
+        _ => "",
+    };
+    format!("{e}{hint}")
+}

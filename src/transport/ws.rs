@@ -1,0 +1,236 @@
+//! [`WsStream`]: STOMP over WebSocket with tungstenite. The handshake offers the STOMP
+//! subprotocols and runs within the connect deadline; after it, the stream reads and writes
+//! bytes like a socket: each write becomes one binary message, and the payloads of incoming
+//! text and binary messages are read in order.
+
+use std::io::{self, ErrorKind, Read, Write};
+
+use tungstenite::client::ClientRequestBuilder;
+use tungstenite::handshake::HandshakeError;
+use tungstenite::http::Uri;
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Bytes, Message, WebSocket};
+
+use super::sock::Sock;
+use super::Base as Inner;
+use crate::error::Error;
+
+/// The STOMP subprotocols offered in `Sec-WebSocket-Protocol`.
+const SUBPROTOCOLS: [&str; 3] = ["v10.stomp", "v11.stomp", "v12.stomp"];
+
+/// The most bytes put in one outgoing message.
+const MAX_CHUNK: usize = 64 * 1024;
+
+/// A WebSocket client connection with a byte-stream face.
+pub(crate) struct WsStream {
+    ws: WebSocket<Inner>,
+    /// The message being read, and how much of it was handed out.
+    input: Bytes,
+    pos: usize,
+    /// Written messages not yet all on the socket.
+    unflushed: bool,
+    /// The peer closed (Close frame, or the connection ended).
+    closed: bool,
+}
+
+impl WsStream {
+    /// Runs the WebSocket handshake for `url` (`ws://host:port/path`) over `inner`, offering
+    /// the STOMP subprotocols. Messages larger than `max_message` bytes are refused.
+    ///
+    /// # Errors
+    /// [`Error::WebSocket`] when the server refuses the upgrade or answers badly,
+    /// [`Error::Timeout`] when the deadline passes, [`Error::Tls`] for a TLS failure.
+    pub(crate) fn connect(inner: Inner, url: &str, max_message: usize) -> Result<WsStream, Error> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| Error::WebSocket(format!("invalid url {url:?}: {e}")))?;
+        let request = SUBPROTOCOLS
+            .iter()
+            .fold(ClientRequestBuilder::new(uri), |r, p| {
+                r.with_sub_protocol(*p)
+            });
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(max_message))
+            .max_frame_size(Some(max_message));
+        match tungstenite::client::client_with_config(request, inner, Some(config)) {
+            Ok((ws, response)) => {
+                log::debug!(
+                    "websocket {url}: subprotocol {:?}",
+                    response.headers().get("Sec-WebSocket-Protocol")
+                );
+                Ok(WsStream {
+                    ws,
+                    input: Bytes::new(),
+                    pos: 0,
+                    unflushed: false,
+                    closed: false,
+                })
+            }
+            Err(HandshakeError::Interrupted(_)) => Err(connect_timeout()),
+            Err(HandshakeError::Failure(e)) => Err(handshake_error(e, url)),
+        }
+    }
+
+    pub(crate) fn sock_mut(&mut self) -> &mut Sock {
+        self.ws.get_mut().sock_mut()
+    }
+
+    /// Messages waiting for the socket.
+    pub(crate) fn wants_write(&self) -> bool {
+        self.unflushed
+    }
+
+    /// Writes pending messages; `Ok(true)` when none is left, `Ok(false)` when the socket is
+    /// full.
+    pub(crate) fn flush_ws(&mut self) -> io::Result<bool> {
+        match self.ws.flush() {
+            Ok(()) => {
+                self.unflushed = false;
+                Ok(true)
+            }
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                self.unflushed = true;
+                Ok(false)
+            }
+            Err(e) if is_closed(&e) => {
+                self.unflushed = false;
+                Ok(true)
+            }
+            Err(e) => Err(into_io(e)),
+        }
+    }
+
+    /// Starts the closing handshake, as far as the socket takes it now.
+    pub(crate) fn close(&mut self) {
+        if self.ws.can_write() {
+            let _ = self.ws.close(None);
+        }
+        let _ = self.flush_ws();
+    }
+
+    /// Reads the next data message into `input`; `Ok(false)` when the peer has closed.
+    fn next_message(&mut self) -> io::Result<bool> {
+        loop {
+            if self.closed {
+                return Ok(false);
+            }
+            match self.ws.read() {
+                Ok(Message::Binary(b)) => self.input = b,
+                Ok(Message::Text(t)) => self.input = t.into(),
+                Ok(Message::Close(_)) => {
+                    self.closed = true;
+                    let _ = self.flush_ws();
+                    continue;
+                }
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e)) => return Err(e),
+                Err(e) if is_closed(&e) => {
+                    self.closed = true;
+                    continue;
+                }
+                Err(e) => return Err(into_io(e)),
+            }
+            self.pos = 0;
+            if !self.input.is_empty() {
+                return Ok(true);
+            }
+        }
+    }
+}
+
+impl Read for WsStream {
+    /// Bytes of the current message, then of the next; `WouldBlock` when no message is
+    /// complete, `Ok(0)` once the peer closed.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.input.len() && !self.next_message()? {
+            return Ok(0);
+        }
+        let n = buf.len().min(self.input.len() - self.pos);
+        buf[..n].copy_from_slice(&self.input[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+impl Write for WsStream {
+    /// Sends up to 64 KiB of `buf` as one binary message; `WouldBlock` while earlier
+    /// messages are not yet on the socket.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        if self.unflushed && !self.flush_ws()? {
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(MAX_CHUNK);
+        let message = Message::Binary(Bytes::copy_from_slice(&buf[..n]));
+        match self.ws.write(message) {
+            Ok(()) => {}
+            // The message is queued; the socket is full.
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(e) => return Err(into_io(e)),
+        }
+        self.flush_ws()?;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.flush_ws()? {
+            Ok(())
+        } else {
+            Err(ErrorKind::WouldBlock.into())
+        }
+    }
+}
+
+/// The end of the connection, orderly or not: read as end of stream.
+fn is_closed(e: &tungstenite::Error) -> bool {
+    use tungstenite::error::ProtocolError;
+    matches!(
+        e,
+        tungstenite::Error::ConnectionClosed
+            | tungstenite::Error::AlreadyClosed
+            | tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+    )
+}
+
+/// A WebSocket protocol error as an I/O error the transport turns back into
+/// [`Error::WebSocket`].
+fn into_io(e: tungstenite::Error) -> io::Error {
+    match e {
+        tungstenite::Error::Io(e) => e,
+        other => io::Error::new(ErrorKind::InvalidData, other),
+    }
+}
+
+/// The tungstenite error inside an I/O error, if it carries one.
+pub(crate) fn ws_error(e: &io::Error) -> Option<&tungstenite::Error> {
+    e.get_ref()?.downcast_ref::<tungstenite::Error>()
+}
+
+/// tungstenite's message, with a hint for the usual surprise.
+pub(crate) fn describe(e: &tungstenite::Error) -> String {
+    match e {
+        tungstenite::Error::Utf8(_) => format!(
+            "{e} (the server sent a text message that is not UTF-8: a broker that sends STOMP \
+             frames as text cannot carry binary bodies; RabbitMQ needs web_stomp.ws_frame = binary)"
+        ),
+        _ => e.to_string(),
+    }
+}
+
+fn connect_timeout() -> Error {
+    Error::Timeout(crate::Timeout::Connect(std::time::Duration::ZERO))
+}
+
+fn handshake_error(e: tungstenite::Error, url: &str) -> Error {
+    match e {
+        tungstenite::Error::Io(io) if io.kind() == ErrorKind::TimedOut => connect_timeout(),
+        tungstenite::Error::Io(io) => super::io_error(io),
+        tungstenite::Error::Http(response) => Error::WebSocket(format!(
+            "{url}: server refused the upgrade with HTTP {}",
+            response.status()
+        )),
+        other => Error::WebSocket(format!("{url}: handshake failed: {other}")),
+    }
+}

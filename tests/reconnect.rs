@@ -1,0 +1,190 @@
+//! Reconnect and failover with counts: every message processed, duplicates only as flagged
+//! redeliveries, nothing lost.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use stompy::broker::Broker;
+use stompy::{AckMode, Error, ReconnectPolicy, StompClient};
+
+const T: Duration = Duration::from_secs(10);
+
+fn patient() -> ReconnectPolicy {
+    ReconnectPolicy {
+        initial: Duration::from_millis(20),
+        attempts: Some(50),
+        ..Default::default()
+    }
+}
+
+fn preload(addr: std::net::SocketAddr, queue: &str, range: std::ops::Range<u32>) {
+    let mut p = StompClient::connect(addr).unwrap();
+    for i in range {
+        p.send(queue, i.to_string()).unwrap();
+    }
+    let r = p
+        .message("/queue/unused")
+        .receipt()
+        .send()
+        .unwrap()
+        .unwrap();
+    p.wait_for_receipt(&r, T).unwrap();
+    p.disconnect().unwrap();
+}
+
+/// Consumes until every number in 0..total was processed, calling `fault` after each new
+/// message with the count processed so far. Returns how many were processed twice.
+fn consume_all(
+    c: &mut StompClient,
+    total: u32,
+    mut fault: impl FnMut(usize, &mut StompClient),
+) -> usize {
+    let mut seen = HashSet::new();
+    let mut duplicates = 0;
+    while seen.len() < total as usize {
+        let f = c.recv_timeout(T).expect("recv").expect("connection open");
+        let n: u32 = f.text().unwrap().parse().unwrap();
+        let is_new = seen.insert(n);
+        if !is_new {
+            assert!(f.is_redelivered(), "a duplicate must be flagged: {f:?}");
+            duplicates += 1;
+        }
+        if is_new {
+            fault(seen.len(), c);
+        }
+    }
+    duplicates
+}
+
+#[test]
+fn ten_thousand_messages_survive_broker_kills_and_a_restart() {
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    let addr = broker.addr();
+    let q = "/queue/survive";
+    preload(addr, q, 0..10_000);
+    let mut c = StompClient::builder()
+        .address(addr)
+        .unwrap()
+        .auto_reconnect(true)
+        .reconnect_policy(patient())
+        .connect()
+        .unwrap();
+    let sub = c
+        .subscription(q)
+        .ack(AckMode::ClientIndividual)
+        .prefetch(100)
+        .subscribe()
+        .unwrap();
+    let mut broker = Some(broker);
+    let dups = consume_all(&mut c, 10_000, |done, _| match done {
+        2_000 | 4_000 => broker.as_ref().unwrap().kill_connections(),
+        7_000 => {
+            let state = broker.take().unwrap().shutdown_keep_state();
+            broker = Some(Broker::builder().state(state).bind(addr).unwrap());
+        }
+        _ => {}
+    });
+    assert!(c.reconnect_count() >= 3, "{}", c.reconnect_count());
+    assert_eq!(
+        c.subscriptions()[0].id,
+        sub,
+        "re-subscribed with the same id"
+    );
+    assert!(
+        dups <= 3 * 101,
+        "at most the in-flight window per fault, got {dups}"
+    );
+    c.disconnect().unwrap();
+}
+
+#[test]
+fn failover_moves_to_the_next_broker_and_resubscribes() {
+    let a = Broker::bind("127.0.0.1:0").unwrap();
+    let b = Broker::bind("127.0.0.1:0").unwrap();
+    let q = "/queue/failover";
+    preload(a.addr(), q, 0..500);
+    preload(b.addr(), q, 500..1_000);
+    let mut c = StompClient::builder()
+        .addresses([a.addr(), b.addr()])
+        .unwrap()
+        .auto_reconnect(true)
+        .reconnect_policy(patient())
+        .connect()
+        .unwrap();
+    c.subscription(q)
+        .ack(AckMode::ClientIndividual)
+        .prefetch(10)
+        .subscribe()
+        .unwrap();
+    let mut a = Some(a);
+    let mut seen = HashSet::new();
+    while seen.len() < 1_000 {
+        let f = c.recv_timeout(T).unwrap().unwrap();
+        let n: u32 = f.text().unwrap().parse().unwrap();
+        assert!(seen.insert(n) || f.is_redelivered());
+        if n == 499 {
+            a.take().unwrap().shutdown(); // A goes away once its last message was processed
+        }
+    }
+    assert_eq!(c.broker_address().unwrap().port, b.addr().port());
+    assert_eq!(c.reconnect_count(), 1);
+}
+
+#[test]
+fn a_transaction_open_across_a_reconnect_fails_instead_of_committing_half() {
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    let mut c = StompClient::builder()
+        .address(broker.addr())
+        .unwrap()
+        .auto_reconnect(true)
+        .reconnect_policy(patient())
+        .connect()
+        .unwrap();
+    c.subscription("/queue/tx-lost").subscribe().unwrap();
+    let mut tx = c.transaction().unwrap();
+    tx.send("/queue/tx-lost", "first half").unwrap();
+    broker.kill_connections();
+    // The client notices the loss on its next wait, reconnects and goes on.
+    let err = tx
+        .client()
+        .recv_timeout(Duration::from_millis(500))
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert_eq!(tx.client().reconnect_count(), 1);
+    let err = tx.send("/queue/tx-lost", "second half").unwrap_err();
+    assert!(matches!(err, Error::TransactionLost(_)), "{err:?}");
+    assert!(matches!(tx.commit(), Err(Error::TransactionLost(_))));
+    // Nothing of the transaction was delivered.
+    c.message("/queue/tx-lost")
+        .body("marker")
+        .send_and_wait(T)
+        .unwrap();
+    assert_eq!(c.recv_timeout(T).unwrap().unwrap().body(), b"marker");
+}
+
+#[test]
+fn without_auto_reconnect_a_lost_connection_ends_the_iteration_with_a_reason() {
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    let mut c = StompClient::connect(broker.addr()).unwrap();
+    c.subscription("/queue/x").subscribe().unwrap();
+    broker.kill_connections();
+    assert!((&mut c).next().is_none());
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn kill_connections_can_be_repeated_while_clients_reconnect() {
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    let mut c = StompClient::builder()
+        .address(broker.addr())
+        .unwrap()
+        .auto_reconnect(true)
+        .reconnect_policy(patient())
+        .connect()
+        .unwrap();
+    for i in 0..50 {
+        broker.kill_connections();
+        c.message("/queue/k").body(format!("{i}")).send().ok();
+        let _ = c.recv_timeout(Duration::from_millis(20));
+    }
+}
