@@ -259,6 +259,33 @@ fn url_option_and_env_reach_the_broker() {
     );
 }
 
+#[test]
+fn tls_and_websocket_on_rabbitmq() {
+    if !common::broker_up("RabbitMQ TLS", 61614, true)
+        || !common::broker_up("RabbitMQ WebSocket", 15674, false)
+    {
+        return;
+    }
+    let ca = common::ca_file();
+    let ca = ca.to_str().unwrap();
+    let rabbit = |extra: &[&str]| Target {
+        name: format!("RabbitMQ {extra:?}"),
+        args: ["-U", "guest", "-W", "guest", "--vhost", "/"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect(),
+    };
+    let q = unique_queue("cli-tls");
+    rabbit(&["--ssl", "-P", "61614", "--ssl-ca", ca])
+        .ok(&["send", &q, "over tls", "--receipt"], "");
+    let ws = rabbit(&["--url", "ws://127.0.0.1:15674/ws"]);
+    assert_eq!(ws.ok(&["listen", &q, "--count", "1"], ""), "over tls\n");
+    // Without the CA the broker's certificate is not trusted.
+    let untrusted = rabbit(&["--url", "stomp+ssl://127.0.0.1:61614"]).run(&["send", &q, "x"], "");
+    assert_one_line_error(&untrusted, "certificate");
+}
+
 // ---- errors ------------------------------------------------------------------------------
 
 #[track_caller]
