@@ -152,7 +152,7 @@ impl Shell {
             })),
             Err(Error::Timeout(stompy::Timeout::Recv(_))) => Ok(None),
             Err(e) if e.broker_error().is_some() && self.client.is_connected() => {
-                self.stats.on_received(Command::Error, 0);
+                self.stats.on_error_frame();
                 self.report(&e.to_string());
                 Ok(Some(Command::Error))
             }
@@ -161,7 +161,7 @@ impl Shell {
     }
 
     fn show(&mut self, frame: Frame) -> Outcome {
-        self.stats.on_received(frame.command(), frame.body().len());
+        self.stats.on_received(&frame, self.client.version());
         self.print_frame(&frame)?;
         if frame.command() == Command::Message && self.needs_ack(&frame) {
             self.unacked.push(frame);

@@ -109,15 +109,19 @@ impl Shell {
         }
     }
 
-    fn send(&mut self, dest: &str, body: Vec<u8>) -> Outcome {
-        let len = body.len();
-        let mut m = self.client.message(dest).body(body);
-        if let Some(tx) = &self.transaction {
-            m = m.transaction(tx);
-        }
-        m.send()?;
-        self.stats.on_sent(Command::Send, len);
+    /// Sends `frame` and counts it.
+    fn send_frame(&mut self, frame: &Frame) -> Outcome {
+        self.client.send_frame(frame)?;
+        self.stats.on_sent(frame, self.client.version());
         Ok(())
+    }
+
+    fn send(&mut self, dest: &str, body: Vec<u8>) -> Outcome {
+        let mut f = Frame::new(Command::Send).with_header(header::DESTINATION, dest);
+        if let Some(tx) = &self.transaction {
+            f = f.with_header(header::TRANSACTION, tx);
+        }
+        self.send_frame(&f.with_body(body))
     }
 
     fn subscribe(&mut self, dest: &str, mode: AckMode) -> Outcome {
@@ -128,7 +132,10 @@ impl Shell {
             .auto_ack(false)
             .wait_receipt(self.wait)
             .subscribe()?;
-        self.stats.on_sent(Command::Subscribe, 0);
+        if let Some(sub) = self.client.subscriptions().iter().find(|s| s.id == id) {
+            self.stats
+                .on_sent(&sub.subscribe_frame(), self.client.version());
+        }
         println!("subscribed to {dest} (id {id}, ack {mode})");
         Ok(())
     }
@@ -144,7 +151,8 @@ impl Shell {
         self.client.unsubscribe(&id)?;
         self.unacked
             .retain(|f| f.subscription() != Some(id.as_str()));
-        self.stats.on_sent(Command::Unsubscribe, 0);
+        let f = Frame::new(Command::Unsubscribe).with_header(header::ID, &id);
+        self.stats.on_sent(&f, self.client.version());
         println!("unsubscribed {id}");
         Ok(())
     }
@@ -166,7 +174,7 @@ impl Shell {
             self.transaction.as_deref(),
         )?;
         self.client.send_frame(&f)?;
-        self.stats.on_sent(command, 0);
+        self.stats.on_sent(&f, self.client.version());
         let sub = frame.subscription().map(str::to_owned);
         let cumulative = self
             .client
@@ -190,8 +198,7 @@ impl Shell {
         }
         let id = format!("tx-{}", uuid::Uuid::new_v4().simple());
         let f = Frame::new(Command::Begin).with_header(header::TRANSACTION, &id);
-        self.client.send_frame(&f)?;
-        self.stats.on_sent(Command::Begin, 0);
+        self.send_frame(&f)?;
         println!("transaction {id} begun");
         self.transaction = Some(id);
         Ok(())
@@ -207,8 +214,7 @@ impl Shell {
         let f = Frame::new(command)
             .with_header(header::TRANSACTION, &id)
             .with_header(header::RECEIPT, &receipt);
-        self.client.send_frame(&f)?;
-        self.stats.on_sent(command, 0);
+        self.send_frame(&f)?;
         self.client.wait_for_receipt(&receipt, self.wait)?;
         let done = if command == Command::Commit {
             "committed"
