@@ -234,6 +234,22 @@ fn send_then_listen_on_the_embedded_broker() {
 }
 
 #[test]
+fn every_protocol_version_and_heart_beats() {
+    let broker = with_guest_broker();
+    for v in ["1.0", "1.1", "1.2"] {
+        let mut t = broker.target();
+        t.args
+            .extend(["-V", v, "--heartbeats", "1000,1000"].map(str::to_owned));
+        let q = unique_queue("cli-version");
+        t.ok(&["send", &q, &format!("on {v}"), "--receipt"], "");
+        let out = t.ok(&["listen", &q, "--count", "1", "--ack", "client"], "");
+        assert_eq!(out, format!("on {v}\n"));
+        let out = t.ok(&["shell"], "version\n");
+        assert!(out.starts_with(&format!("STOMP {v} (server: ")), "{out}");
+    }
+}
+
+#[test]
 fn url_option_and_env_reach_the_broker() {
     let broker = with_guest_broker();
     let url = format!("stomp://guest:guest@127.0.0.1:{}", broker.port);
@@ -390,6 +406,13 @@ fn sub_id(out: &str) -> &str {
 #[test]
 fn shell_script_on_rabbitmq() {
     if let Some(b) = common::rabbitmq() {
+        shell_script(&Target::real(&b));
+    }
+}
+
+#[test]
+fn shell_script_on_activemq() {
+    if let Some(b) = common::activemq() {
         shell_script(&Target::real(&b));
     }
 }
