@@ -450,21 +450,23 @@ fn shell_runs_files_and_sends_files() {
     let dir = temp_dir("run");
     std::fs::write(dir.join("body.txt"), "file body").unwrap();
     let inner = format!(
-        "subscribe {q}\nsendfile {q} {}\nwait\n",
+        "subscribe {q}\nsendfile {q} {}\nwait\nsendrec {q} with receipt\nwait\n",
         dir.join("body.txt").display()
     );
     std::fs::write(dir.join("inner.stompy"), inner).unwrap();
     let script = format!("run {}\nstats\n", dir.join("inner.stompy").display());
     let out = t.ok(&["shell", "--format", "text"], &script);
     assert!(out.contains("\nfile body\n"), "{out}");
-    assert!(out.contains("SEND=1 SUBSCRIBE=1"), "{out}");
+    assert!(out.contains("\nreceipt "), "{out}");
+    assert!(out.contains("\nwith receipt\n"), "{out}");
+    assert!(out.contains("SEND=2 SUBSCRIBE=1"), "{out}");
     // --run FILE does the same without standard input.
     let out = t.ok(
         &[
             "shell",
             "--format",
             "text",
-            "--run",
+            "-F",
             dir.join("inner.stompy").to_str().unwrap(),
         ],
         "",

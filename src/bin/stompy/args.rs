@@ -51,7 +51,13 @@ pub(crate) struct ConnOpts {
     pub(crate) vhost: Option<String>,
 
     /// Protocol version to speak (default: offer 1.0, 1.1 and 1.2).
-    #[arg(short = 'V', long = "protocol-version", value_parser = ["1.0", "1.1", "1.2"])]
+    #[arg(
+        short = 'V',
+        long = "protocol-version",
+        short_alias = 'S',
+        alias = "stomp",
+        value_parser = ["1.0", "1.1", "1.2"]
+    )]
     pub(crate) protocol_version: Option<String>,
 
     /// Connect with TLS (to --host and --port).
@@ -59,15 +65,15 @@ pub(crate) struct ConnOpts {
     pub(crate) ssl: bool,
 
     /// PEM file of the certificate authorities to trust (instead of the built-in roots).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", alias = "ssl-ca-file")]
     pub(crate) ssl_ca: Option<PathBuf>,
 
     /// PEM file of the client certificate (with --ssl-key).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", alias = "ssl-cert-file")]
     pub(crate) ssl_cert: Option<PathBuf>,
 
     /// PEM file of the client certificate's private key.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", alias = "ssl-key-file")]
     pub(crate) ssl_key: Option<PathBuf>,
 
     /// Heart-beats in milliseconds: how often to send, how often to expect the broker's.
@@ -194,7 +200,7 @@ pub(crate) struct ShellArgs {
     pub(crate) format: Format,
 
     /// Run the commands of this file, then stop.
-    #[arg(long = "run", value_name = "FILE")]
+    #[arg(short = 'F', long = "run", alias = "file", value_name = "FILE")]
     pub(crate) script: Option<PathBuf>,
 }
 

@@ -14,6 +14,7 @@ use crate::shell::{Outcome, Shell};
 const HELP: &str = "\
 commands:
   send DEST BODY...          send a message (inside the open transaction, if any)
+  sendrec DEST BODY...       send with a receipt and wait for it
   sendfile DEST PATH         send a file's contents
   subscribe DEST [ACK]       subscribe; ACK is auto (default), client or client-individual
   unsubscribe ID|DEST        end a subscription
@@ -58,6 +59,11 @@ impl Shell {
             "send" => {
                 let (dest, body) = word(rest);
                 self.send(need(dest, "send DEST BODY...")?, body.as_bytes().to_vec())
+            }
+            "sendrec" => {
+                let (dest, body) = word(rest);
+                let dest = need(dest, "sendrec DEST BODY...")?;
+                self.send_with_receipt(dest, body.as_bytes().to_vec())
             }
             "sendfile" => {
                 let (dest, path) = word(rest);
@@ -117,11 +123,30 @@ impl Shell {
     }
 
     fn send(&mut self, dest: &str, body: Vec<u8>) -> Outcome {
+        let f = self.message(dest, body);
+        self.send_frame(&f)
+    }
+
+    /// `sendrec`: outside a transaction the broker's RECEIPT says it has the message. (Inside
+    /// one, RabbitMQ holds the RECEIPT until the COMMIT.)
+    fn send_with_receipt(&mut self, dest: &str, body: Vec<u8>) -> Outcome {
+        let receipt = self.client.new_receipt_id();
+        let f = self
+            .message(dest, body)
+            .with_header(header::RECEIPT, &receipt);
+        self.send_frame(&f)?;
+        self.client.wait_for_receipt(&receipt, self.wait)?;
+        println!("receipt {receipt}");
+        Ok(())
+    }
+
+    /// A SEND in the open transaction, if any.
+    fn message(&self, dest: &str, body: Vec<u8>) -> Frame {
         let mut f = Frame::new(Command::Send).with_header(header::DESTINATION, dest);
         if let Some(tx) = &self.transaction {
             f = f.with_header(header::TRANSACTION, tx);
         }
-        self.send_frame(&f.with_body(body))
+        f.with_body(body)
     }
 
     fn subscribe(&mut self, dest: &str, mode: AckMode) -> Outcome {
