@@ -3,6 +3,10 @@
 //!
 //! Run: `cargo run --example demo`.
 
+// Each example is also a program of its own with `mod common;`, so `common` is compiled once
+// for the tour and once inside each included example.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "batch.rs"]
 mod batch;
 mod common;

@@ -61,6 +61,19 @@ impl Error {
         }
     }
 
+    /// True for a connection failure that retrying will not cure: the broker refused the
+    /// CONNECT (bad login), the certificate or TLS settings are wrong, the WebSocket upgrade
+    /// was refused, the settings are invalid, or no common protocol version exists. Connect
+    /// rounds stop early when every address failed this way.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Error::Broker(_) | Error::Tls(_) | Error::WebSocket(_) | Error::Invalid(_) => true,
+            Error::Protocol(ProtocolError::UnsupportedVersion(_)) => true,
+            Error::ConnectFailed { last, .. } => last.is_permanent(),
+            _ => false,
+        }
+    }
+
     /// True when the connection cannot be used after this error (I/O, protocol, heart-beat
     /// or write timeout). An ERROR frame, a receive or receipt timeout and a refused request
     /// leave the connection usable.

@@ -368,7 +368,6 @@ fn broker_errors_come_inline_and_the_connection_goes_on() {
                 frames.next().is_none(),
                 "{ctx}: iteration ends at the close"
             );
-            drop(frames);
             let reason = c.close_reason().and_then(|e| e.broker_error());
             assert!(
                 reason.is_some(),
@@ -376,7 +375,6 @@ fn broker_errors_come_inline_and_the_connection_goes_on() {
             );
             return;
         }
-        drop(frames);
         send_confirmed(&mut c, &q, "still here");
         assert_eq!(body(&next(&mut c, ctx)), "still here", "{ctx}");
     });

@@ -143,6 +143,7 @@ fn broker_that_never_answers_connect_times_out() {
         .address(peer.addr)
         .unwrap()
         .connected_timeout(Duration::from_millis(300))
+        .reconnect_policy(stompy::ReconnectPolicy::once())
         .connect()
         .unwrap_err();
     assert!(

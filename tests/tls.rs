@@ -298,6 +298,7 @@ fn a_silent_server_times_out_the_handshake() {
         .address(format!("stomp+ssl://127.0.0.1:{port}"))
         .unwrap()
         .connect_timeout(Duration::from_millis(500))
+        .reconnect_policy(stompy::ReconnectPolicy::once())
         .connect();
     assert!(matches!(r, Err(Error::Timeout(_))), "{r:?}");
     assert!(started.elapsed() < Duration::from_millis(1400));

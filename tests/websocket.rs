@@ -193,6 +193,7 @@ fn a_silent_server_times_out_the_upgrade() {
         .address(format!("ws://127.0.0.1:{port}/ws"))
         .unwrap()
         .connect_timeout(Duration::from_millis(500))
+        .reconnect_policy(stompy::ReconnectPolicy::once())
         .connect();
     assert!(matches!(r, Err(Error::Timeout(_))), "{:?}", r.err());
     assert!(started.elapsed() < Duration::from_millis(1400));

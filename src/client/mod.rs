@@ -162,21 +162,21 @@ impl StompClient {
         let mut rounds = 0u32;
         loop {
             let mut last = None;
-            let mut refused_everywhere = true;
+            let mut permanent_everywhere = true;
             for addr in self.cfg.addresses.clone() {
                 attempts += 1;
                 match self.connect_one(&addr) {
                     Ok(()) => return Ok(()),
                     Err(e) => {
                         log::info!("connect to {addr} failed: {e}");
-                        refused_everywhere &= e.broker_error().is_some();
+                        permanent_everywhere &= e.is_permanent();
                         last = Some(e);
                     }
                 }
             }
             rounds += 1;
             let last = last.expect("at least one address");
-            if refused_everywhere || !self.cfg.reconnect.allows(rounds) {
+            if permanent_everywhere || !self.cfg.reconnect.allows(rounds) {
                 return Err(if attempts == 1 {
                     last
                 } else {

@@ -1,6 +1,6 @@
 //! A scripted STOMP peer over a real socket, for what a broker will not do on demand
 //! (malformed frames, silence, a close in the middle of a frame).
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
