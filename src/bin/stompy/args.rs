@@ -172,7 +172,7 @@ pub(crate) struct ListenArgs {
     /// Destination, e.g. /queue/work.
     pub(crate) destination: String,
 
-    /// Ack mode: messages are acknowledged once printed.
+    /// Ack mode: auto, client or client-individual (messages are acknowledged once printed).
     #[arg(long, default_value = "auto", value_parser = parse_ack_mode)]
     pub(crate) ack: AckMode,
 
