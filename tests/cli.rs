@@ -95,9 +95,14 @@ struct EmbeddedBroker {
 }
 
 impl EmbeddedBroker {
+    /// Starts `stompy broker --listen 127.0.0.1:0 EXTRA...`.
     fn start(extra: &[&str]) -> Self {
+        Self::start_on("127.0.0.1:0", extra)
+    }
+
+    fn start_on(listen: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(BIN)
-            .args(["broker", "--listen", "127.0.0.1:0"])
+            .args(["broker", "--listen", listen])
             .args(extra)
             .stdout(Stdio::piped())
             .spawn()
@@ -129,6 +134,16 @@ impl Drop for EmbeddedBroker {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A child process that is killed if the test ends early.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -300,6 +315,52 @@ fn tls_and_websocket_on_rabbitmq() {
     // Without the CA the broker's certificate is not trusted.
     let untrusted = rabbit(&["--url", "stomp+ssl://127.0.0.1:61614"]).run(&["send", &q, "x"], "");
     assert_one_line_error(&untrusted, "certificate");
+}
+
+#[test]
+fn failover_list_and_auto_reconnect() {
+    let mut broker = with_guest_broker();
+    let port = broker.port;
+    let closed = "stomp://127.0.0.1:1".to_owned();
+    let live = format!("stomp://guest:guest@127.0.0.1:{port}");
+    let t = Target {
+        name: "failover".into(),
+        args: [
+            "--url",
+            &closed,
+            "--url",
+            &live,
+            "--reconnect-attempts",
+            "0",
+            "--auto-reconnect",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    };
+    let q = unique_queue("cli-failover");
+    t.ok(&["send", &q, "before", "--receipt"], "");
+    let mut listener = KillOnDrop(
+        t.command()
+            .args(["listen", &q, "--count", "2"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = BufReader::new(listener.0.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "before\n");
+    // The broker goes away and comes back on the same port: the listener reconnects and
+    // subscribes again.
+    broker.child.kill().unwrap();
+    broker.child.wait().unwrap();
+    broker = EmbeddedBroker::start_on(&format!("127.0.0.1:{port}"), &["--user", "guest:guest"]);
+    t.ok(&["send", &q, "after", "--receipt"], "");
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line, "after\n");
+    assert!(listener.0.wait().unwrap().success());
+    drop(broker);
 }
 
 // ---- errors ------------------------------------------------------------------------------

@@ -34,9 +34,9 @@ pub(crate) struct ConnOpts {
     pub(crate) port: u16,
 
     /// Broker URL instead of host and port: stomp://user:pass@host:port, stomp+ssl://,
-    /// ws://host:port/ws, wss://.
+    /// ws://host:port/ws, wss://. Repeat it for a failover list, tried in order.
     #[arg(long, env = "STOMP_URL")]
-    pub(crate) url: Option<String>,
+    pub(crate) url: Vec<String>,
 
     /// Login.
     #[arg(short = 'U', long)]
@@ -79,6 +79,15 @@ pub(crate) struct ConnOpts {
     /// Heart-beats in milliseconds: how often to send, how often to expect the broker's.
     #[arg(long, value_name = "SEND_MS,RECV_MS")]
     pub(crate) heartbeats: Option<HeartBeats>,
+
+    /// Rounds over the broker list when connecting (stomp.py's back-off between them);
+    /// 0 retries forever.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub(crate) reconnect_attempts: u32,
+
+    /// When an open connection is lost, connect again and subscribe again (listen, shell).
+    #[arg(long)]
+    pub(crate) auto_reconnect: bool,
 
     /// Seconds to wait for the connection, receipts and the disconnect.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use stompy::{Address, ClientBuilder, Scheme, StompClient, Version};
+use stompy::{Address, ClientBuilder, ReconnectPolicy, Scheme, StompClient, Version};
 
 use crate::args::ConnOpts;
 use crate::error::CliError;
@@ -13,27 +13,39 @@ impl ConnOpts {
         secs(self.timeout)
     }
 
-    /// The broker address: --url when given, else --host and --port (TLS with --ssl).
-    pub(crate) fn address(&self) -> Result<Address, CliError> {
-        let mut a = match &self.url {
-            Some(url) => url.parse::<Address>()?,
-            None => Address::tcp(self.host.clone(), self.port),
+    /// The broker addresses: each --url when given, else --host and --port (TLS with --ssl).
+    pub(crate) fn addresses(&self) -> Result<Vec<Address>, CliError> {
+        let mut list = if self.url.is_empty() {
+            vec![Address::tcp(self.host.clone(), self.port)]
+        } else {
+            self.url
+                .iter()
+                .map(|u| u.parse::<Address>())
+                .collect::<Result<_, _>>()?
         };
         if self.ssl {
-            a.scheme = match a.scheme {
-                Scheme::Ws | Scheme::Wss => Scheme::Wss,
-                Scheme::Tcp | Scheme::Tls => Scheme::Tls,
-            };
+            for a in &mut list {
+                a.scheme = match a.scheme {
+                    Scheme::Ws | Scheme::Wss => Scheme::Wss,
+                    Scheme::Tcp | Scheme::Tls => Scheme::Tls,
+                };
+            }
         }
-        Ok(a)
+        Ok(list)
     }
 
     /// A builder with every option applied.
     pub(crate) fn builder(&self) -> Result<ClientBuilder, CliError> {
-        let address = self.address()?;
-        let tls = address.scheme.is_tls();
+        let addresses = self.addresses()?;
+        let tls = addresses.iter().any(|a| a.scheme.is_tls());
+        let policy = ReconnectPolicy {
+            attempts: (self.reconnect_attempts > 0).then_some(self.reconnect_attempts),
+            ..ReconnectPolicy::default()
+        };
         let mut b = StompClient::builder()
-            .address(address)?
+            .addresses(addresses)?
+            .reconnect_policy(policy)
+            .auto_reconnect(self.auto_reconnect)
             .connect_timeout(self.wait())
             .connected_timeout(self.wait())
             .disconnect_timeout(self.wait());
