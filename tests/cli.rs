@@ -645,6 +645,25 @@ fn shell_ack_and_nack_by_id_on_rabbitmq() {
     }
 }
 
+#[test]
+fn shell_ends_with_an_error_when_the_broker_goes_away() {
+    let mut broker = with_guest_broker();
+    let q = unique_queue("cli-lost");
+    let mut sh = PipedShell::start(&broker.target(), &[]);
+    sh.send(&format!("subscribe {q}"));
+    sh.read_until("subscribed to");
+    broker.child.kill().unwrap();
+    broker.child.wait().unwrap();
+    sh.send("stats");
+    let (_, err, code) = sh.finish();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.starts_with("stompy: error: "), "{err}");
+    assert!(
+        err.contains("connection") || err.contains("closed"),
+        "{err}"
+    );
+}
+
 // ---- the shell in a pseudo-terminal: prompt, line editing, history --------------------------
 
 #[test]
