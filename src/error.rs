@@ -82,7 +82,10 @@ impl Error {
             Error::Io(_) | Error::Tls(_) | Error::WebSocket(_) | Error::ConnectFailed { .. } => {
                 true
             }
-            Error::Protocol(p) => !matches!(p, ProtocolError::Unexpected(_)),
+            Error::Protocol(p) => !matches!(
+                p,
+                ProtocolError::Unexpected(_) | ProtocolError::Backlog { .. }
+            ),
             Error::Timeout(t) => matches!(t, Timeout::HeartBeat(_) | Timeout::Write(_)),
             _ => false,
         }
@@ -224,6 +227,18 @@ pub enum ProtocolError {
     /// A heart-beat header is malformed.
     #[error("invalid heart-beat header: {0:?}")]
     InvalidHeartBeat(String),
+    /// Frames arrived faster than the application received them while it waited for
+    /// something else (a receipt, a slow write); they are kept, and the wait gives up so the
+    /// application can receive them. Not fatal.
+    #[error(
+        "{bytes} bytes of frames are waiting to be received (limit {max}); receive them first"
+    )]
+    Backlog {
+        /// Bytes held.
+        bytes: usize,
+        /// The limit.
+        max: usize,
+    },
     /// The broker picked a protocol version the client did not offer.
     #[error("unsupported protocol version: {0:?}")]
     UnsupportedVersion(String),

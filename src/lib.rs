@@ -15,6 +15,34 @@
 //! The protocol core ([`codec`], [`session`]) is sans-IO: it is fed bytes and time, and emits
 //! bytes and events. [`StompClient`] is a thin mio driver on top of it. An embedded broker
 //! ([`broker`], feature `broker`) makes examples and tests run with no setup.
+//!
+//! ## The smallest program
+//!
+//! ```
+//! use stompy::{AckMode, StompClient};
+//!
+//! let broker = stompy::broker::Broker::bind("127.0.0.1:0")?; // or RabbitMQ, ActiveMQ, ...
+//! let mut client = StompClient::connect(broker.addr())?;
+//! client.subscribe("/queue/greetings", AckMode::ClientIndividual)?;
+//! client.send("/queue/greetings", "hello")?;
+//! if let Some(frame) = client.recv()? {
+//!     println!("{}", frame.text()?); // ACKed when the client is asked for the next frame
+//! }
+//! client.disconnect()?;
+//! # Ok::<(), stompy::Error>(())
+//! ```
+//!
+//! ## In scope
+//! STOMP 1.0, 1.1 and 1.2 with version negotiation and header escaping; `recv`, iterators and
+//! callbacks ([`StompClient::loop_with`]); auto-ACK that never acknowledges a message before
+//! the application saw it; receipts; transactions ([`Transaction`], aborted on drop);
+//! heart-beats; failover and reconnect ([`ReconnectPolicy`]); TLS ([`TlsConfig`], feature
+//! `tls`); WebSocket (feature `websocket`); connection events ([`Listener`]); hard limits on
+//! what a broker may make the client allocate ([`Limits`]).
+//!
+//! ## Out of scope
+//! Threads and async: one client is driven by the thread that calls it. Use one client per
+//! thread, or wrap it in your own worker.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -29,8 +57,8 @@ mod transport;
 
 // The public interface is:
 pub use client::{
-    ClientBuilder, Frames, IntoAddresses, LoopOptions, ReconnectPolicy, SendBuilder, StompClient,
-    SubscribeBuilder, Transaction,
+    ClientBuilder, Frames, IntoAddresses, Listener, LoopOptions, PrintingListener, ReconnectPolicy,
+    SendBuilder, Stats, StatsListener, StompClient, SubscribeBuilder, Transaction,
 };
 pub use codec::Limits;
 pub use error::{BrokerError, Error, ProtocolError, Timeout};

@@ -367,7 +367,9 @@ fn the_binary_serves_clients() {
     std::io::BufReader::new(stdout)
         .read_line(&mut line)
         .unwrap();
-    let addr = line.trim().rsplit(' ').next().unwrap().parse().unwrap();
+    // "stompy-broker listening on tcp://127.0.0.1:PORT"
+    let url = line.trim().rsplit(' ').next().unwrap();
+    let addr = url.rsplit("://").next().unwrap().parse().unwrap();
     let (mut p, connected) = Peer::connect_with(addr, "1.2", &[("login", "u"), ("passcode", "p")]);
     assert_eq!(connected.get("heart-beat"), Some("0,0"));
     p.with_receipt(Command::Send, &[("destination", "/queue/bin")]);

@@ -290,6 +290,7 @@ fn url_option_and_env_reach_the_broker() {
     );
 }
 
+#[cfg(all(feature = "tls", feature = "websocket"))]
 #[test]
 fn tls_and_websocket_on_rabbitmq() {
     if !common::broker_up("RabbitMQ TLS", 61614, true)

@@ -426,3 +426,13 @@ fn topics_fan_out_to_every_subscriber() {
         assert_eq!(body(&next(&mut c, ctx)), "news", "{ctx}");
     });
 }
+
+#[test]
+fn the_simplest_connect_works_on_rabbitmq() {
+    // No login (RabbitMQ's STOMP plugin uses its default user) and no host header setting.
+    if let Some(b) = common::rabbitmq() {
+        let mut c = StompClient::connect(b.addr().as_str()).unwrap();
+        assert_eq!(c.version(), Version::V1_2);
+        common::round_trip(&mut c, "simplest", "hi");
+    }
+}

@@ -188,3 +188,63 @@ fn kill_connections_can_be_repeated_while_clients_reconnect() {
         let _ = c.recv_timeout(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn a_nack_inside_a_loop_callback_is_not_followed_by_an_auto_ack() {
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    let mut c = StompClient::connect(broker.addr()).unwrap();
+    c.subscription("/queue/nack-in-loop")
+        .ack(AckMode::ClientIndividual)
+        .subscribe()
+        .unwrap();
+    c.message("/queue/nack-in-loop")
+        .body("job")
+        .send_and_wait(T)
+        .unwrap();
+    let first = c
+        .loop_with(|client, frame| {
+            client.nack(&frame).unwrap();
+            Some(frame.is_redelivered())
+        })
+        .unwrap();
+    assert_eq!(first, Some(false));
+    // The NACK requeued it; had an ACK followed, it would be gone.
+    let again = c.recv_timeout(T).unwrap().unwrap();
+    assert_eq!((again.body(), again.is_redelivered()), (&b"job"[..], true));
+}
+
+#[test]
+fn held_messages_from_a_lost_connection_are_not_acked_on_the_new_one() {
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    let q = "/queue/held";
+    preload(broker.addr(), q, 0..3);
+    let mut c = StompClient::builder()
+        .address(broker.addr())
+        .unwrap()
+        .auto_reconnect(true)
+        .reconnect_policy(patient())
+        .connect()
+        .unwrap();
+    c.subscription(q)
+        .ack(AckMode::ClientIndividual)
+        .subscribe()
+        .unwrap();
+    // Let all three arrive while waiting for a receipt: they are held, not yet received.
+    c.message("/queue/other")
+        .body("x")
+        .send_and_wait(T)
+        .unwrap();
+    broker.kill_connections();
+    // Every message still comes, each exactly once more after the reconnect, and no stale
+    // ACK upsets the broker (it would answer with an ERROR and close).
+    let mut got = HashSet::new();
+    while got.len() < 3 {
+        let f = c.recv_timeout(T).unwrap().unwrap();
+        got.insert(f.text().unwrap().into_owned());
+    }
+    assert_eq!(c.reconnect_count(), 1);
+    c.message("/queue/other")
+        .body("y")
+        .send_and_wait(T)
+        .unwrap();
+}

@@ -82,7 +82,42 @@ fn silent_broker_is_a_heart_beat_timeout_within_interval_times_scale() {
     let peer = Peer::start(vec![
         Step::Read,
         connected("1.2", "200,0"),
+        Step::Silence(Duration::from_millis(250)),
+        write("\n"),
         Step::Silence(Duration::from_secs(5)),
+    ]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .heart_beat(Duration::ZERO, Duration::from_millis(200))
+        .connect()
+        .unwrap();
+    let connected_at = Instant::now();
+    // The beat at 250 ms keeps the connection alive past the first deadline...
+    let err = c.recv_timeout(Duration::from_millis(350)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(Timeout::Recv(_))), "{err:?}");
+    // ...and silence after it is fatal 200 ms × 1.5 = 300 ms later (at ~550 ms).
+    let err = c.recv().unwrap_err();
+    let took = connected_at.elapsed();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
+        "{err:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(540) && took < Duration::from_millis(700),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn the_first_beat_may_come_one_interval_late() {
+    // ActiveMQ sends its first heart-beat 2 × n after CONNECTED.
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "200,0"),
+        Step::Silence(Duration::from_millis(400)),
+        write("\n"),
+        Step::Silence(Duration::from_secs(3)),
     ]);
     let mut c = StompClient::builder()
         .address(peer.addr)
@@ -92,15 +127,14 @@ fn silent_broker_is_a_heart_beat_timeout_within_interval_times_scale() {
         .unwrap();
     let start = Instant::now();
     let err = c.recv().unwrap_err();
-    let took = start.elapsed();
     assert!(
         matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
         "{err:?}"
     );
-    // 200 ms × 1.5 = 300 ms, plus a small margin for scheduling.
     assert!(
-        took >= Duration::from_millis(290) && took < Duration::from_millis(800),
-        "{took:?}"
+        start.elapsed() >= Duration::from_millis(600),
+        "{:?}",
+        start.elapsed()
     );
 }
 
@@ -376,4 +410,91 @@ fn message_for_an_unknown_subscription_is_a_typed_error_and_not_fatal() {
         Err(Error::Protocol(ProtocolError::Unexpected(_)))
     ));
     assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
+}
+
+#[test]
+fn the_overall_connect_deadline_bounds_every_address_and_round() {
+    let a = Peer::start(vec![Step::Read, Step::Silence(Duration::from_secs(3))]);
+    let b = Peer::start(vec![Step::Read, Step::Silence(Duration::from_secs(3))]);
+    let start = Instant::now();
+    let err = StompClient::builder()
+        .addresses([a.addr, b.addr])
+        .unwrap()
+        .connected_timeout(Duration::from_secs(10))
+        .connect_total_timeout(Duration::from_millis(300))
+        .connect()
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        err.is_timeout() || matches!(&err, Error::ConnectFailed { last, .. } if last.is_timeout()),
+        "{err:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(290) && took < Duration::from_millis(800),
+        "{took:?}"
+    );
+}
+
+#[test]
+fn a_1_0_message_without_subscription_header_is_still_auto_acked() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.0", "0,0"),
+        Step::Read, // SUBSCRIBE
+        write("MESSAGE\ndestination:/queue/a\nmessage-id:m-1\n\none\0"),
+        write("MESSAGE\ndestination:/queue/a\nmessage-id:m-2\n\ntwo\0"),
+        Step::Read, // the ACK of m-1
+        Step::Close,
+    ]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .versions([stompy::Version::V1_0])
+        .connect()
+        .unwrap();
+    c.subscribe("/queue/a", stompy::AckMode::Client).unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"one");
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"two");
+    let frames = peer.frames();
+    let ack = frames.last().unwrap();
+    assert_eq!(ack.command(), Command::Ack);
+    assert_eq!(ack.get("message-id"), Some("m-1"));
+}
+
+#[test]
+fn a_flood_during_a_receipt_wait_is_a_backlog_error_not_unbounded_memory() {
+    let big = format!(
+        "MESSAGE\ndestination:/queue/a\nmessage-id:1\nsubscription:sub-1\n\n{}\0",
+        "x".repeat(1024 * 1024)
+    );
+    let mut steps = vec![Step::Read, Step::Read]; // SUBSCRIBE, SEND with receipt
+    steps.extend((0..80).map(|_| write(&big)));
+    steps.push(Step::Silence(Duration::from_secs(5)));
+    let peer = Peer::connected_then(steps);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .limits(Limits {
+            max_body: 2 * 1024 * 1024,
+            ..Limits::default()
+        })
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
+    let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
+    match c.wait_for_receipt(&r, Duration::from_secs(10)) {
+        Err(Error::Protocol(ProtocolError::Backlog { bytes, max })) => {
+            assert!(
+                bytes > max && bytes < max + 2 * 1024 * 1024,
+                "{bytes} {max}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.is_connected(), "a backlog is not fatal");
+    assert_eq!(
+        c.recv().unwrap().unwrap().body().len(),
+        1024 * 1024,
+        "the frames are kept"
+    );
 }

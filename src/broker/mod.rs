@@ -2,9 +2,11 @@
 //! tests run with nothing installed.
 //!
 //! ```text
-//!  clients ──TCP──▶ server (mio loop, one background thread)
-//!                     │ bytes in / bytes out per connection
-//!                     ▼
+//!  clients ──TCP───────────────▶ server (mio loop, one background thread)
+//!          ──TLS───────────────▶   │ per connection a link: TCP, TLS (rustls),
+//!          ──WebSocket─────────▶   │ WebSocket (tungstenite), WebSocket over TLS
+//!          ──WebSocket over TLS▶   │ bytes in / bytes out per connection
+//!                                  ▼
 //!                   engine (sans-IO): per-connection state (codec, version, subscriptions,
 //!                     │                un-ACKed deliveries, transactions, heart-beat clocks)
 //!                     ▼
@@ -57,18 +59,43 @@
 //! - Every frame with a `receipt` header gets its RECEIPT. A protocol violation gets an ERROR
 //!   (with `message`, `receipt-id`, a short text body) and the connection closes.
 //!
-//! The engine only sees bytes in and bytes out per connection, so a TLS or WebSocket layer can
-//! be slotted in between it and the socket.
+//! # Listeners: TCP, TLS, WebSocket
+//! One broker listens on as many addresses as it is given, each speaking one
+//! [`ListenerKind`]; all share the same queues and topics:
+//!
+//! - [`BrokerBuilder::bind`]`(addr)`: the main address, plain TCP, or TLS once
+//!   [`BrokerBuilder::tls`] gave a certificate ([`BrokerTls`], feature `tls`).
+//! - [`BrokerBuilder::listen`], [`BrokerBuilder::listen_tls`], [`BrokerBuilder::listen_ws`]
+//!   (feature `websocket`) and [`BrokerBuilder::listen_wss`] add listeners; finish with `bind`,
+//!   or with [`BrokerBuilder::start`] when the listeners added are all there is.
+//! - [`BrokerHandle::addr`] is the main address; [`BrokerHandle::addr_of`] and
+//!   [`BrokerHandle::listeners`] tell the others.
+//!
+//! TLS and WebSocket are the client's own layers, over a non-blocking socket: their
+//! handshakes advance as the event loop reads and writes, never blocking it, and a failed one
+//! (an untrusted or missing client certificate, a request that is not a WebSocket upgrade)
+//! closes only its connection. A WebSocket listener accepts any path, answers with the
+//! highest STOMP subprotocol offered (`v12.stomp`, `v11.stomp`, `v10.stomp`), reads frames
+//! from text and binary messages, and sends binary ones. The engine only sees bytes in and
+//! bytes out per connection.
 
 mod conn;
 mod engine;
 mod handle;
 mod heartbeat;
+mod link;
+mod listener;
 mod queue;
 mod server;
 #[cfg(test)]
 mod tests;
+#[cfg(feature = "tls")]
+mod tls;
 mod tx;
+
+pub use listener::ListenerKind;
+#[cfg(feature = "tls")]
+pub use tls::BrokerTls;
 
 use std::collections::HashMap;
 use std::io;
@@ -78,6 +105,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use engine::{Config, Engine, Stored};
+use link::Setup;
+use listener::Wanted;
 use server::{Control, Server, WAKER};
 
 use crate::codec::Limits;
@@ -93,6 +122,9 @@ impl Broker {
         BrokerBuilder {
             cfg: Config::default(),
             state: None,
+            listeners: Vec::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -105,11 +137,14 @@ impl Broker {
     }
 }
 
-/// Settings for a broker; finish with [`BrokerBuilder::bind`].
+/// Settings for a broker; finish with [`BrokerBuilder::bind`] or [`BrokerBuilder::start`].
 #[derive(Debug)]
 pub struct BrokerBuilder {
     cfg: Config,
     state: Option<BrokerState>,
+    listeners: Vec<Wanted>,
+    #[cfg(feature = "tls")]
+    tls: Option<BrokerTls>,
 }
 
 impl BrokerBuilder {
@@ -151,47 +186,181 @@ impl BrokerBuilder {
         self
     }
 
-    /// Binds `addr` and starts the broker's event loop on a background thread.
+    /// The certificate (and the client CA, for mutual TLS) of the TLS listeners. With it,
+    /// [`BrokerBuilder::bind`] listens for STOMP over TLS instead of plain TCP;
+    /// [`BrokerBuilder::listen_tls`] and [`BrokerBuilder::listen_wss`] need it.
+    ///
+    /// A failed handshake (an untrusted or missing client certificate, a client that does
+    /// not speak TLS) closes that connection only.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: BrokerTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Adds a listener for STOMP over plain TCP on `addr` (port 0 picks a free port), to
+    /// start with [`BrokerBuilder::start`] or besides the one of [`BrokerBuilder::bind`].
+    /// An address that does not resolve fails the start.
+    pub fn listen(mut self, addr: impl ToSocketAddrs) -> Self {
+        self.listeners.push(Wanted::new(ListenerKind::Tcp, addr));
+        self
+    }
+
+    /// Adds a listener for STOMP over TLS (`stomp+ssl://`) on `addr`, with the settings of
+    /// [`BrokerBuilder::tls`].
+    #[cfg(feature = "tls")]
+    pub fn listen_tls(mut self, addr: impl ToSocketAddrs) -> Self {
+        self.listeners.push(Wanted::new(ListenerKind::Tls, addr));
+        self
+    }
+
+    /// Adds a listener for STOMP over WebSocket (`ws://`, RFC 6455) on `addr`. It accepts
+    /// upgrades on any path, answers with the highest STOMP subprotocol the client offers
+    /// (`v12.stomp`, `v11.stomp`, `v10.stomp`; none if it offers none), reads STOMP frames
+    /// from text and binary messages (a frame may span messages, and a message may hold
+    /// several frames) and sends binary messages.
+    ///
+    /// One WebSocket message may be at most [`Limits::max_body`] plus 1 MiB.
+    ///
+    /// ```
+    /// use stompy::broker::{Broker, ListenerKind};
+    /// let broker = Broker::builder()
+    ///     .listen_ws("127.0.0.1:0")
+    ///     .bind("127.0.0.1:0")?; // plain TCP and WebSocket
+    /// let ws = broker.addr_of(ListenerKind::WebSocket).unwrap();
+    /// println!("STOMP on tcp://{} and ws://{ws}/", broker.addr());
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    #[cfg(feature = "websocket")]
+    pub fn listen_ws(mut self, addr: impl ToSocketAddrs) -> Self {
+        self.listeners
+            .push(Wanted::new(ListenerKind::WebSocket, addr));
+        self
+    }
+
+    /// Adds a listener for STOMP over WebSocket over TLS (`wss://`) on `addr`, with the
+    /// settings of [`BrokerBuilder::tls`]; otherwise as [`BrokerBuilder::listen_ws`].
+    #[cfg(all(feature = "tls", feature = "websocket"))]
+    pub fn listen_wss(mut self, addr: impl ToSocketAddrs) -> Self {
+        self.listeners
+            .push(Wanted::new(ListenerKind::WebSocketTls, addr));
+        self
+    }
+
+    /// Binds `addr` and starts the broker's event loop on a background thread. `addr` speaks
+    /// STOMP over TLS when [`BrokerBuilder::tls`] was given, plain TCP otherwise; it is the
+    /// broker's main address ([`BrokerHandle::addr`]). Listeners added with the `listen_*`
+    /// methods are bound as well.
     ///
     /// # Errors
-    /// When the address cannot be resolved or bound, or the thread cannot start.
-    pub fn bind(self, addr: impl ToSocketAddrs) -> io::Result<BrokerHandle> {
-        let addr = addr
-            .to_socket_addrs()?
-            .next()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address to bind"))?;
-        let listener = mio::net::TcpListener::bind(addr)?;
-        let addr = listener.local_addr()?;
+    /// When an address cannot be resolved or bound, or the thread cannot start.
+    pub fn bind(mut self, addr: impl ToSocketAddrs) -> io::Result<BrokerHandle> {
+        #[cfg(feature = "tls")]
+        let kind = match self.tls {
+            Some(_) => ListenerKind::Tls,
+            None => ListenerKind::Tcp,
+        };
+        #[cfg(not(feature = "tls"))]
+        let kind = ListenerKind::Tcp;
+        self.listeners.insert(0, Wanted::new(kind, addr));
+        self.start()
+    }
+
+    /// Binds the listeners added with [`BrokerBuilder::listen`], [`BrokerBuilder::listen_tls`],
+    /// [`BrokerBuilder::listen_ws`] and [`BrokerBuilder::listen_wss`], and starts the
+    /// broker's event loop on a background thread. The first listener added is the main
+    /// address ([`BrokerHandle::addr`]).
+    ///
+    /// # Errors
+    /// When no listener was added, an address cannot be resolved or bound, a TLS listener
+    /// lacks [`BrokerBuilder::tls`], or the thread cannot start.
+    pub fn start(self) -> io::Result<BrokerHandle> {
+        let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
+        if self.listeners.is_empty() {
+            return Err(invalid(
+                "no listener: use bind(addr) or listen(addr)".into(),
+            ));
+        }
+        if let Some(w) = self
+            .listeners
+            .iter()
+            .find(|w| w.kind.is_tls() && !self.has_tls())
+        {
+            return Err(invalid(format!(
+                "a {} listener needs TLS settings (BrokerBuilder::tls)",
+                w.kind
+            )));
+        }
+        let mut bound = Vec::new();
+        let mut listeners = Vec::new();
+        for wanted in &self.listeners {
+            let listener = wanted.bind()?;
+            listeners.push((listener.local_addr()?, wanted.kind));
+            bound.push((listener, wanted.kind));
+        }
+        let setup = self.setup();
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
         let (control, rx) = mpsc::channel();
         let stored = self.state.map(|s| s.stored).unwrap_or_default();
-        let server = Server::new(poll, listener, Engine::new(self.cfg, stored), rx)?;
+        let engine = Engine::new(self.cfg, stored);
+        let server = Server::new(poll, bound, setup, engine, rx)?;
         let thread = std::thread::Builder::new()
-            .name(format!("stompy-broker {addr}"))
+            .name(format!("stompy-broker {}", listeners[0].0))
             .spawn(move || server.run())?;
         Ok(BrokerHandle {
-            addr,
+            listeners: listeners.into_iter().map(|(a, k)| (k, a)).collect(),
             control,
             waker,
             thread: Some(thread),
         })
+    }
+
+    fn has_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.tls.is_some();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// What every accepted connection is set up with.
+    fn setup(&self) -> Setup {
+        Setup {
+            #[cfg(feature = "tls")]
+            tls: self.tls.as_ref().map(BrokerTls::config),
+            #[cfg(feature = "websocket")]
+            max_ws_message: self.cfg.limits.max_body.saturating_add(1 << 20),
+        }
     }
 }
 
 /// A running broker. Dropping it stops the broker, as [`BrokerHandle::shutdown`] does.
 #[derive(Debug)]
 pub struct BrokerHandle {
-    addr: SocketAddr,
+    listeners: Vec<(ListenerKind, SocketAddr)>,
     control: Sender<Control>,
     waker: Arc<mio::Waker>,
     thread: Option<JoinHandle<Stored>>,
 }
 
 impl BrokerHandle {
-    /// The address the broker listens on (with the real port when bound to port 0).
+    /// The broker's main address (with the real port when bound to port 0): the one given to
+    /// [`BrokerBuilder::bind`], or the first listener added.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.listeners[0].1
+    }
+
+    /// The address of the first listener of `kind`, if the broker has one.
+    pub fn addr_of(&self, kind: ListenerKind) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, a)| *a)
+    }
+
+    /// Every listener, in the order they were added (the main one first).
+    pub fn listeners(&self) -> &[(ListenerKind, SocketAddr)] {
+        &self.listeners
     }
 
     /// Drops every client connection abruptly, as a crash would, and returns once done.

@@ -1,19 +1,22 @@
-//! The mio event loop: accepts connections, moves bytes between sockets and the [`Engine`],
-//! and obeys the handle's control messages. One thread, no blocking calls.
+//! The mio event loop: accepts connections on every listener, moves bytes between their
+//! [`Link`]s (plain, TLS, WebSocket) and the [`Engine`], and obeys the handle's control
+//! messages. One thread, no blocking calls: TLS and WebSocket handshakes advance as their
+//! sockets become ready, and a failed one closes only its connection.
 //!
 //! Each turn reads what arrived (in large chunks, a bounded amount per connection for
 //! fairness), lets the engine handle the frames, then writes every connection's output once.
 
 use std::io::{self, Read};
-use std::net::Shutdown;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
 use super::conn::{Phase, HIGH_WATER};
 use super::engine::{Engine, Stored};
+use super::link::{Link, Setup};
+use super::listener::ListenerKind;
 
 /// What the handle asks of the loop.
 #[derive(Debug)]
@@ -24,8 +27,9 @@ pub(crate) enum Control {
     Stop,
 }
 
-pub(crate) const LISTENER: Token = Token(usize::MAX - 1);
 pub(crate) const WAKER: Token = Token(usize::MAX - 2);
+/// Listener `i` has token `FIRST_LISTENER - i`.
+const FIRST_LISTENER: usize = usize::MAX - 3;
 
 /// Reads per connection per turn before other connections get theirs.
 const READS_PER_TURN: usize = 8;
@@ -34,9 +38,10 @@ const READ_PAUSE: usize = 4 * HIGH_WATER;
 /// How long a closed connection's socket keeps draining input so the peer sees the ERROR.
 const LINGER: Duration = Duration::from_secs(2);
 
+/// A connection's stream and what its socket is ready for.
 #[derive(Debug)]
-struct Sock {
-    stream: TcpStream,
+struct Peer {
+    link: Link,
     readable: bool,
     writable: bool,
 }
@@ -45,25 +50,31 @@ struct Sock {
 #[derive(Debug)]
 pub(crate) struct Server {
     poll: Poll,
-    listener: TcpListener,
+    listeners: Vec<(TcpListener, ListenerKind)>,
+    setup: Setup,
     engine: Engine,
-    socks: Vec<Option<Sock>>,
-    lingering: Vec<(TcpStream, Instant)>,
+    socks: Vec<Option<Peer>>,
+    lingering: Vec<(Link, Instant)>,
     control: Receiver<Control>,
 }
 
 impl Server {
     pub(crate) fn new(
         poll: Poll,
-        mut listener: TcpListener,
+        mut listeners: Vec<(TcpListener, ListenerKind)>,
+        setup: Setup,
         engine: Engine,
         control: Receiver<Control>,
     ) -> io::Result<Server> {
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)?;
+        for (i, (listener, _)) in listeners.iter_mut().enumerate() {
+            let token = Token(FIRST_LISTENER - i);
+            poll.registry()
+                .register(listener, token, Interest::READABLE)?;
+        }
         Ok(Server {
             poll,
-            listener,
+            listeners,
+            setup,
             engine,
             socks: Vec::new(),
             lingering: Vec::new(),
@@ -84,12 +95,17 @@ impl Server {
             }
             for ev in events.iter() {
                 match ev.token() {
-                    LISTENER => self.accept_all(),
                     WAKER => {}
+                    Token(t) if self.listener_index(t).is_some() => {
+                        self.accept_all(FIRST_LISTENER - t);
+                    }
                     Token(id) => {
                         if let Some(Some(s)) = self.socks.get_mut(id) {
+                            let writable = ev.is_writable() || ev.is_write_closed();
                             s.readable |= ev.is_readable() || ev.is_read_closed() || ev.is_error();
-                            s.writable |= ev.is_writable() || ev.is_write_closed();
+                            // An upgrade waiting to write its answer goes on by reading.
+                            s.readable |= writable && s.link.is_upgrading();
+                            s.writable |= writable;
                         }
                     }
                 }
@@ -121,10 +137,19 @@ impl Server {
         t
     }
 
+    /// The index of the listener with token `t`.
+    fn listener_index(&self, t: usize) -> Option<usize> {
+        let i = FIRST_LISTENER.checked_sub(t)?;
+        (i < self.listeners.len()).then_some(i)
+    }
+
     /// True when some connection has output its socket can take now.
     fn has_writable_output(&self) -> bool {
         let ready = |id: usize| matches!(&self.socks[id], Some(s) if s.writable);
-        let has_output = |id: usize| self.engine.conn(id).is_some_and(|c| c.pending_output() > 0);
+        let has_output = |id: usize| {
+            let layered = matches!(&self.socks[id], Some(s) if s.link.wants_write());
+            layered || self.engine.conn(id).is_some_and(|c| c.pending_output() > 0)
+        };
         (0..self.socks.len()).any(|id| ready(id) && has_output(id))
     }
 
@@ -158,30 +183,16 @@ impl Server {
         }
     }
 
-    fn accept_all(&mut self) {
+    fn accept_all(&mut self, listener: usize) {
         loop {
-            match self.listener.accept() {
-                Ok((mut stream, _)) => {
+            let (tcp, kind) = &mut self.listeners[listener];
+            match tcp.accept() {
+                Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    let id = self.engine.open(Instant::now());
-                    let interest = Interest::READABLE | Interest::WRITABLE;
-                    if let Err(e) = self
-                        .poll
-                        .registry()
-                        .register(&mut stream, Token(id), interest)
-                    {
-                        log::warn!("broker could not register a connection: {e}");
-                        self.engine.close(id, Instant::now());
-                        continue;
+                    match Link::accept(stream, *kind, &self.setup) {
+                        Ok(link) => self.add_conn(link),
+                        Err(e) => log::warn!("broker could not set up {kind} from {peer}: {e}"),
                     }
-                    if self.socks.len() <= id {
-                        self.socks.resize_with(id + 1, || None);
-                    }
-                    self.socks[id] = Some(Sock {
-                        stream,
-                        readable: true,
-                        writable: true,
-                    });
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -191,6 +202,29 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// Registers an accepted connection and opens its session.
+    fn add_conn(&mut self, mut link: Link) {
+        let id = self.engine.open(Instant::now());
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let registered = match link.tcp_mut() {
+            Some(tcp) => self.poll.registry().register(tcp, Token(id), interest),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        };
+        if let Err(e) = registered {
+            log::warn!("broker could not register a connection: {e}");
+            self.engine.close(id, Instant::now());
+            return;
+        }
+        if self.socks.len() <= id {
+            self.socks.resize_with(id + 1, || None);
+        }
+        self.socks[id] = Some(Peer {
+            link,
+            readable: true,
+            writable: true,
+        });
     }
 
     /// One turn: read and handle input, run the clocks, write output, finish closes.
@@ -217,7 +251,7 @@ impl Server {
             else {
                 return;
             };
-            match conn.read_from(&mut sock.stream, now) {
+            match conn.read_from(&mut sock.link, now) {
                 Ok(0) => return self.drop_conn(id, now),
                 Ok(_) => self.engine.process(id, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -225,7 +259,15 @@ impl Server {
                     return;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return self.drop_conn(id, now),
+                Err(e) if e.kind() == io::ErrorKind::InvalidData => {
+                    // A TLS or WebSocket failure: its alert or Close may be on the way.
+                    log::info!("broker connection {id}: {}", crate::transport::io_error(e));
+                    return self.finish_conn(id, now);
+                }
+                Err(e) => {
+                    log::debug!("broker connection {id}: {e}");
+                    return self.drop_conn(id, now);
+                }
             }
             if !self.engine.may_read(id) || !self.room_to_read(id) {
                 return;
@@ -238,18 +280,26 @@ impl Server {
         else {
             return;
         };
-        if conn.pending_output() > 0 && sock.writable {
-            if conn
-                .write_to(&mut sock.stream)
-                .is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock)
+        let has_output = conn.pending_output() > 0;
+        if (has_output || sock.link.wants_write()) && sock.writable {
+            if has_output
+                && conn
+                    .write_to(&mut sock.link)
+                    .is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock)
             {
                 return self.drop_conn(id, now);
+            }
+            match sock.link.flush_layers() {
+                Ok(true) => {}
+                Ok(false) => sock.writable = false,
+                Err(_) => return self.drop_conn(id, now),
             }
             if conn.pending_output() > 0 {
                 sock.writable = false;
             }
         }
-        if conn.phase == Phase::Closing && conn.pending_output() == 0 {
+        let flushed = conn.pending_output() == 0 && !sock.link.wants_write();
+        if conn.phase == Phase::Closing && flushed {
             self.finish_conn(id, now);
         } else if conn.pending_output() < HIGH_WATER {
             self.engine.handle_drained(id, now);
@@ -261,9 +311,11 @@ impl Server {
     fn finish_conn(&mut self, id: usize, now: Instant) {
         self.engine.close(id, now);
         if let Some(mut sock) = self.socks.get_mut(id).and_then(Option::take) {
-            let _ = self.poll.registry().deregister(&mut sock.stream);
-            let _ = sock.stream.shutdown(Shutdown::Write);
-            self.lingering.push((sock.stream, now + LINGER));
+            if let Some(tcp) = sock.link.tcp_mut() {
+                let _ = self.poll.registry().deregister(tcp);
+            }
+            sock.link.close_write();
+            self.lingering.push((sock.link, now + LINGER));
         }
     }
 
@@ -271,17 +323,19 @@ impl Server {
     fn drop_conn(&mut self, id: usize, now: Instant) {
         self.engine.close(id, now);
         if let Some(mut sock) = self.socks.get_mut(id).and_then(Option::take) {
-            let _ = self.poll.registry().deregister(&mut sock.stream);
-            let _ = sock.stream.shutdown(Shutdown::Both);
+            if let Some(tcp) = sock.link.tcp_mut() {
+                let _ = self.poll.registry().deregister(tcp);
+                let _ = tcp.shutdown(std::net::Shutdown::Both);
+            }
         }
     }
 
     fn drain_lingering(&mut self, now: Instant) {
         let mut buf = [0u8; 4096];
-        self.lingering.retain_mut(|(stream, deadline)| {
-            if now >= *deadline {
+        self.lingering.retain_mut(|(link, deadline)| {
+            let Some(stream) = link.tcp_mut().filter(|_| now < *deadline) else {
                 return false;
-            }
+            };
             loop {
                 match stream.read(&mut buf) {
                     Ok(0) => return false,

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use super::events::{Listener, Listeners};
 use super::{ReconnectPolicy, StompClient};
 use crate::codec::Limits;
 use crate::error::Error;
@@ -16,6 +17,7 @@ pub(crate) struct ClientConfig {
     pub(crate) addresses: Vec<Address>,
     pub(crate) session: SessionConfig,
     pub(crate) connect_timeout: Duration,
+    pub(crate) connect_total_timeout: Option<Duration>,
     pub(crate) connected_timeout: Duration,
     pub(crate) disconnect_timeout: Duration,
     pub(crate) write_timeout: Duration,
@@ -43,9 +45,10 @@ pub(crate) struct ClientConfig {
 /// assert_eq!(client.version(), Version::V1_2);
 /// # Ok::<(), stompy::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ClientBuilder {
     cfg: ClientConfig,
+    listeners: Listeners,
 }
 
 impl Default for ClientBuilder {
@@ -55,6 +58,7 @@ impl Default for ClientBuilder {
                 addresses: Vec::new(),
                 session: SessionConfig::default(),
                 connect_timeout: Duration::from_secs(10),
+                connect_total_timeout: None,
                 connected_timeout: Duration::from_secs(10),
                 disconnect_timeout: Duration::from_secs(5),
                 write_timeout: Duration::from_secs(30),
@@ -68,6 +72,7 @@ impl Default for ClientBuilder {
                     ..TransportOptions::default()
                 },
             },
+            listeners: Listeners::default(),
         }
     }
 }
@@ -122,7 +127,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The `host` header: the virtual host. Without it the broker's host name is sent.
+    /// The `host` header: the virtual host. Without it `/` is sent, RabbitMQ's default
+    /// virtual host (RabbitMQ refuses a CONNECT naming a virtual host it does not have, such
+    /// as its own host name); ActiveMQ and the embedded broker accept any value.
     pub fn host(mut self, vhost: impl Into<String>) -> Self {
         self.cfg.session.host = Some(vhost.into());
         self
@@ -179,6 +186,13 @@ impl ClientBuilder {
     /// handshakes); default 10 s.
     pub fn connect_timeout(mut self, d: Duration) -> Self {
         self.cfg.connect_timeout = d;
+        self
+    }
+
+    /// Deadline for the whole connect, over every address and round (default none: the
+    /// rounds of the reconnect policy bound it). Each attempt is cut short to fit.
+    pub fn connect_total_timeout(mut self, d: Duration) -> Self {
+        self.cfg.connect_total_timeout = Some(d);
         self
     }
 
@@ -255,6 +269,12 @@ impl ClientBuilder {
         self
     }
 
+    /// Registers a [`Listener`] under `name`, so that it sees the first connection too.
+    pub fn listener(mut self, name: &str, listener: impl Listener + 'static) -> Self {
+        self.listeners.insert(name.to_owned(), Box::new(listener));
+        self
+    }
+
     /// Connects: tries each address in order, in rounds as the reconnect policy allows.
     ///
     /// # Errors
@@ -265,6 +285,6 @@ impl ClientBuilder {
         if self.cfg.addresses.is_empty() {
             return Err(Error::invalid("no broker address given"));
         }
-        StompClient::open(self.cfg)
+        StompClient::open(self.cfg, self.listeners)
     }
 }

@@ -29,6 +29,8 @@ pub(super) struct Conn {
     poll: Poll,
     events: Events,
     stream: Stream,
+    /// Bytes written and read since the last [`Conn::take_bytes`].
+    bytes: (u64, u64),
 }
 
 impl fmt::Debug for Conn {
@@ -40,8 +42,13 @@ impl fmt::Debug for Conn {
 impl Conn {
     /// Opens the transport to `addr` (TCP, then TLS and WebSocket handshakes as the scheme
     /// asks) within the connect timeout, tried over every resolved IP address.
-    pub(super) fn open(addr: &Address, cfg: &ClientConfig) -> Result<Conn, Error> {
-        let deadline = Instant::now() + cfg.connect_timeout;
+    pub(super) fn open(
+        addr: &Address,
+        cfg: &ClientConfig,
+        overall: Option<Instant>,
+    ) -> Result<Conn, Error> {
+        let own = Instant::now() + cfg.connect_timeout;
+        let deadline = overall.map_or(own, |o| o.min(own));
         let mut opts = cfg.transport.clone();
         // Room for the headers of a frame whose body is as large as allowed.
         opts.max_ws_message = cfg.session.limits.max_body.saturating_add(1024 * 1024);
@@ -70,7 +77,13 @@ impl Conn {
             poll,
             events: Events::with_capacity(4),
             stream,
+            bytes: (0, 0),
         })
+    }
+
+    /// Bytes (written, read) since the last call.
+    pub(super) fn take_bytes(&mut self) -> (u64, u64) {
+        std::mem::take(&mut self.bytes)
     }
 
     pub(super) fn close(&mut self) {
@@ -83,7 +96,10 @@ impl Conn {
         while session.wants_write() {
             match self.stream.write(session.output()) {
                 Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero).into()),
-                Ok(n) => session.consume_output(n),
+                Ok(n) => {
+                    session.consume_output(n);
+                    self.bytes.0 += n as u64;
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(transport::io_error(e)),
@@ -104,6 +120,7 @@ impl Conn {
                 Ok(n) => {
                     if n > 0 {
                         session.on_received(Instant::now());
+                        self.bytes.1 += n as u64;
                     }
                     return Ok(Some(n));
                 }

@@ -3,26 +3,48 @@
 
 mod builder;
 mod conn;
+mod events;
 mod iter;
+mod listeners;
 mod reconnect;
 mod requests;
 mod transaction;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub use builder::ClientBuilder;
 pub(crate) use builder::ClientConfig;
 use conn::{Conn, Pumped};
+pub use events::Listener;
+use events::Listeners;
 pub use iter::Frames;
+pub use listeners::{PrintingListener, Stats, StatsListener};
 pub use reconnect::ReconnectPolicy;
 pub use requests::{SendBuilder, SubscribeBuilder};
 pub use transaction::Transaction;
 
-use crate::error::{Error, Timeout};
+use crate::error::{Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Version};
-use crate::session::{AckMode, AckToken, Event, Phase, Session, Subscription};
+use crate::session::{AckMode, AckToken, Event, Phase, ReceiptSet, Session, Subscription};
 use crate::transport::Address;
+
+/// The `host` header sent when none is configured: RabbitMQ's default virtual host, which
+/// ActiveMQ and the embedded broker accept too.
+const DEFAULT_VHOST: &str = "/";
+
+/// RECEIPTs that arrived before anyone waited for them, kept for a later
+/// [`StompClient::wait_for_receipt`]; past this the oldest are forgotten.
+const MAX_UNCLAIMED_RECEIPTS: usize = 4096;
+
+/// Frames held while the application waits for something else (a receipt, a slow write):
+/// past this many bytes the wait fails with [`ProtocolError::Backlog`].
+pub(crate) const MAX_HELD_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes a held frame accounts for.
+fn held_size(f: &Frame) -> usize {
+    f.body().len() + f.headers().byte_len() + 64
+}
 
 /// The message the client must still ACK because the application has seen it.
 #[derive(Debug)]
@@ -58,9 +80,12 @@ pub struct StompClient {
     conn: Option<Conn>,
     /// Frames that arrived while the application waited for something else.
     inbox: VecDeque<Frame>,
+    inbox_bytes: usize,
     /// RECEIPTs that arrived and nobody has waited for yet.
-    receipts: HashSet<String>,
+    receipts: ReceiptSet,
     pending_ack: Option<PendingAck>,
+    /// The ACK of the frame a `loop_with` callback is handling, due when it returns.
+    loop_ack: Option<PendingAck>,
     /// Why the last connection ended (None: cleanly, or still open).
     close_reason: Option<Error>,
     /// An ERROR frame seen on the current connection: the likely cause if it closes.
@@ -68,6 +93,7 @@ pub struct StompClient {
     broker_address: Option<Address>,
     epoch: u64,
     reconnects: u64,
+    listeners: Listeners,
 }
 
 impl StompClient {
@@ -92,21 +118,25 @@ impl StompClient {
         ClientBuilder::new()
     }
 
-    pub(crate) fn open(cfg: ClientConfig) -> Result<StompClient, Error> {
+    pub(crate) fn open(cfg: ClientConfig, listeners: Listeners) -> Result<StompClient, Error> {
         let now = Instant::now();
         let mut client = StompClient {
             session: Session::new(cfg.session.clone(), now),
             cfg,
             conn: None,
             inbox: VecDeque::new(),
-            receipts: HashSet::new(),
+            inbox_bytes: 0,
+            receipts: ReceiptSet::new(MAX_UNCLAIMED_RECEIPTS),
             pending_ack: None,
+            loop_ack: None,
             close_reason: None,
             last_broker_error: None,
             broker_address: None,
             epoch: 0,
             reconnects: 0,
+            listeners,
         };
+        client.session.record_sent(!client.listeners.is_empty());
         client.connect_rounds()?;
         Ok(client)
     }
@@ -160,12 +190,17 @@ impl StompClient {
     fn connect_rounds(&mut self) -> Result<(), Error> {
         let mut attempts = 0u32;
         let mut rounds = 0u32;
+        let overall = self.cfg.connect_total_timeout.map(|t| Instant::now() + t);
+        let out_of_time = |t: &Option<Instant>| t.is_some_and(|t| Instant::now() >= t);
         loop {
             let mut last = None;
             let mut permanent_everywhere = true;
             for addr in self.cfg.addresses.clone() {
+                if attempts > 0 && out_of_time(&overall) {
+                    break;
+                }
                 attempts += 1;
-                match self.connect_one(&addr) {
+                match self.connect_one(&addr, overall) {
                     Ok(()) => return Ok(()),
                     Err(e) => {
                         log::info!("connect to {addr} failed: {e}");
@@ -176,7 +211,9 @@ impl StompClient {
             }
             rounds += 1;
             let last = last.expect("at least one address");
-            if permanent_everywhere || !self.cfg.reconnect.allows(rounds) {
+            let delay = self.cfg.reconnect.delay(rounds);
+            let too_late = overall.is_some_and(|t| Instant::now() + delay >= t);
+            if permanent_everywhere || too_late || !self.cfg.reconnect.allows(rounds) {
                 return Err(if attempts == 1 {
                     last
                 } else {
@@ -186,18 +223,20 @@ impl StompClient {
                     }
                 });
             }
-            std::thread::sleep(self.cfg.reconnect.delay(rounds));
+            std::thread::sleep(delay); // the back-off between rounds
         }
     }
 
-    fn connect_one(&mut self, addr: &Address) -> Result<(), Error> {
+    fn connect_one(&mut self, addr: &Address, overall: Option<Instant>) -> Result<(), Error> {
         self.drop_connection();
-        let conn = Conn::open(addr, &self.cfg)?;
+        self.listeners.each(|l| l.on_connecting(addr));
+        let conn = Conn::open(addr, &self.cfg, overall).inspect_err(|e| self.emit_error(e))?;
         self.conn = Some(conn);
         self.last_broker_error = None;
         let now = Instant::now();
-        self.session.start(&addr.host, now)?;
-        let deadline = now + self.cfg.connected_timeout;
+        self.session.start(DEFAULT_VHOST, now)?;
+        let own = now + self.cfg.connected_timeout;
+        let deadline = overall.map_or(own, |o| o.min(own));
         loop {
             match self.pump(Some(deadline)) {
                 Ok(Pumped::Event(Event::Connected)) => break,
@@ -223,6 +262,9 @@ impl StompClient {
         self.epoch += 1;
         self.broker_address = Some(addr.clone());
         self.close_reason = None;
+        if let Some(f) = self.session.connected_frame() {
+            self.listeners.each(|l| l.on_connected(addr, f));
+        }
         self.session.resubscribe_all(Instant::now())?;
         self.flush_now()?;
         log::info!("connected to {addr} (STOMP {})", self.version());
@@ -241,6 +283,7 @@ impl StompClient {
         self.drop_connection();
         let disconnecting = self.session.phase() == Phase::Disconnecting;
         let reason = err.or_else(|| self.last_broker_error.take());
+        self.listeners.each(|l| l.on_disconnected(reason.as_ref()));
         if self.cfg.auto_reconnect && !disconnecting {
             log::warn!(
                 "connection lost ({}); reconnecting",
@@ -249,9 +292,13 @@ impl StompClient {
                     .map_or("closed by broker".into(), |e| e.to_string())
             );
             self.pending_ack = None;
+            self.loop_ack = None;
             match self.connect_rounds() {
                 Ok(()) => {
+                    self.drop_held_unacked();
                     self.reconnects += 1;
+                    let n = self.reconnects;
+                    self.listeners.each(|l| l.on_reconnected(n));
                     return Ok(true);
                 }
                 Err(e) => {
@@ -271,15 +318,94 @@ impl StompClient {
         let Some(conn) = self.conn.as_mut() else {
             return Ok(Pumped::Closed);
         };
-        conn.pump(&mut self.session, deadline)
+        let res = conn.pump(&mut self.session, deadline);
+        if !self.listeners.is_empty() {
+            self.tell_listeners(&res);
+        }
+        res
     }
 
     /// Writes whatever the session has queued, without waiting.
     fn flush_now(&mut self) -> Result<(), Error> {
         if let Some(conn) = self.conn.as_mut() {
-            conn.write_some(&mut self.session)?;
+            let res = conn.write_some(&mut self.session);
+            if !self.listeners.is_empty() {
+                self.tell_listeners(&Ok(Pumped::Deadline));
+            }
+            res?;
         }
         Ok(())
+    }
+
+    /// Reports what a pump or flush did to the listeners: frames and bytes that went out,
+    /// what came in, errors.
+    fn tell_listeners(&mut self, res: &Result<Pumped, Error>) {
+        for f in self.session.take_sent() {
+            self.listeners.each(|l| l.on_frame_sent(&f));
+        }
+        if let Some((out, inn)) = self.conn.as_mut().map(Conn::take_bytes) {
+            if out + inn > 0 {
+                self.listeners.each(|l| l.on_bytes(out, inn));
+            }
+        }
+        let received = match res {
+            Ok(Pumped::Event(Event::Frame(f))) => Some(f.clone()),
+            Ok(Pumped::Event(Event::Connected)) => self.session.connected_frame().cloned(),
+            Ok(Pumped::Event(Event::Receipt(id))) => {
+                Some(Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, id))
+            }
+            Err(Error::Broker(b)) => {
+                let mut f = Frame::new(Command::Error).with_header(header::MESSAGE, &b.message);
+                if let Some(r) = &b.receipt_id {
+                    f.headers_mut().push(header::RECEIPT_ID, r);
+                }
+                Some(f.with_body(b.body.as_bytes()))
+            }
+            _ => None,
+        };
+        if let Some(f) = received {
+            self.listeners.each(|l| l.on_frame_received(&f));
+        }
+        if let Err(e) = res {
+            self.emit_error(e);
+        }
+    }
+
+    fn emit_error(&mut self, e: &Error) {
+        if matches!(e, Error::Timeout(Timeout::HeartBeat(_))) {
+            self.listeners.each(|l| l.on_heartbeat_timeout());
+        }
+        self.listeners.each(|l| l.on_error(e));
+    }
+
+    // ---- listeners -----------------------------------------------------------------------
+
+    /// Registers `listener` under `name` (replacing any listener of that name).
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// let stats = stompy::StatsListener::new();
+    /// client.add_listener("stats", stats.clone());
+    /// client.send("/queue/a", "x")?;
+    /// assert_eq!(stats.stats().sent(stompy::Command::Send), 1);
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    pub fn add_listener(&mut self, name: &str, listener: impl Listener + 'static) {
+        self.listeners.insert(name.to_owned(), Box::new(listener));
+        self.session.record_sent(true);
+    }
+
+    /// Removes the listener called `name` and hands it back.
+    pub fn remove_listener(&mut self, name: &str) -> Option<Box<dyn Listener>> {
+        let l = self.listeners.remove(name);
+        self.session.record_sent(!self.listeners.is_empty());
+        l
+    }
+
+    /// Names of the registered listeners, in registration order.
+    pub fn listener_names(&self) -> impl Iterator<Item = &str> {
+        self.listeners.names()
     }
 
     /// After queueing a frame: write it out now; if the broker is not reading, keep driving
@@ -293,7 +419,7 @@ impl StompClient {
         let deadline = Instant::now() + self.cfg.write_timeout;
         while self.session.output().len() > conn::HIGH_WATER {
             match self.pump(Some(deadline))? {
-                Pumped::Event(ev) => self.hold(ev),
+                Pumped::Event(ev) => self.hold(ev)?,
                 Pumped::Deadline => {
                     return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
                 }
@@ -304,14 +430,46 @@ impl StompClient {
     }
 
     /// Keeps an event that arrived while waiting for something else.
-    fn hold(&mut self, ev: Event) {
+    ///
+    /// # Errors
+    /// [`ProtocolError::Backlog`] when the frames held exceed [`MAX_HELD_BYTES`] (plus room for
+    /// one frame as large as allowed): the application must receive them before waiting
+    /// longer. They are kept.
+    fn hold(&mut self, ev: Event) -> Result<(), Error> {
         match ev {
-            Event::Frame(f) => self.inbox.push_back(f),
-            Event::Receipt(id) => {
-                self.receipts.insert(id);
+            Event::Frame(f) => {
+                self.inbox_bytes += held_size(&f);
+                self.inbox.push_back(f);
+                let max = MAX_HELD_BYTES + self.cfg.session.limits.max_body;
+                if self.inbox_bytes > max {
+                    let bytes = self.inbox_bytes;
+                    return Err(ProtocolError::Backlog { bytes, max }.into());
+                }
             }
+            Event::Receipt(id) => self.receipts.insert(&id),
             Event::Connected | Event::HeartBeat => {}
         }
+        Ok(())
+    }
+
+    /// After a reconnect: frames held from the old connection that needed an ACK can no
+    /// longer be acknowledged; the broker redelivers them, so they go.
+    fn drop_held_unacked(&mut self) {
+        let session = &self.session;
+        let needs_ack = |f: &Frame| {
+            f.command() == Command::Message
+                && session
+                    .subscription_of(f)
+                    .is_some_and(|s| s.ack.needs_ack())
+        };
+        self.inbox.retain(|f| !needs_ack(f));
+        self.inbox_bytes = self.inbox.iter().map(held_size).sum();
+    }
+
+    fn next_held(&mut self) -> Option<Frame> {
+        let f = self.inbox.pop_front()?;
+        self.inbox_bytes -= held_size(&f);
+        Some(f)
     }
 
     fn ensure_connected(&self) -> Result<(), Error> {
@@ -364,7 +522,7 @@ impl StompClient {
         let now = Instant::now();
         loop {
             match self.pump(Some(now))? {
-                Pumped::Event(ev) => self.hold(ev),
+                Pumped::Event(ev) => self.hold(ev)?,
                 Pumped::Deadline => return Ok(()),
                 Pumped::Closed => {
                     self.on_connection_lost(None)?;
@@ -413,7 +571,7 @@ impl StompClient {
         }
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if let Some(f) = self.inbox.pop_front() {
+            if let Some(f) = self.next_held() {
                 self.track_ack(&f, transaction);
                 return Ok(Some(f));
             }
@@ -421,7 +579,10 @@ impl StompClient {
                 return Ok(None);
             }
             match self.pump(deadline) {
-                Ok(Pumped::Event(ev)) => self.hold(ev),
+                Ok(Pumped::Event(ev)) => {
+                    // Taken right back out by the loop: never more than one frame held here.
+                    let _ = self.hold(ev);
+                }
                 Ok(Pumped::Deadline) => {
                     return Err(Error::Timeout(Timeout::Recv(timeout.unwrap_or_default())));
                 }
@@ -453,9 +614,7 @@ impl StompClient {
         if frame.command() != Command::Message {
             return;
         }
-        let sub = frame
-            .subscription()
-            .and_then(|id| self.session.subscription(id));
+        let sub = self.session.subscription_of(frame);
         if sub.is_some_and(|s| s.auto_ack && s.ack.needs_ack()) {
             self.pending_ack = Some(PendingAck {
                 token: AckToken::of(frame),
@@ -484,12 +643,11 @@ impl StompClient {
     /// Forgets the pending auto-ACK without sending it (used when the application rejected
     /// the message itself).
     fn cancel_pending_ack_for(&mut self, frame: &Frame) {
-        if self
-            .pending_ack
-            .as_ref()
-            .is_some_and(|p| p.token == AckToken::of(frame))
-        {
-            self.pending_ack = None;
+        let token = AckToken::of(frame);
+        for slot in [&mut self.pending_ack, &mut self.loop_ack] {
+            if slot.as_ref().is_some_and(|p| p.token == token) {
+                *slot = None;
+            }
         }
     }
 
@@ -543,12 +701,15 @@ impl StompClient {
             else {
                 return Ok(None);
             };
-            // The ACK is due once the callback returns; hold it back while it runs so that a
-            // panic leaves the message un-ACKed even if the client is used again afterwards.
-            let pending = self.pending_ack.take();
+            // The ACK is due once the callback returns; hold it aside while it runs so that a
+            // panic leaves the message un-ACKed even if the client is used again afterwards,
+            // and so that an ACK or NACK the callback sends itself cancels it.
+            self.loop_ack = self.pending_ack.take();
             let out = callback(self, frame);
-            if self.pending_ack.is_none() {
-                self.pending_ack = pending;
+            if let Some(p) = self.loop_ack.take() {
+                let inner = self.pending_ack.replace(p);
+                self.send_pending_ack()?;
+                self.pending_ack = inner;
             }
             self.send_pending_ack()?;
             if out.is_some() {
@@ -579,7 +740,7 @@ impl StompClient {
             }
             self.ensure_connected()?;
             match self.pump(Some(deadline)) {
-                Ok(Pumped::Event(ev)) => self.hold(ev),
+                Ok(Pumped::Event(ev)) => self.hold(ev)?,
                 Ok(Pumped::Deadline) => return Err(Error::Timeout(Timeout::Receipt(timeout))),
                 Ok(Pumped::Closed) => {
                     self.on_connection_lost(None)?;
@@ -750,6 +911,7 @@ impl StompClient {
 
     fn disconnect_within(&mut self, timeout: Duration) -> Result<(), Error> {
         self.pending_ack = None;
+        self.loop_ack = None;
         if self.conn.is_none() || self.session.phase() != Phase::Connected {
             self.drop_connection();
             return Ok(());
@@ -763,6 +925,7 @@ impl StompClient {
             .and_then(|()| self.wait_for_receipt(&receipt, timeout));
         self.drop_connection();
         self.close_reason = None;
+        self.listeners.each(|l| l.on_disconnected(None));
         match res {
             Err(Error::NotConnected(_)) => Ok(()), // closed right after the receipt: fine
             other => other,

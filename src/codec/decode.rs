@@ -20,12 +20,10 @@ pub enum Item {
 enum State {
     /// Between frames.
     Idle,
-    /// Reading the command and header lines.
-    Head {
-        command: Option<Command>,
-        headers: Headers,
-        lines: usize,
-    },
+    /// Reading the command line.
+    Command,
+    /// Reading header lines.
+    Head(Head),
     /// Reading a body whose length `content-length` gave; `body` fills up to `len`.
     Sized {
         command: Command,
@@ -41,6 +39,24 @@ enum State {
     },
 }
 
+/// A frame's head, as far as it has been read.
+#[derive(Debug)]
+struct Head {
+    command: Command,
+    headers: Headers,
+    /// The first `content-length`, parsed as soon as its line is read.
+    content_length: Option<Result<u64, ProtocolError>>,
+    /// True when the command and version escape headers.
+    escapes: bool,
+}
+
+/// What one step of the decoder gave.
+enum Step {
+    Item(Item),
+    NeedMore,
+    Continue,
+}
+
 /// An incremental STOMP decoder, fed any split of the input (one byte at a time works).
 ///
 /// It never allocates more than [`Limits`] allow: a line longer than `max_header_line`, more
@@ -53,6 +69,10 @@ pub struct Decoder {
     state: State,
     version: Version,
     limits: Limits,
+    /// Header lines and bytes of the last frame's head.
+    last_head: (usize, usize),
+    /// `buf[pos..no_backslash_until]` holds no backslash.
+    no_backslash_until: usize,
 }
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -67,6 +87,8 @@ impl Decoder {
             state: State::Idle,
             version,
             limits,
+            last_head: (0, 0),
+            no_backslash_until: 0,
         }
     }
 
@@ -129,9 +151,11 @@ impl Decoder {
     fn compact(&mut self) {
         if self.pos == self.buf.len() {
             self.buf.clear();
+            self.no_backslash_until = 0;
             self.pos = 0;
         } else if self.pos > 0 && self.pos >= self.buf.len() / 2 {
             self.buf.drain(..self.pos);
+            self.no_backslash_until = self.no_backslash_until.saturating_sub(self.pos);
             self.pos = 0;
         }
     }
@@ -143,200 +167,267 @@ impl Decoder {
     /// final: the stream cannot be resynchronised.
     pub fn decode(&mut self) -> Result<Option<Item>, ProtocolError> {
         loop {
-            match &mut self.state {
-                State::Idle => {
-                    let rest = &self.buf[self.pos..];
-                    match rest.first() {
-                        None => return Ok(None),
-                        Some(b'\n') => {
-                            self.pos += 1;
-                            return Ok(Some(Item::HeartBeat));
-                        }
-                        Some(b'\r') => match rest.get(1) {
-                            None => return Ok(None),
-                            Some(b'\n') => {
-                                self.pos += 2;
-                                return Ok(Some(Item::HeartBeat));
-                            }
-                            Some(_) => return Err(self.unknown_command_here()),
-                        },
-                        Some(_) => {
-                            self.state = State::Head {
-                                command: None,
-                                headers: Headers::new(),
-                                lines: 0,
-                            };
-                        }
-                    }
-                }
-                State::Head { .. } => {
-                    if !self.head_line()? {
-                        return Ok(None);
-                    }
-                }
-                State::Sized { body, len, .. } => {
-                    let want = *len - body.len();
-                    let avail = self.buf.len() - self.pos;
-                    if avail <= want {
-                        body.extend_from_slice(&self.buf[self.pos..]);
-                        self.pos = self.buf.len();
-                        return Ok(None);
-                    }
-                    body.extend_from_slice(&self.buf[self.pos..self.pos + want]);
-                    self.pos += want;
-                    if self.buf[self.pos] != 0 {
-                        return Err(ProtocolError::MissingNul);
-                    }
-                    self.pos += 1;
-                    let State::Sized {
-                        command,
-                        headers,
-                        body,
-                        ..
-                    } = std::mem::replace(&mut self.state, State::Idle)
-                    else {
-                        unreachable!()
-                    };
-                    return Ok(Some(Item::Frame(Frame::from_parts(command, headers, body))));
-                }
-                State::Unsized { scanned, .. } => {
-                    let rest = &self.buf[self.pos..];
-                    let Some(i) = memchr::memchr(0, &rest[*scanned..]).map(|i| i + *scanned) else {
-                        *scanned = rest.len();
-                        if rest.len() > self.limits.max_body {
-                            return Err(ProtocolError::BodyTooLarge {
-                                size: rest.len() as u64,
-                                max: self.limits.max_body,
-                            });
-                        }
-                        return Ok(None);
-                    };
-                    if i > self.limits.max_body {
-                        return Err(ProtocolError::BodyTooLarge {
-                            size: i as u64,
-                            max: self.limits.max_body,
-                        });
-                    }
-                    let body = rest[..i].to_vec();
-                    self.pos += i + 1;
-                    let State::Unsized {
-                        command, headers, ..
-                    } = std::mem::replace(&mut self.state, State::Idle)
-                    else {
-                        unreachable!()
-                    };
-                    return Ok(Some(Item::Frame(Frame::from_parts(command, headers, body))));
-                }
+            let step = match self.state {
+                State::Idle => self.between_frames(),
+                State::Command => self.command_line()?,
+                State::Head(_) => self.header_line()?,
+                State::Sized { .. } => self.sized_body()?,
+                State::Unsized { .. } => self.unsized_body()?,
+            };
+            match step {
+                Step::Item(item) => return Ok(Some(item)),
+                Step::NeedMore => return Ok(None),
+                Step::Continue => {}
             }
         }
     }
 
-    fn unknown_command_here(&self) -> ProtocolError {
+    /// Between frames: an EOL is a heart-beat, anything else starts a command line.
+    fn between_frames(&mut self) -> Step {
         let rest = &self.buf[self.pos..];
-        let line = &rest[..rest.len().min(64)];
-        let line = line.split(|&b| b == b'\n').next().unwrap_or(line);
-        ProtocolError::UnknownCommand(String::from_utf8_lossy(line).into_owned())
-    }
-
-    /// Consumes one complete command or header line, if there is one. Returns false when more
-    /// bytes are needed.
-    fn head_line(&mut self) -> Result<bool, ProtocolError> {
-        let rest = &self.buf[self.pos..];
-        let max_line = self.limits.max_header_line;
-        let Some(nl) = memchr::memchr(b'\n', &rest[..rest.len().min(max_line + 2)]) else {
-            if rest.len() > max_line + 1 {
-                return Err(ProtocolError::HeaderLineTooLong {
-                    len: rest.len(),
-                    max: max_line,
-                });
+        let eol = match (rest.first(), rest.get(1)) {
+            (None, _) | (Some(b'\r'), None) => return Step::NeedMore,
+            (Some(b'\n'), _) => 1,
+            (Some(b'\r'), Some(b'\n')) => 2,
+            // Anything else, a stray CR included, starts a command line.
+            _ => {
+                self.state = State::Command;
+                return Step::Continue;
             }
-            return Ok(false);
         };
-        let mut line = &rest[..nl];
-        if let [head @ .., b'\r'] = line {
-            line = head;
+        self.pos += eol;
+        Step::Item(Item::HeartBeat)
+    }
+
+    fn command_line(&mut self) -> Result<Step, ProtocolError> {
+        let rest = &self.buf[self.pos..];
+        let Some((len, consumed)) = next_line(rest, self.limits.max_header_line)? else {
+            return Ok(Step::NeedMore);
+        };
+        let line = &rest[..len];
+        let command = Command::from_bytes(line).ok_or_else(|| {
+            ProtocolError::UnknownCommand(String::from_utf8_lossy(line).into_owned())
+        })?;
+        // Consecutive frames tend to look alike: room for as many headers as the last one had
+        // makes one allocation where growing would make several.
+        let (lines, bytes) = self.last_head;
+        self.state = State::Head(Head {
+            command,
+            headers: Headers::with_capacity(lines, bytes),
+            content_length: None,
+            escapes: !command.is_unescaped() && self.version != Version::V1_0,
+        });
+        self.pos += consumed;
+        Ok(Step::Continue)
+    }
+
+    fn header_line(&mut self) -> Result<Step, ProtocolError> {
+        let rest = &self.buf[self.pos..];
+        let Some((len, consumed)) = next_line(rest, self.limits.max_header_line)? else {
+            return Ok(Step::NeedMore);
+        };
+        let (start, end) = (self.pos, self.pos + len);
+        let escapes = matches!(&self.state, State::Head(h) if h.escapes);
+        let unescape = escapes && self.has_backslash(start, end);
+        self.pos += consumed;
+        let State::Head(head) = &mut self.state else {
+            unreachable!()
+        };
+        if len > 0 {
+            let line = &self.buf[start..end];
+            head.push_line(line, unescape, self.version, self.limits.max_headers)?;
+            return Ok(Step::Continue);
         }
-        if line.len() > max_line {
-            return Err(ProtocolError::HeaderLineTooLong {
-                len: line.len(),
-                max: max_line,
-            });
+        // Blank line: the head is complete.
+        let State::Head(head) = std::mem::replace(&mut self.state, State::Idle) else {
+            unreachable!()
+        };
+        self.last_head = (head.headers.len(), head.headers.byte_len());
+        self.state = head.into_body_state(self.limits.max_body)?;
+        Ok(Step::Continue)
+    }
+
+    /// True when `buf[start..end]` holds a backslash, `start` being `pos`. Each buffered byte is
+    /// scanned about once, rather than once per header line.
+    fn has_backslash(&mut self, start: usize, end: usize) -> bool {
+        if end <= self.no_backslash_until {
+            return false;
         }
-        let consumed = nl + 1;
-        let State::Head {
+        let from = start.max(self.no_backslash_until);
+        match memchr::memchr(b'\\', &self.buf[from..]) {
+            Some(i) => {
+                self.no_backslash_until = from + i;
+                from + i < end
+            }
+            None => {
+                self.no_backslash_until = self.buf.len();
+                false
+            }
+        }
+    }
+
+    fn sized_body(&mut self) -> Result<Step, ProtocolError> {
+        let State::Sized { body, len, .. } = &mut self.state else {
+            unreachable!()
+        };
+        let want = *len - body.len();
+        let rest = &self.buf[self.pos..];
+        if rest.len() <= want {
+            body.extend_from_slice(rest);
+            self.pos = self.buf.len();
+            return Ok(Step::NeedMore);
+        }
+        body.extend_from_slice(&rest[..want]);
+        if rest[want] != 0 {
+            return Err(ProtocolError::MissingNul);
+        }
+        self.pos += want + 1;
+        let State::Sized {
             command,
             headers,
-            lines,
-        } = &mut self.state
+            body,
+            ..
+        } = std::mem::replace(&mut self.state, State::Idle)
         else {
             unreachable!()
         };
-        let Some(cmd) = *command else {
-            let cmd = Command::from_bytes(line).ok_or_else(|| {
-                ProtocolError::UnknownCommand(String::from_utf8_lossy(line).into_owned())
-            })?;
-            *command = Some(cmd);
-            self.pos += consumed;
-            return Ok(true);
+        Ok(Step::Item(Item::Frame(Frame::from_parts(
+            command, headers, body,
+        ))))
+    }
+
+    fn unsized_body(&mut self) -> Result<Step, ProtocolError> {
+        let State::Unsized { scanned, .. } = &mut self.state else {
+            unreachable!()
         };
-        if !line.is_empty() {
-            *lines += 1;
-            if *lines > self.limits.max_headers {
-                return Err(ProtocolError::TooManyHeaders {
-                    count: *lines,
-                    max: self.limits.max_headers,
+        let rest = &self.buf[self.pos..];
+        // Look no further than one byte past the limit, so that the outcome does not depend on
+        // how much arrived at once.
+        let max = self.limits.max_body;
+        let window = &rest[..rest.len().min(max.saturating_add(1))];
+        let Some(i) = memchr::memchr(0, &window[*scanned..]).map(|i| i + *scanned) else {
+            if window.len() > max {
+                return Err(ProtocolError::BodyTooLarge {
+                    size: window.len() as u64,
+                    max,
                 });
             }
-            let text = std::str::from_utf8(line).map_err(|_| ProtocolError::InvalidUtf8)?;
-            let (name, value) = text
-                .split_once(':')
-                .ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
-            let escaped = !cmd.is_unescaped();
-            let version = self.version;
-            headers.push_with(|buf| {
-                let start = buf.len();
-                unescape_into(name, escaped, version, buf)?;
-                let name_len = buf.len() - start;
-                unescape_into(value, escaped, version, buf)?;
-                Ok::<_, ProtocolError>(name_len)
-            })?;
-            self.pos += consumed;
-            return Ok(true);
-        }
-        // Blank line: the head is complete.
-        self.pos += consumed;
-        let State::Head {
+            *scanned = window.len();
+            return Ok(Step::NeedMore);
+        };
+        let body = rest[..i].to_vec();
+        self.pos += i + 1;
+        let State::Unsized {
             command, headers, ..
         } = std::mem::replace(&mut self.state, State::Idle)
         else {
             unreachable!()
         };
-        let command = command.expect("command parsed before headers");
-        self.state = match headers.get(header::CONTENT_LENGTH) {
-            Some(v) => {
-                let len = parse_content_length(v)?;
-                if len > self.limits.max_body as u64 {
-                    return Err(ProtocolError::BodyTooLarge {
-                        size: len,
-                        max: self.limits.max_body,
-                    });
-                }
-                let len = len as usize;
-                State::Sized {
-                    command,
-                    headers,
-                    body: Vec::with_capacity(len),
-                    len,
-                }
-            }
-            None => State::Unsized {
+        Ok(Step::Item(Item::Frame(Frame::from_parts(
+            command, headers, body,
+        ))))
+    }
+}
+
+impl Head {
+    /// Adds one header line (without its EOL), unescaping it when `unescape` says it has a
+    /// backslash.
+    fn push_line(
+        &mut self,
+        line: &[u8],
+        unescape: bool,
+        version: Version,
+        max_headers: usize,
+    ) -> Result<(), ProtocolError> {
+        if self.headers.len() >= max_headers {
+            return Err(ProtocolError::TooManyHeaders {
+                count: self.headers.len() + 1,
+                max: max_headers,
+            });
+        }
+        let text = std::str::from_utf8(line).map_err(|_| ProtocolError::InvalidUtf8)?;
+        let colon = memchr::memchr(b':', line)
+            .ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
+        let (name, value) = (&text[..colon], &text[colon + 1..]);
+        if unescape {
+            self.headers.push_with(|buf| {
+                let start = buf.len();
+                unescape_into(name, true, version, buf)?;
+                let name_len = buf.len() - start;
+                unescape_into(value, true, version, buf)?;
+                Ok::<_, ProtocolError>(name_len)
+            })?;
+        } else {
+            self.headers.push(name, value);
+        }
+        // No escape can make a name "content-length", so the raw name tells.
+        if self.content_length.is_none() && name == header::CONTENT_LENGTH {
+            // When unescaped, the first one is the header just pushed.
+            let value = if unescape {
+                self.headers.get(header::CONTENT_LENGTH).unwrap_or(value)
+            } else {
+                value
+            };
+            self.content_length = Some(parse_content_length(value));
+        }
+        Ok(())
+    }
+
+    /// What to read after the blank line that ends the head.
+    fn into_body_state(self, max_body: usize) -> Result<State, ProtocolError> {
+        let Head {
+            command,
+            headers,
+            content_length,
+            ..
+        } = self;
+        let Some(len) = content_length.transpose()? else {
+            return Ok(State::Unsized {
                 command,
                 headers,
                 scanned: 0,
-            },
+            });
         };
-        Ok(true)
+        if len > max_body as u64 {
+            return Err(ProtocolError::BodyTooLarge {
+                size: len,
+                max: max_body,
+            });
+        }
+        let len = len as usize;
+        Ok(State::Sized {
+            command,
+            headers,
+            body: Vec::with_capacity(len),
+            len,
+        })
     }
+}
+
+/// The line at the start of `rest`: its length without the EOL, and with it. `None` until the
+/// whole line has arrived.
+fn next_line(rest: &[u8], max_line: usize) -> Result<Option<(usize, usize)>, ProtocolError> {
+    // A line may take `max_line` bytes plus CR LF. Past that it is too long, and the error
+    // names the first length over the limit, whatever the chunking.
+    let too_long = || ProtocolError::HeaderLineTooLong {
+        len: max_line.saturating_add(1),
+        max: max_line,
+    };
+    let window = &rest[..rest.len().min(max_line.saturating_add(2))];
+    let Some(nl) = memchr::memchr(b'\n', window) else {
+        if window.len() > max_line.saturating_add(1) {
+            return Err(too_long());
+        }
+        return Ok(None);
+    };
+    let len = match nl.checked_sub(1).map(|i| rest[i]) {
+        Some(b'\r') => nl - 1,
+        _ => nl,
+    };
+    if len > max_line {
+        return Err(too_long());
+    }
+    Ok(Some((len, nl + 1)))
 }
 
 fn parse_content_length(v: &str) -> Result<u64, ProtocolError> {

@@ -10,7 +10,8 @@ use crate::frame::{header, Command, Frame, Version};
 ///
 /// # Errors
 /// [`Error::Invalid`] when a header cannot be written in this version: a line break in an
-/// unescaped header (1.0, or CONNECT), or a `:` in an unescaped header name.
+/// unescaped header (1.0, or CONNECT), a `:` in an unescaped header name, or a 1.1 header value
+/// that ends in CR.
 pub fn encode_frame(frame: &Frame, version: Version, out: &mut Vec<u8>) -> Result<(), Error> {
     encode_parts(
         frame.command(),
@@ -43,7 +44,7 @@ pub fn encode_parts<'a>(
         if name == header::CONTENT_LENGTH {
             continue;
         }
-        if plain && (name.contains(['\n', '\r', ':']) || value.contains(['\n', '\r'])) {
+        if !writable(name, value, plain, version) {
             out.truncate(start);
             return Err(Error::invalid(format!(
                 "header {name:?} cannot be written unescaped in a {version} {command} frame"
@@ -64,6 +65,17 @@ pub fn encode_parts<'a>(
     out.extend_from_slice(body);
     out.push(0);
     Ok(())
+}
+
+/// False when a header cannot be written: a line break (or a `:` in the name) where nothing is
+/// escaped, or, in 1.1, a value ending in CR, which 1.1 cannot escape and a reader would take
+/// for part of the EOL.
+fn writable(name: &str, value: &str, plain: bool, version: Version) -> bool {
+    if plain {
+        !name.contains(['\n', '\r', ':']) && !value.contains(['\n', '\r'])
+    } else {
+        version != Version::V1_1 || !value.ends_with('\r')
+    }
 }
 
 /// Appends one heart-beat (an EOL) to `out`.

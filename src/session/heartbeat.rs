@@ -40,6 +40,10 @@ impl HeartBeat {
 
     /// Negotiates per the spec: we send every max(cx, sy) when both are non-zero, and expect
     /// the peer every max(cy, sx) when both are non-zero; silence for that × `scale` is fatal.
+    ///
+    /// The peer's first beat may come one interval late: ActiveMQ, for one, sends its first
+    /// heart-beat 2 × n after CONNECTED and every n after that. So the first deadline is
+    /// interval × (1 + scale) after CONNECTED, and interval × scale after each byte since.
     pub(crate) fn negotiate(
         ours: (u32, u32),
         theirs: (u32, u32),
@@ -56,7 +60,7 @@ impl HeartBeat {
             recv_timeout: recv_every.map(|d| d.mul_f64(scale.max(1.0))),
             recv_every,
             last_sent: now,
-            last_recv: now,
+            last_recv: now + recv_every.unwrap_or_default(),
         }
     }
 
@@ -73,7 +77,8 @@ impl HeartBeat {
     }
 
     pub(crate) fn on_recv(&mut self, now: Instant) {
-        self.last_recv = now;
+        // Never earlier than the grace given for the first beat.
+        self.last_recv = self.last_recv.max(now);
     }
 
     /// True when a heart-beat is due now.
@@ -84,9 +89,9 @@ impl HeartBeat {
     /// An error when the peer has been silent too long.
     pub(crate) fn check_recv(&self, now: Instant) -> Result<(), Error> {
         match self.recv_timeout {
-            Some(t) if now >= self.last_recv + t => {
-                Err(Error::Timeout(Timeout::HeartBeat(now - self.last_recv)))
-            }
+            Some(t) if now >= self.last_recv + t => Err(Error::Timeout(Timeout::HeartBeat(
+                now.saturating_duration_since(self.last_recv),
+            ))),
             _ => Ok(()),
         }
     }

@@ -15,6 +15,7 @@
 
 mod ack;
 mod heartbeat;
+mod receipt;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -22,17 +23,23 @@ use std::time::{Duration, Instant};
 pub use ack::{AckMode, AckToken, Subscription};
 pub use heartbeat::parse_heart_beat;
 use heartbeat::HeartBeat;
+pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{encode_frame, encode_heartbeat, Decoder, Item, Limits};
 use crate::error::{BrokerError, Error, ProtocolError};
 use crate::frame::{header, Command, Frame, Headers, Version};
+
+/// Receipts asked for and not yet answered that the session remembers; past this the oldest
+/// are forgotten (a wait for one of those still ends by its deadline).
+const MAX_PENDING_RECEIPTS: usize = 65_536;
 
 /// What a session needs to know to open a connection.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
     /// Protocol versions offered in `accept-version`, in any order.
     pub versions: Vec<Version>,
-    /// The `host` header (virtual host). `None` sends the broker's host name.
+    /// The `host` header (virtual host). `None` sends the `default_host` given to
+    /// [`Session::start`].
     pub host: Option<String>,
     /// `login` header.
     pub login: Option<String>,
@@ -103,9 +110,10 @@ pub struct Session {
     heart_beat: HeartBeat,
     connected: Option<Frame>,
     subs: Vec<Subscription>,
-    receipts: HashSet<String>,
+    receipts: ReceiptSet,
     transactions: HashSet<String>,
     next_id: u64,
+    sent_log: Option<Vec<Frame>>,
 }
 
 impl Session {
@@ -121,9 +129,10 @@ impl Session {
             heart_beat: HeartBeat::off(now),
             connected: None,
             subs: Vec::new(),
-            receipts: HashSet::new(),
+            receipts: ReceiptSet::new(MAX_PENDING_RECEIPTS),
             transactions: HashSet::new(),
             next_id: 0,
+            sent_log: None,
         }
     }
 
@@ -167,6 +176,19 @@ impl Session {
         self.subs.iter().find(|s| s.id == id)
     }
 
+    /// The subscription a MESSAGE belongs to: the one its `subscription` header names or,
+    /// when the header is missing (some STOMP 1.0 brokers omit it), the only subscription to
+    /// its destination.
+    pub fn subscription_of(&self, message: &Frame) -> Option<&Subscription> {
+        if let Some(id) = message.subscription() {
+            return self.subscription(id);
+        }
+        let dest = message.destination()?;
+        let mut matching = self.subs.iter().filter(|s| s.destination == dest);
+        let first = matching.next()?;
+        matching.next().is_none().then_some(first)
+    }
+
     /// True when this transaction was begun and not yet committed or aborted.
     pub fn in_transaction(&self, id: &str) -> bool {
         self.transactions.contains(id)
@@ -184,6 +206,20 @@ impl Session {
     }
 
     // ---- output --------------------------------------------------------------------------
+
+    /// Keeps a copy of every frame written from now on, for [`Session::take_sent`] (used to
+    /// tell listeners what was sent). Off by default: it costs a copy per frame.
+    pub fn record_sent(&mut self, on: bool) {
+        self.sent_log = on.then(Vec::new);
+    }
+
+    /// The frames written since the last call (empty unless [`Session::record_sent`] is on).
+    pub fn take_sent(&mut self) -> Vec<Frame> {
+        self.sent_log
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
 
     /// Bytes waiting to be written to the peer.
     pub fn output(&self) -> &[u8] {
@@ -215,7 +251,11 @@ impl Session {
         self.receipts.clear();
         self.transactions.clear();
         self.phase = Phase::Connecting;
-        encode_frame(&frame, Version::V1_0, &mut self.out)
+        encode_frame(&frame, Version::V1_0, &mut self.out)?;
+        if let Some(log) = &mut self.sent_log {
+            log.push(frame);
+        }
+        Ok(())
     }
 
     /// The CONNECT (or STOMP) frame this configuration sends.
@@ -275,8 +315,11 @@ impl Session {
         }
         encode_frame(frame, self.version, &mut self.out)?;
         self.heart_beat.on_sent(now);
+        if let Some(log) = &mut self.sent_log {
+            log.push(frame.clone());
+        }
         if let Some(r) = frame.get(header::RECEIPT) {
-            self.receipts.insert(r.to_owned());
+            self.receipts.insert(r);
         }
         let tx = || {
             frame

@@ -1,7 +1,8 @@
 //! Transports: bytes in and out over mio. Plain TCP, TLS (rustls) over it, and WebSocket
-//! (tungstenite) over either. Handshakes run blocking within the connect deadline; after them
-//! every layer reads and writes without blocking, and says `WouldBlock` when it needs the
-//! socket.
+//! (tungstenite) over either. A client's handshakes run blocking within the connect deadline;
+//! after them every layer reads and writes without blocking, and says `WouldBlock` when it
+//! needs the socket. The embedded broker uses the same layers on accepted sockets, where the
+//! server handshakes ([`TlsStream::accept`], [`ws::WsAccept`]) advance without blocking too.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -12,14 +13,14 @@ use mio::net::TcpStream;
 use crate::error::{Error, Timeout};
 
 mod address;
-mod sock;
+pub(crate) mod sock;
 mod tcp;
 #[cfg(feature = "tls")]
-mod tls;
+pub(crate) mod tls;
 #[cfg(feature = "tls")]
-mod tls_stream;
+pub(crate) mod tls_stream;
 #[cfg(feature = "websocket")]
-mod ws;
+pub(crate) mod ws;
 
 pub use address::{Address, Scheme};
 use tcp::{connect_tcp, into_mio};
@@ -79,6 +80,12 @@ impl Stream {
     /// Closes the layers as far as the socket takes it now (TLS `close_notify`, WebSocket
     /// Close), then the socket.
     pub(crate) fn shutdown(&mut self) {
+        self.close_layers();
+        let _ = self.tcp_mut().shutdown(std::net::Shutdown::Both);
+    }
+
+    /// Closes the layers as far as the socket takes it now, leaving the socket open.
+    pub(crate) fn close_layers(&mut self) {
         match self {
             Stream::Tcp(_) => {}
             #[cfg(feature = "tls")]
@@ -86,7 +93,6 @@ impl Stream {
             #[cfg(feature = "websocket")]
             Stream::Ws(w) => w.close(),
         }
-        let _ = self.tcp_mut().shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -234,6 +240,16 @@ impl Base {
             Base::Plain(s) => s,
             #[cfg(feature = "tls")]
             Base::Tls(t) => t.sock_mut(),
+        }
+    }
+
+    /// TLS records waiting for the socket.
+    #[cfg(feature = "websocket")]
+    pub(crate) fn wants_write(&self) -> bool {
+        match self {
+            Base::Plain(_) => false,
+            #[cfg(feature = "tls")]
+            Base::Tls(t) => t.wants_write(),
         }
     }
 }

@@ -25,6 +25,19 @@ impl Sock {
         })
     }
 
+    /// Wraps a socket that is already non-blocking (a server's accepted connection): no
+    /// handshake mode, no deadline.
+    #[cfg_attr(
+        not(all(feature = "broker", any(feature = "tls", feature = "websocket"))),
+        allow(dead_code)
+    )]
+    pub(crate) fn accepted(tcp: TcpStream) -> Sock {
+        Sock {
+            tcp,
+            deadline: None,
+        }
+    }
+
     /// Ends handshake mode: no more timeouts, non-blocking from now on.
     pub(crate) fn finish_handshake(&mut self) -> io::Result<()> {
         self.deadline = None;

@@ -242,12 +242,12 @@ impl TlsConfig {
     }
 }
 
-fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
+pub(crate) fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, Error> {
     std::fs::read(path)
         .map_err(|e| Error::Tls(format!("cannot read {what} {}: {e}", path.display())))
 }
 
-fn parse_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
+pub(crate) fn parse_certs(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, Error> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Error::Tls(format!("invalid PEM: {e}")))?;

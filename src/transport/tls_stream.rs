@@ -1,17 +1,20 @@
-//! [`TlsStream`]: rustls' `ClientConnection` over a [`Sock`], with the handshake run within
-//! the connect deadline and non-blocking reads and writes after it.
+//! [`TlsStream`]: a rustls connection over a [`Sock`]. A client runs its handshake within the
+//! connect deadline ([`TlsStream::connect`]); a server's handshake ([`TlsStream::accept`]) is
+//! driven by the event loop through the same non-blocking reads and writes as the data after it.
 
 use std::io::{self, ErrorKind, Read, Write};
 
-use rustls::{AlertDescription, CertificateError, ClientConnection};
+use std::sync::Arc;
+
+use rustls::{AlertDescription, CertificateError, ClientConnection, Connection, ServerConnection};
 
 use super::sock::Sock;
 use super::tls::TlsConfig;
 use crate::error::Error;
 
-/// A TLS client connection over the socket.
+/// A TLS connection (client or server side) over the socket.
 pub(crate) struct TlsStream {
-    conn: ClientConnection,
+    conn: Connection,
     sock: Sock,
 }
 
@@ -26,9 +29,31 @@ impl TlsStream {
         let name = cfg.server_name_for(host)?;
         let conn = ClientConnection::new(cfg.client_config()?, name)
             .map_err(|e| Error::Tls(describe(&e)))?;
-        let mut tls = TlsStream { conn, sock };
+        let mut tls = TlsStream {
+            conn: conn.into(),
+            sock,
+        };
         tls.handshake().map_err(|e| handshake_error(e, host))?;
         Ok(tls)
+    }
+
+    /// The server side of a connection accepted on a non-blocking socket. No I/O happens
+    /// here: the handshake advances with each [`Read::read`] and [`TlsStream::flush_tls`], and
+    /// a failed one surfaces as an error from them (after the alert was sent, if the socket
+    /// took it).
+    ///
+    /// # Errors
+    /// [`Error::Tls`] when rustls cannot start a connection with `config`.
+    #[cfg_attr(not(feature = "broker"), allow(dead_code))]
+    pub(crate) fn accept(
+        sock: Sock,
+        config: Arc<rustls::ServerConfig>,
+    ) -> Result<TlsStream, Error> {
+        let conn = ServerConnection::new(config).map_err(|e| Error::Tls(describe(&e)))?;
+        Ok(TlsStream {
+            conn: conn.into(),
+            sock,
+        })
     }
 
     fn handshake(&mut self) -> io::Result<()> {

@@ -1,0 +1,134 @@
+//! `Frame::text`, `Frame::json` and `Headers`.
+
+use crate::error::Error;
+use crate::frame::{Command, Frame, Headers};
+
+fn message(content_type: Option<&str>, body: &[u8]) -> Frame {
+    let f = Frame::new(Command::Message).with_body(body);
+    match content_type {
+        Some(ct) => f.with_header("content-type", ct),
+        None => f,
+    }
+}
+
+#[test]
+fn text_charsets() {
+    let cases: &[(Option<&str>, &[u8], &str)] = &[
+        (None, "caf\u{e9}".as_bytes(), "caf\u{e9}"),
+        (Some("text/plain"), b"plain", "plain"),
+        (
+            Some("text/plain;charset=utf-8"),
+            "\u{2713}".as_bytes(),
+            "\u{2713}",
+        ),
+        (Some("text/plain; charset=\"UTF-8\""), b"q", "q"),
+        (
+            Some("text/plain;charset=ISO-8859-1"),
+            b"caf\xe9",
+            "caf\u{e9}",
+        ),
+        (
+            Some("text/plain; format=flowed; charset=latin1"),
+            b"\xff",
+            "\u{ff}",
+        ),
+        (Some("text/plain;charset=us-ascii"), b"ascii", "ascii"),
+    ];
+    for &(ct, body, want) in cases {
+        assert_eq!(message(ct, body).text().unwrap(), want, "{ct:?}");
+    }
+}
+
+#[test]
+fn text_errors() {
+    let cases: &[(Option<&str>, &[u8])] = &[
+        (None, b"caf\xe9"),
+        (Some("text/plain;charset=utf-8"), b"\xff\xfe"),
+        (Some("text/plain;charset=us-ascii"), b"caf\xe9"),
+        (Some("text/plain;charset=koi8-r"), b"abc"),
+    ];
+    for &(ct, body) in cases {
+        let f = message(ct, body);
+        let res = f.text();
+        assert!(matches!(res, Err(Error::Body(_))), "{ct:?} gave {res:?}");
+    }
+}
+
+#[test]
+fn json_body() {
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Order {
+        id: u32,
+        item: String,
+    }
+    let f = message(None, br#"{"id": 7, "item": "tea"}"#);
+    assert_eq!(
+        f.json::<Order>().unwrap(),
+        Order {
+            id: 7,
+            item: "tea".into()
+        }
+    );
+    assert!(matches!(f.json::<Vec<u32>>(), Err(Error::Body(_))));
+    assert!(matches!(
+        message(None, b"{not json").json::<serde_json::Value>(),
+        Err(Error::Body(_))
+    ));
+}
+
+#[test]
+fn headers_push_get_get_all() {
+    let mut h = Headers::new();
+    assert!(h.is_empty());
+    h.push("foo", "1");
+    h.push("bar", "x");
+    h.push("foo", "2");
+    assert_eq!(h.get("foo"), Some("1"), "first occurrence wins");
+    assert_eq!(h.get("missing"), None);
+    assert_eq!(h.get_all("foo").collect::<Vec<_>>(), ["1", "2"]);
+    assert!(h.contains("bar") && !h.contains("baz"));
+    assert_eq!(h.len(), 3);
+    assert_eq!(h.byte_len(), "foo1barxfoo2".len());
+    assert_eq!(
+        h.iter().collect::<Vec<_>>(),
+        [("foo", "1"), ("bar", "x"), ("foo", "2")]
+    );
+    assert_eq!(
+        format!("{h:?}"),
+        r#"[("foo", "1"), ("bar", "x"), ("foo", "2")]"#
+    );
+}
+
+#[test]
+fn headers_set_replaces_every_occurrence() {
+    let mut h: Headers = [("foo", "1"), ("bar", "x"), ("foo", "2")]
+        .into_iter()
+        .collect();
+    h.set("foo", "3");
+    assert_eq!(h.iter().collect::<Vec<_>>(), [("bar", "x"), ("foo", "3")]);
+    h.set("foo", "3");
+    assert_eq!(h.len(), 2);
+    h.set("new", "");
+    assert_eq!(h.get("new"), Some(""));
+}
+
+#[test]
+fn headers_remove() {
+    let mut h: Headers = [("foo", "1"), ("bar", "x"), ("foo", "2")]
+        .into_iter()
+        .collect();
+    assert!(h.remove("foo"));
+    assert!(!h.remove("foo"));
+    assert_eq!(h.iter().collect::<Vec<_>>(), [("bar", "x")]);
+    assert!(h.remove("bar"));
+    assert!(h.is_empty());
+}
+
+#[test]
+fn headers_equal_by_content() {
+    let mut a = Headers::with_capacity(4, 64);
+    a.push("k", "v");
+    let mut b = Headers::new();
+    b.extend([("k", "v")]);
+    assert_eq!(a, b);
+}

@@ -1,0 +1,108 @@
+//! Heart-beats against real peers: an idle client stays connected well past the broker's
+//! silence timeout, because every wait inside the client keeps the beats going; a busy
+//! application stays connected by calling `keep_alive`.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use stompy::broker::Broker;
+use stompy::{AckMode, Error, StompClient, Timeout};
+
+const T: Duration = Duration::from_secs(10);
+
+fn check_idle_client_survives(addr: &str, login: (&str, &str), vhost: &str, idle: Duration) {
+    let mut c = StompClient::builder()
+        .address(addr)
+        .unwrap()
+        .login(login.0, login.1)
+        .host(vhost)
+        .heart_beat(Duration::from_millis(500), Duration::from_millis(500))
+        .connect()
+        .unwrap();
+    let (send, recv) = c.heart_beat();
+    assert!(
+        send.is_some() && recv.is_some(),
+        "heart-beats negotiated: {send:?} {recv:?}"
+    );
+    let q = common::unique_queue("idle");
+    c.subscription(&q)
+        .ack(AckMode::Auto)
+        .wait_receipt(T)
+        .subscribe()
+        .unwrap();
+    // Idle for several of the broker's timeouts (both drop a silent client after ~3 s).
+    let start = Instant::now();
+    let err = c.recv_timeout(idle).unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Recv(_))),
+        "{addr}: {err:?}"
+    );
+    assert!(start.elapsed() >= idle);
+    assert!(c.is_connected(), "{addr}");
+    c.message(&q).body("still alive").send_and_wait(T).unwrap();
+    assert_eq!(c.recv_timeout(T).unwrap().unwrap().body(), b"still alive");
+}
+
+#[test]
+fn idle_client_stays_connected_to_rabbitmq() {
+    if let Some(b) = common::rabbitmq() {
+        // RabbitMQ clamps the 500 ms asked for to 1 s.
+        check_idle_client_survives(
+            &b.addr(),
+            (b.login, b.passcode),
+            b.vhost,
+            Duration::from_secs(5),
+        );
+    }
+}
+
+#[test]
+fn idle_client_stays_connected_to_activemq() {
+    if let Some(b) = common::activemq() {
+        check_idle_client_survives(
+            &b.addr(),
+            (b.login, b.passcode),
+            b.vhost,
+            Duration::from_secs(5),
+        );
+    }
+}
+
+#[test]
+fn idle_client_stays_connected_to_the_embedded_broker() {
+    let broker = Broker::builder()
+        .heart_beat(200, 200)
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let addr = broker.addr().to_string();
+    check_idle_client_survives(&addr, ("guest", "guest"), "/", Duration::from_secs(2));
+}
+
+#[test]
+fn a_busy_application_stays_connected_by_calling_keep_alive() {
+    let broker = Broker::builder()
+        .heart_beat(100, 100)
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let mut c = StompClient::builder()
+        .address(broker.addr())
+        .unwrap()
+        .heart_beat(Duration::from_millis(100), Duration::from_millis(100))
+        .connect()
+        .unwrap();
+    // Work for 1.5 s in 50 ms slices, far longer than the broker tolerates silence.
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_millis(50)); // the application's own work
+        c.keep_alive().unwrap();
+    }
+    c.subscription("/queue/busy")
+        .wait_receipt(T)
+        .subscribe()
+        .unwrap();
+    c.message("/queue/busy")
+        .body("ok")
+        .send_and_wait(T)
+        .unwrap();
+    assert_eq!(c.recv_timeout(T).unwrap().unwrap().body(), b"ok");
+}
