@@ -647,6 +647,21 @@ fn shell_ack_and_nack_by_id_on_rabbitmq() {
 }
 
 #[test]
+fn shell_prints_messages_while_it_waits_for_a_line() {
+    let broker = with_guest_broker();
+    let t = broker.target();
+    let q = unique_queue("cli-idle");
+    let mut sh = PipedShell::start(&t, &["--format", "text"]);
+    sh.send(&format!("subscribe {q}"));
+    sh.read_until("subscribed to");
+    t.ok(&["send", &q, "while idle", "--receipt"], "");
+    assert_eq!(sh.read_until("while"), " idle");
+    sh.send("quit");
+    let (_, err, code) = sh.finish();
+    assert_eq!(code, Some(0), "{err}");
+}
+
+#[test]
 fn shell_ends_with_an_error_when_the_broker_goes_away() {
     let mut broker = with_guest_broker();
     let q = unique_queue("cli-lost");
@@ -655,7 +670,9 @@ fn shell_ends_with_an_error_when_the_broker_goes_away() {
     sh.read_until("subscribed to");
     broker.child.kill().unwrap();
     broker.child.wait().unwrap();
-    sh.send("stats");
+    // The shell notices while it waits for the next line, and ends by itself.
+    let mut rest = String::new();
+    sh.out.read_to_string(&mut rest).unwrap();
     let (_, err, code) = sh.finish();
     assert_eq!(code, Some(1), "{err}");
     assert!(err.starts_with("stompy: error: "), "{err}");

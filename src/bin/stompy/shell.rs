@@ -66,7 +66,7 @@ pub(crate) fn run(conn: &ConnOpts, args: &ShellArgs) -> Result<(), CliError> {
     let result = match &args.script {
         Some(path) => shell.run_file(path),
         None if interactive => shell.interactive(),
-        None => shell.batch(io::stdin().lock()),
+        None => shell.piped(),
     };
     let closed = shell.client.disconnect();
     result?;

@@ -1,10 +1,12 @@
-//! The shell on a terminal: a line editor with history on its own thread, so that messages
-//! are printed above the prompt as they arrive while the user types.
+//! Where the shell's lines come from: a line editor with history on a terminal, or standard
+//! input otherwise. Either is read on its own thread, so that messages (and heart-beats) are
+//! handled while no line has come yet, and on a terminal printed above the prompt.
 //!
 //! The connection stays on the main thread: between lines it polls the client briefly and
-//! checks for a typed line. While a command runs, the editor waits, so a command's output
-//! never mixes with the prompt.
+//! checks for a line. While a command runs, the editor waits, so a command's output never
+//! mixes with the prompt.
 
+use std::io::{self, BufRead};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::thread;
@@ -45,14 +47,34 @@ impl Shell {
         let (next_tx, next) = mpsc::channel();
         let editor_thread = thread::spawn(move || edit_lines(editor, history, &typed_tx, &next));
         self.at_prompt = Some(Box::new(printer));
-        let result = self.serve(&typed, &next_tx);
+        let result = self.serve(&typed, Some(&next_tx));
         drop(next_tx); // the editor thread ends when it next waits for its turn
         let _ = editor_thread.join();
         result
     }
 
-    /// Runs typed lines and prints arrivals until `quit`, end of input or a lost connection.
-    fn serve(&mut self, typed: &Receiver<Typed>, next: &Sender<()>) -> Outcome {
+    /// Reads commands from standard input (a script): no prompt, only results.
+    pub(crate) fn piped(&mut self) -> Outcome {
+        let (typed_tx, typed) = mpsc::channel();
+        // Not joined: it may be blocked reading when `quit` ends the shell.
+        thread::spawn(move || {
+            for line in io::stdin().lock().lines() {
+                let line = line.unwrap_or_else(|e| {
+                    eprintln!("stompy: error: reading standard input: {e}");
+                    String::from("quit")
+                });
+                if typed_tx.send(Some(line)).is_err() {
+                    return;
+                }
+            }
+            let _ = typed_tx.send(None);
+        });
+        self.serve(&typed, None)
+    }
+
+    /// Runs lines and prints arrivals until `quit`, end of input or a lost connection. On a
+    /// terminal, `next` lets the editor show the prompt again once a line has run.
+    fn serve(&mut self, typed: &Receiver<Typed>, next: Option<&Sender<()>>) -> Outcome {
         loop {
             match typed.try_recv() {
                 Ok(Some(line)) => {
@@ -62,15 +84,18 @@ impl Shell {
                     if r.is_err() || self.done {
                         return r;
                     }
-                    let _ = next.send(());
+                    if let Some(next) = next {
+                        let _ = next.send(());
+                    }
                 }
                 Ok(None) | Err(TryRecvError::Disconnected) => return Ok(()),
                 Err(TryRecvError::Empty) => {
                     if let Err(e) = self.receive(POLL) {
-                        // The editor is still reading a line: let the user end it.
-                        let msg = format!("{e}; press Enter to leave");
-                        self.report(&msg);
-                        let _ = typed.recv();
+                        if next.is_some() {
+                            // The editor is still reading a line: let the user end it.
+                            self.report(&format!("{e}; press Enter to leave"));
+                            let _ = typed.recv();
+                        }
                         return Err(e);
                     }
                 }
