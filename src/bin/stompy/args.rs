@@ -34,7 +34,8 @@ pub(crate) struct ConnOpts {
     pub(crate) port: u16,
 
     /// Broker URL instead of host and port: stomp://user:pass@host:port, stomp+ssl://,
-    /// ws://host:port/ws, wss://. Repeat it for a failover list, tried in order.
+    /// ws://host:port/ws, wss://. Repeat it for a failover list, tried in order. Given (here
+    /// or in STOMP_URL), it takes the place of --host and --port.
     #[arg(long, env = "STOMP_URL")]
     pub(crate) url: Vec<String>,
 
