@@ -1,7 +1,8 @@
-//! The interactive shell: read a line, run it, print what arrived; repeat.
+//! The shell: run a line, print what arrived; repeat. Where lines come from (terminal or
+//! standard input) is in `terminal.rs`; the commands are in `shell_commands.rs`.
 //!
 //! The client is pull-style and single-threaded, so the shell drains received frames
-//! (briefly) after every command and prints them.
+//! (briefly) after every command and polls for them while it waits for the next line.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
@@ -43,7 +44,8 @@ pub(crate) struct Shell {
     pub(crate) at_prompt: Option<Box<dyn ExternalPrinter>>,
 }
 
-/// What a command asks the loop to do next.
+/// The result of a command: an error is reported, and ends the shell only when the
+/// connection is lost.
 pub(crate) type Outcome = Result<(), CliError>;
 
 /// `stompy shell` (and `stompy` with no subcommand).
@@ -81,7 +83,7 @@ pub(crate) fn run(conn: &ConnOpts, args: &ShellArgs) -> Result<(), CliError> {
 }
 
 impl Shell {
-    /// Reads commands from a script: no prompt, only results.
+    /// Runs the commands of a file (`run FILE`, `shell --run FILE`).
     fn batch(&mut self, input: impl BufRead) -> Outcome {
         for line in input.lines() {
             self.line(&line?)?;
