@@ -346,7 +346,10 @@ impl Head {
             });
         }
         let text = std::str::from_utf8(line).map_err(|_| ProtocolError::InvalidUtf8)?;
-        let colon = memchr::memchr(b':', line)
+        // Names are short: a plain loop beats a call to memchr.
+        let colon = line
+            .iter()
+            .position(|&b| b == b':')
             .ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
         let (name, value) = (&text[..colon], &text[colon + 1..]);
         if unescape {

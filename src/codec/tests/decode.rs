@@ -155,6 +155,10 @@ decode! {
         End::Err(E::InvalidContentLength("99999999999999999999999".into()));
     content_length_huge: V1_2; b"SEND\ncontent-length:9999999999999999999\n\n\0" => [],
         End::Err(E::BodyTooLarge { size: 9_999_999_999_999_999_999, max: Limits::default().max_body });
+    content_length_is_unescaped_first: V1_2; b"SEND\ncontent-length:1\\c\n\n\0" => [],
+        End::Err(E::InvalidContentLength("1:".into()));
+    content_length_in_1_0_is_raw: V1_0; b"SEND\ncontent-length:1\\c\n\n\0" => [],
+        End::Err(E::InvalidContentLength("1\\c".into()));
     missing_nul_after_sized_body: V1_2; b"SEND\ncontent-length:2\n\nabc\0" => [], End::Err(E::MissingNul);
     eol_instead_of_nul_after_sized_body: V1_2; b"SEND\ncontent-length:2\n\nab\n\0" => [], End::Err(E::MissingNul);
 
