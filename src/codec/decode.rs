@@ -77,6 +77,17 @@ pub struct Decoder {
 
 const READ_CHUNK: usize = 64 * 1024;
 
+/// What a sized body reserves before its bytes arrive.
+const UNTRUSTED_RESERVE: usize = 64 * 1024;
+
+/// Makes room for `incoming` more bytes of a body of `len`: once the body outgrows its first
+/// reservation, the rest of the declared length is reserved at once (one move, no doubling).
+fn grow_body(body: &mut Vec<u8>, len: usize, incoming: usize) {
+    if body.len() + incoming > body.capacity() {
+        body.reserve_exact(len - body.len());
+    }
+}
+
 impl Decoder {
     /// A decoder that unescapes headers as `version` defines (CONNECT, STOMP and CONNECTED are
     /// never unescaped). Change it with [`Decoder::set_version`] once negotiated.
@@ -113,6 +124,7 @@ impl Decoder {
             if self.pos == self.buf.len() {
                 // Large bodies go straight to their final home: no second copy.
                 let take = bytes.len().min(*len - body.len());
+                grow_body(body, *len, take);
                 body.extend_from_slice(&bytes[..take]);
                 self.buf.extend_from_slice(&bytes[take..]);
                 return;
@@ -141,6 +153,16 @@ impl Decoder {
             _ => 0,
         };
         self.buf.len() - self.pos + body
+    }
+
+    /// Bytes of memory the decoder holds (its buffer and any partial body), for checking
+    /// that a peer cannot make it reserve more than it sent.
+    pub fn reserved(&self) -> usize {
+        let body = match &self.state {
+            State::Sized { body, .. } => body.capacity(),
+            _ => 0,
+        };
+        self.buf.capacity() + body
     }
 
     /// True when the decoder is between frames (a close now loses nothing).
@@ -273,10 +295,12 @@ impl Decoder {
         let want = *len - body.len();
         let rest = &self.buf[self.pos..];
         if rest.len() <= want {
+            grow_body(body, *len, rest.len());
             body.extend_from_slice(rest);
             self.pos = self.buf.len();
             return Ok(Step::NeedMore);
         }
+        grow_body(body, *len, want);
         body.extend_from_slice(&rest[..want]);
         if rest[want] != 0 {
             return Err(ProtocolError::MissingNul);
@@ -401,7 +425,9 @@ impl Head {
         Ok(State::Sized {
             command,
             headers,
-            body: Vec::with_capacity(len),
+            // Trust the declared length only once the body really comes: a peer that announces
+            // a large body and sends nothing costs little.
+            body: Vec::with_capacity(len.min(UNTRUSTED_RESERVE)),
             len,
         })
     }

@@ -271,3 +271,17 @@ fn version_change_applies_to_the_next_frame() {
         Ok(Some(frame(C::Message, &[("k", "a:b")], b"")))
     );
 }
+
+#[test]
+fn a_declared_body_is_not_reserved_before_it_arrives() {
+    use crate::codec::{Decoder, Limits};
+    use crate::frame::Version;
+    let mut d = Decoder::new(Version::V1_2, Limits::default());
+    d.feed(b"MESSAGE\ncontent-length:100000000\n\n");
+    assert!(d.decode().unwrap().is_none());
+    assert!(d.reserved() <= 64 * 1024 + 128 * 1024, "{}", d.reserved());
+    // Once the body really comes, the rest is reserved in one step.
+    d.feed(&vec![b'x'; 100 * 1024]);
+    assert!(d.decode().unwrap().is_none());
+    assert!(d.reserved() >= 100_000_000);
+}
