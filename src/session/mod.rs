@@ -24,7 +24,7 @@ pub use heartbeat::parse_heart_beat;
 use heartbeat::HeartBeat;
 
 use crate::codec::{encode_frame, encode_heartbeat, Decoder, Item, Limits};
-use crate::error::{BrokerError, Error, ProtocolError};
+use crate::error::{BrokerError, Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Headers, Version};
 
 /// What a session needs to know to open a connection.
@@ -106,6 +106,32 @@ pub struct Session {
     receipts: HashSet<String>,
     transactions: HashSet<String>,
     next_id: u64,
+    /// The fatal error that ended this connection: every later poll reports it again.
+    failed: Option<Failed>,
+}
+
+/// A fatal error, kept (errors are not `Clone`) so that it is final.
+#[derive(Debug, Clone)]
+enum Failed {
+    Protocol(ProtocolError),
+    Timeout(Timeout),
+}
+
+impl Failed {
+    fn of(e: &Error) -> Option<Failed> {
+        match e {
+            Error::Protocol(p) if e.is_fatal() => Some(Failed::Protocol(p.clone())),
+            Error::Timeout(t) if e.is_fatal() => Some(Failed::Timeout(*t)),
+            _ => None,
+        }
+    }
+
+    fn to_error(&self) -> Error {
+        match self {
+            Failed::Protocol(p) => Error::Protocol(p.clone()),
+            Failed::Timeout(t) => Error::Timeout(*t),
+        }
+    }
 }
 
 impl Session {
@@ -124,6 +150,7 @@ impl Session {
             receipts: HashSet::new(),
             transactions: HashSet::new(),
             next_id: 0,
+            failed: None,
         }
     }
 
@@ -214,6 +241,7 @@ impl Session {
         self.heart_beat = HeartBeat::off(now);
         self.receipts.clear();
         self.transactions.clear();
+        self.failed = None;
         self.phase = Phase::Connecting;
         encode_frame(&frame, Version::V1_0, &mut self.out)
     }
@@ -400,7 +428,19 @@ impl Session {
     /// # Errors
     /// [`Error::Broker`] for an ERROR frame (the session stays usable; most brokers close the
     /// connection after it); [`Error::Protocol`] for invalid input (fatal: drop the connection).
+    /// A fatal error is final: every later call returns it again, until [`Session::start`].
     pub fn poll_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
+        if let Some(f) = &self.failed {
+            return Err(f.to_error());
+        }
+        let res = self.next_event(now);
+        if let Err(e) = &res {
+            self.failed = Failed::of(e);
+        }
+        res
+    }
+
+    fn next_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
         let item = match self.decoder.decode()? {
             None => return Ok(None),
             Some(item) => item,
@@ -485,8 +525,11 @@ impl Session {
     ///
     /// # Errors
     /// [`Error::Timeout`] with [`Timeout::HeartBeat`](crate::Timeout) when the peer was silent
-    /// past its interval × scale.
+    /// past its interval × scale; a fatal error reported earlier, again.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        if let Some(f) = &self.failed {
+            return Err(f.to_error());
+        }
         if self.phase != Phase::Connected && self.phase != Phase::Disconnecting {
             return Ok(());
         }
@@ -496,7 +539,11 @@ impl Session {
             }
             self.heart_beat.on_sent(now);
         }
-        self.heart_beat.check_recv(now)
+        let res = self.heart_beat.check_recv(now);
+        if let Err(e) = &res {
+            self.failed = Failed::of(e);
+        }
+        res
     }
 
     /// Records that bytes were written at `now` (heart-beat clock).
