@@ -759,3 +759,83 @@ fn ten_thousand_tiny_frames_in_one_write_all_arrive_in_order() {
     assert_eq!(n, 10_000);
     assert!(c.close_reason().is_none());
 }
+
+// ---- floods ------------------------------------------------------------------------------
+
+/// Heart-beat EOLs as fast as the socket takes them.
+fn eol_flood(total: Duration) -> Step {
+    Step::Repeat {
+        bytes: vec![b'\n'; 64 * 1024],
+        every: Duration::ZERO,
+        total,
+    }
+}
+
+#[test]
+fn a_flood_of_heart_beats_does_not_hold_off_recv_timeout() {
+    let peer = Peer::connected_then(vec![Step::Read, eol_flood(Duration::from_secs(5))]);
+    let mut c = subscribed(&peer);
+    let start = Instant::now();
+    let err = c.recv_timeout(Duration::from_millis(300)).unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(err, Error::Timeout(Timeout::Recv(_))), "{err:?}");
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+}
+
+#[test]
+fn a_flood_of_heart_beats_instead_of_connected_times_out() {
+    let peer = Peer::start(vec![Step::Read, eol_flood(Duration::from_secs(5))]);
+    let start = Instant::now();
+    let err = builder(&peer)
+        .connected_timeout(Duration::from_millis(300))
+        .connect()
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Connected(_))),
+        "{err:?}"
+    );
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+}
+
+#[test]
+fn a_flood_of_unsolicited_receipts_does_not_hold_off_a_receipt_timeout() {
+    let mut receipts = Vec::new();
+    for i in 0..2000 {
+        receipts.extend_from_slice(format!("RECEIPT\nreceipt-id:junk-{i}\n\n\0").as_bytes());
+    }
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        Step::Repeat {
+            bytes: receipts,
+            every: Duration::ZERO,
+            total: Duration::from_secs(5),
+        },
+    ]);
+    let mut c = subscribed(&peer);
+    let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
+    let start = Instant::now();
+    let err = c
+        .wait_for_receipt(&r, Duration::from_millis(300))
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(matches!(err, Error::Timeout(Timeout::Receipt(_))), "{err:?}");
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+}
+
+#[test]
+fn an_unsolicited_receipt_does_not_complete_a_later_wait_for_that_id() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write(format!("RECEIPT\nreceipt-id:r-1\n\n\0{MSG}")),
+        Step::Read,
+        Step::Silence(LINGER),
+    ]);
+    let mut c = subscribed(&peer);
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
+    c.message("/queue/b").receipt_id("r-1").send().unwrap();
+    let err = c
+        .wait_for_receipt("r-1", Duration::from_millis(200))
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(Timeout::Receipt(_))), "{err:?}");
+}

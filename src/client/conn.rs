@@ -126,12 +126,14 @@ impl Conn {
                 return Ok(Pumped::Event(ev));
             }
             self.write_some(session)?;
-            match self.read_some(session)? {
+            let got_bytes = match self.read_some(session)? {
                 Some(0) if session.is_between_frames() => return Ok(Pumped::Closed),
                 Some(0) => return Err(ProtocolError::Truncated(session.buffered()).into()),
-                Some(_) => continue,
-                None => {}
-            }
+                Some(_) => true,
+                None => false,
+            };
+            // Timers and the deadline are due even while bytes keep coming: a peer that never
+            // stops sending (heart-beats, receipts) must not hold them off.
             let now = Instant::now();
             session.handle_timeout(now)?;
             if session.wants_write() || self.stream.wants_write() {
@@ -139,6 +141,9 @@ impl Conn {
             }
             if deadline.is_some_and(|d| now >= d) {
                 return Ok(Pumped::Deadline);
+            }
+            if got_bytes {
+                continue;
             }
             let wake = match (deadline, session.poll_timeout()) {
                 (Some(a), Some(b)) => Some(a.min(b)),

@@ -73,7 +73,8 @@ pub enum Event {
     Connected,
     /// A frame for the application (MESSAGE, or anything else that is not RECEIPT or ERROR).
     Frame(Frame),
-    /// A RECEIPT arrived for this receipt id.
+    /// A RECEIPT arrived for this receipt id (one the session asked for and still awaited;
+    /// others are dropped).
     Receipt(String),
     /// The peer sent a heart-beat (an EOL between frames).
     HeartBeat,
@@ -441,13 +442,15 @@ impl Session {
     }
 
     fn next_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
-        let item = match self.decoder.decode()? {
-            None => return Ok(None),
-            Some(item) => item,
-        };
-        let frame = match item {
-            Item::HeartBeat => return Ok(Some(Event::HeartBeat)),
-            Item::Frame(f) => f,
+        let frame = loop {
+            let frame = match self.decoder.decode()? {
+                None => return Ok(None),
+                Some(Item::HeartBeat) => return Ok(Some(Event::HeartBeat)),
+                Some(Item::Frame(f)) => f,
+            };
+            if !self.is_unsolicited_receipt(&frame) {
+                break frame;
+            }
         };
         match frame.command() {
             Command::Connected => self
@@ -455,9 +458,7 @@ impl Session {
                 .map(|()| Some(Event::Connected)),
             Command::Receipt => {
                 let id = frame.get(header::RECEIPT_ID).unwrap_or_default().to_owned();
-                if !self.receipts.remove(&id) {
-                    log::warn!("RECEIPT for an id never asked for: {id:?}");
-                }
+                self.receipts.remove(&id);
                 Ok(Some(Event::Receipt(id)))
             }
             Command::Error => {
@@ -490,6 +491,20 @@ impl Session {
             }
             _ => Ok(Some(Event::Frame(frame))),
         }
+    }
+
+    /// A RECEIPT for an id never asked for (or already answered) is dropped here: reported,
+    /// it would complete a later wait for that id before the broker answered it.
+    fn is_unsolicited_receipt(&self, frame: &Frame) -> bool {
+        if frame.command() != Command::Receipt {
+            return false;
+        }
+        let id = frame.get(header::RECEIPT_ID).unwrap_or_default();
+        let unsolicited = !self.receipts.contains(id);
+        if unsolicited {
+            log::warn!("ignored a RECEIPT for an id never asked for: {id:?}");
+        }
+        unsolicited
     }
 
     fn on_connected(&mut self, frame: Frame, now: Instant) -> Result<(), Error> {
