@@ -79,7 +79,10 @@ fn small_limits() -> Limits {
 
 #[test]
 fn oversized_header_line_is_refused_within_one_read_of_the_limit() {
-    let big = format!("MESSAGE\nsubscription:sub-1\nx:{}\n\n\0", "y".repeat(8 << 20));
+    let big = format!(
+        "MESSAGE\nsubscription:sub-1\nx:{}\n\n\0",
+        "y".repeat(8 << 20)
+    );
     let peer = after_subscribe(big);
     let mut c = subscribed_with(&peer, small_limits());
     match protocol_error(&mut c) {
@@ -144,7 +147,11 @@ fn header_repeated_500_times_first_one_wins() {
     let f = c.recv().unwrap().unwrap();
     assert_eq!(f.get("k"), Some("0"));
     assert_eq!(f.headers().get_all("k").count(), 500);
-    assert_eq!(f.body(), b"abc", "the first content-length is the one honoured");
+    assert_eq!(
+        f.body(),
+        b"abc",
+        "the first content-length is the one honoured"
+    );
 }
 
 // ---- content-length and body size --------------------------------------------------------
@@ -403,7 +410,10 @@ fn receipt_for_an_unknown_id_is_ignored() {
     let err = c
         .wait_for_receipt(&r, Duration::from_millis(200))
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout(Timeout::Receipt(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Receipt(_))),
+        "{err:?}"
+    );
 }
 
 #[test]
@@ -432,7 +442,11 @@ fn connected_twice_is_unexpected_and_not_fatal() {
         protocol_error(&mut c),
         ProtocolError::Unexpected(_)
     ));
-    assert_eq!(c.version(), stompy::Version::V1_2, "the second one changed nothing");
+    assert_eq!(
+        c.version(),
+        stompy::Version::V1_2,
+        "the second one changed nothing"
+    );
     assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
 }
 
@@ -614,7 +628,10 @@ fn peer_that_never_reads_makes_a_send_fail_with_a_write_timeout() {
         Step::NeverRead(Duration::from_secs(10)),
     ]);
     let write_timeout = Duration::from_millis(300);
-    let mut c = builder(&peer).write_timeout(write_timeout).connect().unwrap();
+    let mut c = builder(&peer)
+        .write_timeout(write_timeout)
+        .connect()
+        .unwrap();
     let chunk = vec![b'x'; 1 << 20];
     for sent in 0..32 {
         let start = Instant::now();
@@ -623,7 +640,10 @@ fn peer_that_never_reads_makes_a_send_fail_with_a_write_timeout() {
             Err(Error::Timeout(Timeout::Write(d))) => {
                 assert_eq!(d, write_timeout);
                 assert!(start.elapsed() < write_timeout + Duration::from_millis(500));
-                assert!(sent >= 4, "fails only past the high-water mark, after {sent} MiB");
+                assert!(
+                    sent >= 4,
+                    "fails only past the high-water mark, after {sent} MiB"
+                );
                 assert!(!c.is_connected());
                 return;
             }
@@ -819,7 +839,10 @@ fn a_flood_of_unsolicited_receipts_does_not_hold_off_a_receipt_timeout() {
         .wait_for_receipt(&r, Duration::from_millis(300))
         .unwrap_err();
     let took = start.elapsed();
-    assert!(matches!(err, Error::Timeout(Timeout::Receipt(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Receipt(_))),
+        "{err:?}"
+    );
     assert!(took < Duration::from_millis(1000), "{took:?}");
 }
 
@@ -837,5 +860,8 @@ fn an_unsolicited_receipt_does_not_complete_a_later_wait_for_that_id() {
     let err = c
         .wait_for_receipt("r-1", Duration::from_millis(200))
         .unwrap_err();
-    assert!(matches!(err, Error::Timeout(Timeout::Receipt(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Receipt(_))),
+        "{err:?}"
+    );
 }
