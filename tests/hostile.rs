@@ -527,6 +527,44 @@ fn connected_with_an_unsupported_version_is_refused() {
 }
 
 #[test]
+fn connected_with_a_version_the_client_did_not_offer_is_refused() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        write("CONNECTED\nversion:1.2\n\n\0"),
+        Step::Silence(LINGER),
+    ]);
+    let err = builder(&peer)
+        .versions([stompy::Version::V1_0])
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Protocol(ProtocolError::UnsupportedVersion(v)) if v == "1.2"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn connected_with_the_largest_heart_beat_values_works() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "4294967295,4294967295"),
+        Step::Read,
+        write(MSG),
+        Step::Silence(LINGER),
+    ]);
+    let mut c = builder(&peer)
+        .heart_beat(Duration::from_millis(1), Duration::from_millis(1))
+        .connect()
+        .unwrap();
+    let max = Some(Duration::from_millis(u32::MAX.into()));
+    assert_eq!(c.heart_beat(), (max, max));
+    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
+    let err = c.recv_timeout(Duration::from_millis(100)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(Timeout::Recv(_))), "{err:?}");
+}
+
+#[test]
 fn message_before_connected_is_refused() {
     let err = connect_error(MSG);
     assert!(
@@ -698,6 +736,50 @@ fn connection_cut_at_every_byte_of_a_frame_is_truncated_or_clean() {
             Err(other) => panic!("cut at {cut}: {other:?}"),
         }
         assert!(c.close_reason().is_none() || cut < end_of_frame);
+    }
+}
+
+#[test]
+fn connection_cut_at_every_byte_of_a_frame_without_content_length_is_truncated_or_clean() {
+    let frame = b"MESSAGE\nsubscription:sub-1\nk:v\\n\n\nbody\nwith lines\0".to_vec();
+    for cut in 0..=frame.len() {
+        let peer = Peer::connected_then(vec![
+            Step::Read,
+            Step::Write(frame[..cut].to_vec()),
+            Step::Close,
+        ]);
+        let mut c = subscribed(&peer);
+        match c.recv() {
+            Ok(Some(f)) => {
+                assert_eq!(cut, frame.len(), "frame from {cut} bytes: {f:?}");
+                assert_eq!(f.body(), b"body\nwith lines");
+                assert_eq!(f.get("k"), Some("v\n"));
+            }
+            Ok(None) => assert_eq!(cut, 0),
+            Err(Error::Protocol(ProtocolError::Truncated(_))) => {
+                assert!(cut > 0 && cut < frame.len(), "truncated at {cut}")
+            }
+            Err(other) => panic!("cut at {cut}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn connection_cut_at_every_byte_of_connected_fails_the_connect() {
+    let frame = b"CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0";
+    for cut in 0..frame.len() {
+        let peer = Peer::start(vec![
+            Step::Read,
+            Step::Write(frame[..cut].to_vec()),
+            Step::Close,
+        ]);
+        match builder(&peer).connect() {
+            Err(Error::NotConnected(_)) => assert_eq!(cut, 0),
+            Err(Error::Protocol(ProtocolError::Truncated(n))) => {
+                assert!(cut > 0 && n <= cut, "cut at {cut}")
+            }
+            other => panic!("cut at {cut}: {other:?}"),
+        }
     }
 }
 
