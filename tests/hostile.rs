@@ -947,3 +947,53 @@ fn an_unsolicited_receipt_does_not_complete_a_later_wait_for_that_id() {
         "{err:?}"
     );
 }
+
+// ---- acknowledgement headers the broker left out -----------------------------------------
+
+#[test]
+fn message_without_ack_header_makes_the_auto_ack_fail_once_and_not_fatally() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write(format!(
+            "{MSG}MESSAGE\nsubscription:sub-1\nack:a-2\n\nnext\0"
+        )),
+        Step::ReadUntilClosed,
+    ]);
+    let mut c = builder(&peer).connect().unwrap();
+    c.subscription("/queue/a")
+        .id("sub-1")
+        .ack(stompy::AckMode::ClientIndividual)
+        .subscribe()
+        .unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
+    // Coming back for the next frame owes an ACK for `hello`, which has no `ack` header.
+    match protocol_error(&mut c) {
+        ProtocolError::Unexpected(what) => assert!(what.contains("ack header"), "{what}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(c.is_connected());
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"next");
+    // Coming back again ACKs `next`.
+    let err = c.recv_timeout(Duration::from_millis(100)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(Timeout::Recv(_))), "{err:?}");
+    drop(c);
+    let frames = peer.frames();
+    let acks: Vec<_> = frames
+        .iter()
+        .filter(|f| f.command() == Command::Ack)
+        .map(|f| f.get("id"))
+        .collect();
+    assert_eq!(
+        acks,
+        [Some("a-2")],
+        "only the MESSAGE that could be ACKed was"
+    );
+}
+
+#[test]
+fn message_without_subscription_header_is_delivered() {
+    let peer = after_subscribe("MESSAGE\ndestination:/queue/a\nmessage-id:9\n\nstray\0");
+    let mut c = subscribed(&peer);
+    let f = c.recv().unwrap().unwrap();
+    assert_eq!((f.subscription(), f.body()), (None, &b"stray"[..]));
+}
