@@ -997,3 +997,63 @@ fn message_without_subscription_header_is_delivered() {
     let f = c.recv().unwrap().unwrap();
     assert_eq!((f.subscription(), f.body()), (None, &b"stray"[..]));
 }
+
+// ---- resets and slow peers -----------------------------------------------------------------
+
+#[test]
+fn reset_in_the_middle_of_a_frame_is_an_io_error() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write("MESSAGE\nsubscription:sub-1\n\nhal"),
+        Step::Silence(Duration::from_millis(100)),
+        Step::Reset,
+    ]);
+    let mut c = subscribed(&peer);
+    match c.recv() {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset),
+        other => panic!("{other:?}"),
+    }
+    assert!(!c.is_connected());
+}
+
+#[test]
+fn silence_in_the_middle_of_a_frame_is_a_heart_beat_timeout() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "100,0"),
+        Step::Read,
+        write("MESSAGE\nsubscription:sub-1\n\nhal"),
+        Step::Silence(LINGER),
+    ]);
+    let mut c = builder(&peer)
+        .heart_beat(Duration::ZERO, Duration::from_millis(100))
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
+    let start = Instant::now();
+    let err = c.recv().unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
+        "{err:?}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn a_frame_trickling_in_faster_than_the_heart_beat_deadline_arrives() {
+    let frame = MSG.as_bytes().chunks(12).map(<[u8]>::to_vec).collect();
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "100,0"),
+        Step::Read,
+        Step::Pieces(frame, Duration::from_millis(60)),
+        Step::Silence(LINGER),
+    ]);
+    let mut c = builder(&peer)
+        .heart_beat(Duration::ZERO, Duration::from_millis(100))
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
+    // The frame takes ~480 ms, three times the 150 ms deadline, but bytes keep coming.
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
+}

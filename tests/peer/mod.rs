@@ -33,6 +33,8 @@ pub enum Step {
         every: Duration,
         total: Duration,
     },
+    /// Abort the connection: close with SO_LINGER 0, so that the client sees a reset.
+    Reset,
     /// Hold the socket open for this long without reading or writing, so that the client's
     /// writes back up.
     NeverRead(Duration),
@@ -172,6 +174,10 @@ fn play(mut sock: TcpStream, steps: Vec<Step>) -> (Vec<Frame>, usize) {
                 }
             }
             Step::NeverRead(d) => std::thread::sleep(d),
+            Step::Reset => {
+                let _ = socket2::SockRef::from(&sock).set_linger(Some(Duration::ZERO));
+                return (seen, beats);
+            }
         }
     }
     (seen, beats)
