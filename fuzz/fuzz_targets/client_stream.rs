@@ -1,6 +1,7 @@
 //! The client's session fed a fuzzed broker byte stream after its CONNECT, in arbitrary
 //! chunkings, on a simulated clock: it never panics, never buffers more than its limits allow,
 //! hands out no frame beyond them, and once it reports a fatal error it keeps reporting one.
+//! With the clock stopped, the chunking changes nothing the application sees.
 //!
 //! Input: four control bytes, then the stream.
 //! - `a`: bits 0–2 the versions offered (0 = all), bit 3 tiny limits, bits 4–5 the heart-beat
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use stompy::session::{Event, Session, SessionConfig, Subscription};
-use stompy::{AckMode, Error, Frame, Headers, Limits, Version};
+use stompy::{AckMode, Error, Frame, Headers, Limits, ProtocolError, Version};
 
 const HEART_BEATS: [(u32, u32); 4] = [(0, 0), (100, 100), (0, 1000), (5000, 10)];
 
@@ -22,19 +23,26 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let cfg = config(*a, *b, *c);
-    let limits = cfg.limits;
     let subscribe = a & 0x40 != 0;
+    let mut rng = Rng::new(u64::from(*ctl));
+    let chunks = rng.chunks(stream);
+    clocked(cfg.clone(), &chunks, subscribe, &mut rng);
+    let whole = frozen(cfg.clone(), &[stream], subscribe);
+    let split = frozen(cfg, &chunks, subscribe);
+    assert_eq!(whole, split, "chunking changed what the application sees");
+});
+
+/// Feeds the chunks with the clock moving between them.
+fn clocked(cfg: SessionConfig, chunks: &[&[u8]], subscribe: bool, rng: &mut Rng) {
+    let limits = cfg.limits;
     let mut now = Instant::now();
     let mut s = Session::new(cfg, now);
     s.start("fuzz", now).expect("CONNECT is always writable");
-    let mut rng = Rng::new(u64::from(*ctl));
-    let mut rest = stream;
-    while !rest.is_empty() {
-        let (chunk, tail) = rest.split_at(rng.chunk().min(rest.len()));
-        rest = tail;
+    let mut seen = Vec::new();
+    for chunk in chunks {
         s.consume_output(s.output().len());
         s.feed(chunk, now);
-        if let Err(e) = drain(&mut s, &limits, subscribe, now) {
+        if let Err(e) = drain(&mut s, &limits, subscribe, now, &mut seen) {
             assert_final(&mut s, &e, now);
             return;
         }
@@ -45,7 +53,34 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     }
-});
+}
+
+/// Feeds the chunks at one instant; returns what the application saw, ending with the fatal
+/// error if there was one (without the sizes and excerpts that depend on the chunking).
+fn frozen(cfg: SessionConfig, chunks: &[&[u8]], subscribe: bool) -> Vec<String> {
+    let limits = cfg.limits;
+    let now = Instant::now();
+    let mut s = Session::new(cfg, now);
+    s.start("fuzz", now).expect("CONNECT is always writable");
+    let mut seen = Vec::new();
+    for chunk in chunks {
+        s.feed(chunk, now);
+        if let Err(e) = drain(&mut s, &limits, subscribe, now, &mut seen) {
+            seen.push(describe(&e));
+            break;
+        }
+    }
+    seen
+}
+
+fn describe(e: &Error) -> String {
+    match e {
+        Error::Protocol(ProtocolError::HeaderLineTooLong { .. }) => "line too long".into(),
+        Error::Protocol(ProtocolError::BodyTooLarge { .. }) => "body too large".into(),
+        Error::Protocol(ProtocolError::UnknownCommand(_)) => "unknown command".into(),
+        other => format!("{other:?}"),
+    }
+}
 
 fn config(a: u8, b: u8, c: u8) -> SessionConfig {
     let versions: Vec<Version> = Version::ALL
@@ -71,10 +106,23 @@ fn config(a: u8, b: u8, c: u8) -> SessionConfig {
     }
 }
 
-/// Polls events until the session needs more bytes; checks each one and the buffer after.
-fn drain(s: &mut Session, limits: &Limits, subscribe: bool, now: Instant) -> Result<(), Error> {
+/// Polls events until the session needs more bytes, recording them in `seen`; checks each
+/// one and the buffer after. Returns the first fatal error.
+fn drain(
+    s: &mut Session,
+    limits: &Limits,
+    subscribe: bool,
+    now: Instant,
+    seen: &mut Vec<String>,
+) -> Result<(), Error> {
     loop {
-        match s.poll_event(now) {
+        let ev = s.poll_event(now);
+        match &ev {
+            Ok(Some(ev)) => seen.push(format!("{ev:?}")),
+            Err(e) if !e.is_fatal() => seen.push(describe(e)),
+            _ => {}
+        }
+        match ev {
             Ok(None) => break,
             Ok(Some(Event::Connected)) => {
                 assert!(s.connected_frame().is_some());
@@ -147,6 +195,16 @@ impl Rng {
     fn chunk(&mut self) -> usize {
         let r = self.next();
         1 + (r >> 8) as usize % (1 << (r % 12))
+    }
+
+    fn chunks<'a>(&mut self, mut rest: &'a [u8]) -> Vec<&'a [u8]> {
+        let mut out = Vec::new();
+        while !rest.is_empty() {
+            let (chunk, tail) = rest.split_at(self.chunk().min(rest.len()));
+            out.push(chunk);
+            rest = tail;
+        }
+        out
     }
 
     /// 0 to 700 ms.
