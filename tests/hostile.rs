@@ -1057,3 +1057,109 @@ fn a_frame_trickling_in_faster_than_the_heart_beat_deadline_arrives() {
     // The frame takes ~480 ms, three times the 150 ms deadline, but bytes keep coming.
     assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
 }
+
+#[test]
+fn keep_alive_after_the_broker_went_silent_is_a_heart_beat_timeout_and_drops_the_connection() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "100,0"),
+        Step::Silence(LINGER),
+    ]);
+    let mut c = builder(&peer)
+        .heart_beat(Duration::ZERO, Duration::from_millis(100))
+        .connect()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300)); // long work between pulls
+    let err = c.keep_alive().unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
+        "{err:?}"
+    );
+    assert!(!c.is_connected());
+    assert!(matches!(
+        c.close_reason(),
+        Some(Error::Timeout(Timeout::HeartBeat(_)))
+    ));
+    assert!(matches!(c.keep_alive(), Err(Error::NotConnected(_))));
+}
+
+#[test]
+fn keep_alive_keeps_frames_for_recv_and_reports_an_error_frame() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write(format!("{MSG}ERROR\nmessage:bye\n\n\0")),
+        Step::Close,
+    ]);
+    let mut c = subscribed(&peer);
+    std::thread::sleep(Duration::from_millis(100));
+    // Each call takes in at most one frame: the MESSAGE is kept, then the ERROR is reported.
+    c.keep_alive().unwrap();
+    let err = c.keep_alive().unwrap_err();
+    assert_eq!(err.broker_error().map(|b| b.message.as_str()), Some("bye"));
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
+    assert!(c.recv().unwrap().is_none());
+    assert_eq!(
+        c.close_reason()
+            .and_then(Error::broker_error)
+            .map(|b| b.message.as_str()),
+        Some("bye")
+    );
+}
+
+#[test]
+fn heart_beats_go_out_while_the_application_works_through_buffered_frames() {
+    let mut burst = String::new();
+    for i in 0..20 {
+        burst.push_str(&MSG.replace("hello", &i.to_string()));
+    }
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "0,100"),
+        Step::Read,
+        write(burst),
+        Step::ReadUntilClosed,
+    ]);
+    let mut c = builder(&peer)
+        .heart_beat(Duration::from_millis(100), Duration::ZERO)
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
+    for i in 0..20 {
+        let f = c.recv().unwrap().unwrap();
+        assert_eq!(f.body(), i.to_string().as_bytes());
+        std::thread::sleep(Duration::from_millis(50)); // work on it
+    }
+    drop(c);
+    let (_, beats) = peer.finish();
+    assert!(
+        beats >= 5,
+        "1 s of work with a 100 ms heart-beat: {beats} heart-beats"
+    );
+}
+
+#[test]
+fn a_flood_of_messages_does_not_hold_off_a_receipt_timeout() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        Step::Read,
+        Step::Repeat {
+            bytes: MSG.repeat(1000).into_bytes(),
+            every: Duration::from_millis(1),
+            total: Duration::from_secs(3),
+        },
+    ]);
+    let mut c = subscribed(&peer);
+    let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
+    let start = Instant::now();
+    let err = c
+        .wait_for_receipt(&r, Duration::from_millis(300))
+        .unwrap_err();
+    let took = start.elapsed();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Receipt(_))),
+        "{err:?}"
+    );
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+    // What came meanwhile is kept, in order.
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
+}

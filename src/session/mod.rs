@@ -548,17 +548,27 @@ impl Session {
         if self.phase != Phase::Connected && self.phase != Phase::Disconnecting {
             return Ok(());
         }
-        if self.heart_beat.wants_send(now) {
-            if self.out.is_empty() {
-                encode_heartbeat(&mut self.out);
-            }
-            self.heart_beat.on_sent(now);
-        }
+        self.send_due_heart_beat(now);
         let res = self.heart_beat.check_recv(now);
         if let Err(e) = &res {
             self.failed = Failed::of(e);
         }
         res
+    }
+
+    /// Queues a heart-beat when one is due, without judging the peer's silence; true when one
+    /// was queued. For a driver that still has frames buffered to hand out: the peer is judged
+    /// by [`Session::handle_timeout`] once those are used up and the socket was read.
+    pub fn send_due_heart_beat(&mut self, now: Instant) -> bool {
+        let open = matches!(self.phase, Phase::Connected | Phase::Disconnecting);
+        if !open || self.failed.is_some() || !self.heart_beat.wants_send(now) {
+            return false;
+        }
+        if self.out.is_empty() {
+            encode_heartbeat(&mut self.out);
+        }
+        self.heart_beat.on_sent(now);
+        true
     }
 
     /// Records that bytes were written at `now` (heart-beat clock).
