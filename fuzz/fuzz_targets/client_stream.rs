@@ -42,6 +42,7 @@ fn clocked(cfg: SessionConfig, chunks: &[&[u8]], subscribe: bool, rng: &mut Rng)
     for chunk in chunks {
         s.consume_output(s.output().len());
         s.feed(chunk, now);
+        s.send_due_heart_beat(now);
         if let Err(e) = drain(&mut s, &limits, subscribe, now, &mut seen) {
             assert_final(&mut s, &e, now);
             return;
