@@ -556,9 +556,10 @@ impl Session {
         res
     }
 
-    /// Queues a heart-beat when one is due, without judging the peer's silence; true when one
-    /// was queued. For a driver that still has frames buffered to hand out: the peer is judged
-    /// by [`Session::handle_timeout`] once those are used up and the socket was read.
+    /// Queues a heart-beat when one is due (output already waiting serves as one), without
+    /// judging the peer's silence; true when one was due, so the driver should write. For a
+    /// driver that still has frames buffered to hand out: the peer is judged by
+    /// [`Session::handle_timeout`] once those are used up and the socket was read.
     pub fn send_due_heart_beat(&mut self, now: Instant) -> bool {
         let open = matches!(self.phase, Phase::Connected | Phase::Disconnecting);
         if !open || self.failed.is_some() || !self.heart_beat.wants_send(now) {
