@@ -518,12 +518,14 @@ fn connected_with_a_malformed_heart_beat_is_refused() {
 
 #[test]
 fn connected_with_an_unsupported_version_is_refused() {
-    let err = connect_error("CONNECTED\nversion:3.0\n\n\0");
-    assert!(
-        matches!(&err, Error::Protocol(ProtocolError::UnsupportedVersion(v)) if v == "3.0"),
-        "{err:?}"
-    );
-    assert!(err.is_permanent());
+    for version in ["3.0", "1.1,1.2", "", "v1.2"] {
+        let err = connect_error(&format!("CONNECTED\nversion:{version}\n\n\0"));
+        assert!(
+            matches!(&err, Error::Protocol(ProtocolError::UnsupportedVersion(v)) if v == version),
+            "{version:?}: {err:?}"
+        );
+        assert!(err.is_permanent());
+    }
 }
 
 #[test]
@@ -1162,4 +1164,25 @@ fn a_flood_of_messages_does_not_hold_off_a_receipt_timeout() {
     assert!(took < Duration::from_millis(1000), "{took:?}");
     // What came meanwhile is kept, in order.
     assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
+}
+
+#[test]
+fn a_body_after_a_refused_head_is_never_decoded_as_a_frame() {
+    let smuggled = "MESSAGE\nsubscription:sub-1\n\nsmuggled\0";
+    let peer = after_subscribe(format!(
+        "MESSAGE\nsubscription:sub-1\ncontent-length:-1\n\n{smuggled}{smuggled}"
+    ));
+    let mut c = subscribed(&peer);
+    std::thread::sleep(Duration::from_millis(100));
+    // Seen first by keep_alive, which must not leave the stream half-used.
+    let err = c.keep_alive().unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(ProtocolError::InvalidContentLength(_))),
+        "{err:?}"
+    );
+    assert!(c.recv().unwrap().is_none(), "no frame after the error");
+    assert!(matches!(
+        c.close_reason(),
+        Some(Error::Protocol(ProtocolError::InvalidContentLength(_)))
+    ));
 }
