@@ -4,6 +4,15 @@
 //! Every case ends in a typed error (the exact variant is asserted) or in the documented clean
 //! outcome, never in a panic; where a peer sends far more than the limits allow, the error's
 //! size shows the client stopped reading within one read of the limit.
+//!
+//! Outcomes worth knowing:
+//! - fatal (the connection is dropped, `close_reason` says why): every limit, syntax, escape
+//!   and UTF-8 error, a cut inside a frame (`Truncated`), a reset, a heart-beat or write timeout;
+//! - not fatal (`ProtocolError::Unexpected`, the next frame is delivered): a MESSAGE for an
+//!   unknown subscription, a second CONNECTED, a client command from the server, an auto-ACK
+//!   that cannot be built because the MESSAGE lacks the header;
+//! - ignored: a RECEIPT for an id the client never asked for (it completes no later wait);
+//! - delivered as is: a MESSAGE without `subscription`, backslashes from a 1.0 server.
 
 mod peer;
 
