@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Runs one fuzz target (decode, decode_limits) with cargo-fuzz for SECONDS (default 600), in one
-# process. The seed corpus in fuzz/corpus/TARGET is read, never written; new inputs go to
-# fuzz/corpus-run/TARGET and crashes to fuzz/artifacts/TARGET (both ignored by git).
+# Runs one fuzz target (decode, decode_limits, client_stream) with cargo-fuzz for SECONDS
+# (default 600), in one process. The seed corpus in fuzz/corpus/TARGET is read, never written;
+# new inputs go to fuzz/corpus-run/TARGET and crashes to fuzz/artifacts/TARGET (both ignored by
+# git).
 #
 # cargo-fuzz needs nightly-only flags (sanitizers); RUSTC_BOOTSTRAP=1 lets the stable
 # toolchain accept them.
 #
 #   scripts/fuzz.sh decode 600
 #   scripts/fuzz.sh decode_limits 60
+#   scripts/fuzz.sh client_stream 1800
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run decode fuzz/artifacts/decode/crash-...   # replay a crash
 set -euo pipefail
 

@@ -132,42 +132,71 @@ impl Conn {
     }
 
     /// Drives the connection until the session has an event, `deadline` passes or the peer
-    /// closes. Heart-beats are sent and checked on the way.
+    /// closes. Heart-beats are sent and checked on the way, also while frames wait in the
+    /// buffer or bytes keep coming; what a call has read is decoded before its deadline counts.
     pub(super) fn pump(
         &mut self,
         session: &mut Session,
         deadline: Option<Instant>,
     ) -> Result<Pumped, Error> {
+        let mut have_read = false;
         loop {
-            if let Some(ev) = session.poll_event(Instant::now())? {
-                return Ok(Pumped::Event(ev));
+            if session.send_due_heart_beat(Instant::now()) {
+                self.write_some(session)?;
+            }
+            match session.poll_event(Instant::now())? {
+                // Proof of life, which the session's clock saw when the bytes came. Nobody
+                // waits for one, and a peer that sends nothing else must not hold off timers.
+                Some(Event::HeartBeat) => continue,
+                Some(ev) => return Ok(Pumped::Event(ev)),
+                None => {}
+            }
+            if have_read && self.on_timers(session, deadline)? {
+                return Ok(Pumped::Deadline);
             }
             self.write_some(session)?;
             match self.read_some(session)? {
                 Some(0) if session.is_between_frames() => return Ok(Pumped::Closed),
                 Some(0) => return Err(ProtocolError::Truncated(session.buffered()).into()),
-                Some(_) => continue,
+                Some(_) => {
+                    have_read = true;
+                    continue;
+                }
                 None => {}
             }
-            let now = Instant::now();
-            session.handle_timeout(now)?;
-            if session.wants_write() || self.stream.wants_write() {
-                self.write_some(session)?;
-            }
-            if deadline.is_some_and(|d| now >= d) {
+            if self.on_timers(session, deadline)? {
                 return Ok(Pumped::Deadline);
             }
-            let wake = match (deadline, session.poll_timeout()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            let timeout =
-                wake.map(|w| w.saturating_duration_since(now) + Duration::from_micros(100));
-            match self.poll.poll(&mut self.events, timeout) {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(transport::io_error(e)),
-            }
+            self.wait(session, deadline)?;
+        }
+    }
+
+    /// Sends and checks heart-beats; true when `deadline` has passed.
+    fn on_timers(
+        &mut self,
+        session: &mut Session,
+        deadline: Option<Instant>,
+    ) -> Result<bool, Error> {
+        let now = Instant::now();
+        session.handle_timeout(now)?;
+        if session.wants_write() || self.stream.wants_write() {
+            self.write_some(session)?;
+        }
+        Ok(deadline.is_some_and(|d| now >= d))
+    }
+
+    /// Sleeps until the socket is ready, the session's next timer or `deadline`.
+    fn wait(&mut self, session: &Session, deadline: Option<Instant>) -> Result<(), Error> {
+        let wake = match (deadline, session.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let now = Instant::now();
+        let timeout = wake.map(|w| w.saturating_duration_since(now) + Duration::from_micros(100));
+        match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(transport::io_error(e)),
         }
     }
 }

@@ -419,7 +419,12 @@ impl StompClient {
         let deadline = Instant::now() + self.cfg.write_timeout;
         while self.session.output().len() > conn::HIGH_WATER {
             match self.pump(Some(deadline))? {
-                Pumped::Event(ev) => self.hold(ev)?,
+                // Frames that keep coming must not hold off the deadline.
+                Pumped::Event(ev) if Instant::now() < deadline => self.hold(ev)?,
+                Pumped::Event(ev) => {
+                    self.hold(ev)?;
+                    return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
+                }
                 Pumped::Deadline => {
                     return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
                 }
@@ -516,20 +521,31 @@ impl StompClient {
     /// during long work between pulls so the connection stays alive.
     ///
     /// # Errors
-    /// A heart-beat [`Timeout`] or I/O error. Frames that arrive are kept for `recv`.
+    /// A heart-beat [`Timeout`], I/O or protocol error (the connection is then dropped, or
+    /// re-established with auto-reconnect, as in `recv`), or an ERROR frame from the broker.
+    /// Frames that arrive are kept for `recv`.
     pub fn keep_alive(&mut self) -> Result<(), Error> {
         self.ensure_connected()?;
         let now = Instant::now();
-        loop {
-            match self.pump(Some(now))? {
-                Pumped::Event(ev) => self.hold(ev)?,
-                Pumped::Deadline => return Ok(()),
-                Pumped::Closed => {
-                    self.on_connection_lost(None)?;
-                    return Ok(());
+        match self.pump(Some(now)) {
+            // One frame is enough: the rest stay buffered for `recv`.
+            Ok(Pumped::Event(ev)) => self.hold(ev)?,
+            Ok(Pumped::Deadline) => {}
+            Ok(Pumped::Closed) => {
+                self.on_connection_lost(None)?;
+            }
+            Err(e) if e.is_fatal() => {
+                self.on_connection_lost(Some(clone_error(&e)))?;
+                return Err(e);
+            }
+            Err(e) => {
+                if e.broker_error().is_some() {
+                    self.last_broker_error = Some(clone_error(&e));
                 }
+                return Err(e);
             }
         }
+        Ok(())
     }
 
     // ---- receiving -----------------------------------------------------------------------
@@ -740,7 +756,15 @@ impl StompClient {
             }
             self.ensure_connected()?;
             match self.pump(Some(deadline)) {
-                Ok(Pumped::Event(ev)) => self.hold(ev)?,
+                // Frames that keep coming must not hold off the deadline.
+                Ok(Pumped::Event(ev)) if Instant::now() < deadline => self.hold(ev)?,
+                Ok(Pumped::Event(ev)) => {
+                    self.hold(ev)?;
+                    if !self.receipts.remove(receipt_id) {
+                        return Err(Error::Timeout(Timeout::Receipt(timeout)));
+                    }
+                    return Ok(());
+                }
                 Ok(Pumped::Deadline) => return Err(Error::Timeout(Timeout::Receipt(timeout))),
                 Ok(Pumped::Closed) => {
                     self.on_connection_lost(None)?;

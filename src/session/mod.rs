@@ -26,7 +26,7 @@ use heartbeat::HeartBeat;
 pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{encode_frame, encode_heartbeat, Decoder, Item, Limits};
-use crate::error::{BrokerError, Error, ProtocolError};
+use crate::error::{BrokerError, Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Headers, Version};
 
 /// Receipts asked for and not yet answered that the session remembers; past this the oldest
@@ -80,7 +80,8 @@ pub enum Event {
     Connected,
     /// A frame for the application (MESSAGE, or anything else that is not RECEIPT or ERROR).
     Frame(Frame),
-    /// A RECEIPT arrived for this receipt id.
+    /// A RECEIPT arrived for this receipt id (one the session asked for and still awaited;
+    /// others are dropped).
     Receipt(String),
     /// The peer sent a heart-beat (an EOL between frames).
     HeartBeat,
@@ -114,6 +115,32 @@ pub struct Session {
     transactions: HashSet<String>,
     next_id: u64,
     sent_log: Option<Vec<Frame>>,
+    /// The fatal error that ended this connection: every later poll reports it again.
+    failed: Option<Failed>,
+}
+
+/// A fatal error, kept (errors are not `Clone`) so that it is final.
+#[derive(Debug, Clone)]
+enum Failed {
+    Protocol(ProtocolError),
+    Timeout(Timeout),
+}
+
+impl Failed {
+    fn of(e: &Error) -> Option<Failed> {
+        match e {
+            Error::Protocol(p) if e.is_fatal() => Some(Failed::Protocol(p.clone())),
+            Error::Timeout(t) if e.is_fatal() => Some(Failed::Timeout(*t)),
+            _ => None,
+        }
+    }
+
+    fn to_error(&self) -> Error {
+        match self {
+            Failed::Protocol(p) => Error::Protocol(p.clone()),
+            Failed::Timeout(t) => Error::Timeout(*t),
+        }
+    }
 }
 
 impl Session {
@@ -133,6 +160,7 @@ impl Session {
             transactions: HashSet::new(),
             next_id: 0,
             sent_log: None,
+            failed: None,
         }
     }
 
@@ -250,6 +278,7 @@ impl Session {
         self.heart_beat = HeartBeat::off(now);
         self.receipts.clear();
         self.transactions.clear();
+        self.failed = None;
         self.phase = Phase::Connecting;
         encode_frame(&frame, Version::V1_0, &mut self.out)?;
         if let Some(log) = &mut self.sent_log {
@@ -443,14 +472,28 @@ impl Session {
     /// # Errors
     /// [`Error::Broker`] for an ERROR frame (the session stays usable; most brokers close the
     /// connection after it); [`Error::Protocol`] for invalid input (fatal: drop the connection).
+    /// A fatal error is final: every later call returns it again, until [`Session::start`].
     pub fn poll_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
-        let item = match self.decoder.decode()? {
-            None => return Ok(None),
-            Some(item) => item,
-        };
-        let frame = match item {
-            Item::HeartBeat => return Ok(Some(Event::HeartBeat)),
-            Item::Frame(f) => f,
+        if let Some(f) = &self.failed {
+            return Err(f.to_error());
+        }
+        let res = self.next_event(now);
+        if let Err(e) = &res {
+            self.failed = Failed::of(e);
+        }
+        res
+    }
+
+    fn next_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
+        let frame = loop {
+            let frame = match self.decoder.decode()? {
+                None => return Ok(None),
+                Some(Item::HeartBeat) => return Ok(Some(Event::HeartBeat)),
+                Some(Item::Frame(f)) => f,
+            };
+            if !self.is_unsolicited_receipt(&frame) {
+                break frame;
+            }
         };
         match frame.command() {
             Command::Connected => self
@@ -458,9 +501,7 @@ impl Session {
                 .map(|()| Some(Event::Connected)),
             Command::Receipt => {
                 let id = frame.get(header::RECEIPT_ID).unwrap_or_default().to_owned();
-                if !self.receipts.remove(&id) {
-                    log::warn!("RECEIPT for an id never asked for: {id:?}");
-                }
+                self.receipts.remove(&id);
                 Ok(Some(Event::Receipt(id)))
             }
             Command::Error => {
@@ -493,6 +534,20 @@ impl Session {
             }
             _ => Ok(Some(Event::Frame(frame))),
         }
+    }
+
+    /// A RECEIPT for an id never asked for (or already answered) is dropped here: reported,
+    /// it would complete a later wait for that id before the broker answered it.
+    fn is_unsolicited_receipt(&self, frame: &Frame) -> bool {
+        if frame.command() != Command::Receipt {
+            return false;
+        }
+        let id = frame.get(header::RECEIPT_ID).unwrap_or_default();
+        let unsolicited = !self.receipts.contains(id);
+        if unsolicited {
+            log::warn!("ignored a RECEIPT for an id never asked for: {id:?}");
+        }
+        unsolicited
     }
 
     fn on_connected(&mut self, frame: Frame, now: Instant) -> Result<(), Error> {
@@ -528,18 +583,36 @@ impl Session {
     ///
     /// # Errors
     /// [`Error::Timeout`] with [`Timeout::HeartBeat`](crate::Timeout) when the peer was silent
-    /// past its interval × scale.
+    /// past its interval × scale; a fatal error reported earlier, again.
     pub fn handle_timeout(&mut self, now: Instant) -> Result<(), Error> {
+        if let Some(f) = &self.failed {
+            return Err(f.to_error());
+        }
         if self.phase != Phase::Connected && self.phase != Phase::Disconnecting {
             return Ok(());
         }
-        if self.heart_beat.wants_send(now) {
-            if self.out.is_empty() {
-                encode_heartbeat(&mut self.out);
-            }
-            self.heart_beat.on_sent(now);
+        self.send_due_heart_beat(now);
+        let res = self.heart_beat.check_recv(now);
+        if let Err(e) = &res {
+            self.failed = Failed::of(e);
         }
-        self.heart_beat.check_recv(now)
+        res
+    }
+
+    /// Queues a heart-beat when one is due (output already waiting serves as one), without
+    /// judging the peer's silence; true when one was due, so the driver should write. For a
+    /// driver that still has frames buffered to hand out: the peer is judged by
+    /// [`Session::handle_timeout`] once those are used up and the socket was read.
+    pub fn send_due_heart_beat(&mut self, now: Instant) -> bool {
+        let open = matches!(self.phase, Phase::Connected | Phase::Disconnecting);
+        if !open || self.failed.is_some() || !self.heart_beat.wants_send(now) {
+            return false;
+        }
+        if self.out.is_empty() {
+            encode_heartbeat(&mut self.out);
+        }
+        self.heart_beat.on_sent(now);
+        true
     }
 
     /// Records that bytes were written at `now` (heart-beat clock).

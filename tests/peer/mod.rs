@@ -23,6 +23,21 @@ pub enum Step {
     ReadUntilClosed,
     /// Close the socket.
     Close,
+    /// Write these bytes one at a time (each its own write, Nagle off), pausing between.
+    Drip(Vec<u8>, Duration),
+    /// Write each piece on its own (Nagle off), pausing between.
+    Pieces(Vec<Vec<u8>>, Duration),
+    /// Write these bytes every `every` for `total`.
+    Repeat {
+        bytes: Vec<u8>,
+        every: Duration,
+        total: Duration,
+    },
+    /// Abort the connection: close with SO_LINGER 0, so that the client sees a reset.
+    Reset,
+    /// Hold the socket open for this long without reading or writing, so that the client's
+    /// writes back up.
+    NeverRead(Duration),
 }
 
 /// A CONNECTED frame for `version` with the given heart-beat header.
@@ -48,6 +63,23 @@ impl Peer {
     #[track_caller]
     pub fn start(steps: Vec<Step>) -> Peer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind peer");
+        Peer::on(listener, steps)
+    }
+
+    /// Like [`Peer::start`], with a small receive buffer on the accepted socket (so that a
+    /// peer that never reads backs the client up after little data).
+    #[track_caller]
+    pub fn with_small_receive_buffer(steps: Vec<Step>) -> Peer {
+        use socket2::{Domain, Socket, Type};
+        let sock = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        sock.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+        let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        sock.bind(&addr.into()).expect("bind peer");
+        sock.listen(1).expect("listen");
+        Peer::on(sock.into(), steps)
+    }
+
+    fn on(listener: TcpListener, steps: Vec<Step>) -> Peer {
         let addr = listener.local_addr().unwrap();
         let handle = std::thread::spawn(move || {
             let Ok((sock, _)) = listener.accept() else {
@@ -117,9 +149,52 @@ fn play(mut sock: TcpStream, steps: Vec<Step>) -> (Vec<Frame>, usize) {
                 let _ = sock.shutdown(std::net::Shutdown::Both);
                 return (seen, beats);
             }
+            Step::Drip(bytes, pause) => {
+                let pieces = bytes.iter().map(|&b| vec![b]).collect();
+                if !write_pieces(&mut sock, pieces, pause) {
+                    return (seen, beats);
+                }
+            }
+            Step::Pieces(pieces, pause) => {
+                if !write_pieces(&mut sock, pieces, pause) {
+                    return (seen, beats);
+                }
+            }
+            Step::Repeat {
+                bytes,
+                every,
+                total,
+            } => {
+                let until = std::time::Instant::now() + total;
+                while std::time::Instant::now() < until {
+                    if sock.write_all(&bytes).is_err() {
+                        return (seen, beats);
+                    }
+                    std::thread::sleep(every);
+                }
+            }
+            Step::NeverRead(d) => std::thread::sleep(d),
+            Step::Reset => {
+                let _ = socket2::SockRef::from(&sock).set_linger(Some(Duration::ZERO));
+                return (seen, beats);
+            }
         }
     }
     (seen, beats)
+}
+
+/// Writes each piece with its own `write` call; false when the client went away.
+fn write_pieces(sock: &mut TcpStream, pieces: Vec<Vec<u8>>, pause: Duration) -> bool {
+    sock.set_nodelay(true).unwrap();
+    for p in pieces {
+        if sock.write_all(&p).is_err() {
+            return false;
+        }
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+    }
+    true
 }
 
 fn read_frame(sock: &mut TcpStream, dec: &mut Decoder, beats: &mut usize) -> Option<Frame> {
