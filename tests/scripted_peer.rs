@@ -170,61 +170,6 @@ fn heart_beats_are_sent_when_the_client_waits() {
 }
 
 #[test]
-fn broker_that_never_answers_connect_times_out() {
-    let peer = Peer::start(vec![Step::Read, Step::Silence(Duration::from_secs(3))]);
-    let start = Instant::now();
-    let err = StompClient::builder()
-        .address(peer.addr)
-        .unwrap()
-        .connected_timeout(Duration::from_millis(300))
-        .reconnect_policy(stompy::ReconnectPolicy::once())
-        .connect()
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::Connected(_))),
-        "{err:?}"
-    );
-    assert!(start.elapsed() < Duration::from_secs(2));
-}
-
-#[test]
-fn garbage_command_is_a_typed_error() {
-    let peer = Peer::connected_then(vec![
-        Step::Read,
-        write("BOGUS\n\n\0"),
-        Step::Silence(Duration::from_secs(2)),
-    ]);
-    let mut c = subscribed(&peer);
-    match c.recv() {
-        Err(Error::Protocol(ProtocolError::UnknownCommand(cmd))) => assert_eq!(cmd, "BOGUS"),
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
-fn oversized_header_line_is_refused_before_it_is_buffered() {
-    let peer = Peer::connected_then(vec![
-        Step::Read,
-        write(format!("MESSAGE\nx:{}\n\n\0", "y".repeat(100_000))),
-        Step::Silence(Duration::from_secs(2)),
-    ]);
-    let mut c = StompClient::builder()
-        .address(peer.addr)
-        .unwrap()
-        .limits(Limits {
-            max_header_line: 1024,
-            ..Limits::default()
-        })
-        .connect()
-        .unwrap();
-    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
-    match c.recv() {
-        Err(Error::Protocol(ProtocolError::HeaderLineTooLong { max, .. })) => assert_eq!(max, 1024),
-        other => panic!("{other:?}"),
-    }
-}
-
-#[test]
 fn frames_arriving_during_a_receipt_wait_are_kept_in_order() {
     let peer = Peer::connected_then(vec![
         Step::Read, // SUBSCRIBE
@@ -375,41 +320,6 @@ fn connect_frame_carries_versions_host_login_and_heart_beat() {
         Command::Disconnect,
         "drop disconnects"
     );
-}
-
-#[test]
-fn version_the_client_did_not_offer_is_refused() {
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.1", "0,0"),
-        Step::ReadUntilClosed,
-    ]);
-    let err = StompClient::builder()
-        .address(peer.addr)
-        .unwrap()
-        .versions([stompy::Version::V1_2])
-        .connect()
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Protocol(ProtocolError::UnsupportedVersion(_))),
-        "{err:?}"
-    );
-}
-
-#[test]
-fn message_for_an_unknown_subscription_is_a_typed_error_and_not_fatal() {
-    let peer = Peer::connected_then(vec![
-        Step::Read,
-        write(MSG.replace("sub-1", "nope")),
-        write(MSG),
-        Step::Close,
-    ]);
-    let mut c = subscribed(&peer);
-    assert!(matches!(
-        c.recv(),
-        Err(Error::Protocol(ProtocolError::Unexpected(_)))
-    ));
-    assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
 }
 
 #[test]
