@@ -15,6 +15,9 @@ use crate::transport::{self, Address, Stream};
 /// Output above this many bytes makes a send wait for the broker to read.
 pub(super) const HIGH_WATER: usize = 4 * 1024 * 1024;
 
+/// Output a batching client lets build up before it writes.
+pub(super) const BATCH_BYTES: usize = 64 * 1024;
+
 const TOKEN: Token = Token(0);
 
 /// What [`Conn::pump`] came back with.
@@ -76,6 +79,11 @@ impl Conn {
     pub(super) fn close(&mut self) {
         let _ = self.poll.registry().deregister(self.stream.tcp_mut());
         self.stream.shutdown();
+    }
+
+    /// True when a transport layer (TLS, WebSocket) still holds bytes to write.
+    pub(super) fn wants_write(&self) -> bool {
+        self.stream.wants_write()
     }
 
     /// Writes as much queued output as the socket takes now.

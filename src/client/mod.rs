@@ -282,10 +282,30 @@ impl StompClient {
         Ok(())
     }
 
-    /// After queueing a frame: write it out now; if the broker is not reading, keep driving
-    /// the connection (holding arriving frames) until the backlog drains or the write
-    /// deadline passes.
+    /// After queueing a frame: write it out now (or, with write batching on, once a batch
+    /// has built up); if the broker is not reading, keep driving the connection (holding
+    /// arriving frames) until the backlog drains or the write deadline passes.
     fn flush_after_send(&mut self) -> Result<(), Error> {
+        if self.session.output().len() < self.cfg.write_batch {
+            return Ok(()); // written by the next wait, flush, or a fuller batch
+        }
+        self.flush_output()
+    }
+
+    /// After queueing an ACK: while more received frames wait to be handed out, the client
+    /// is about to be called again without waiting, so the ACK joins the next write instead
+    /// of costing a system call of its own. Every wait writes pending output first.
+    fn flush_after_ack(&mut self) -> Result<(), Error> {
+        let more_ready = !self.inbox.is_empty() || self.session.has_frame_buffered();
+        if more_ready && self.session.output().len() < conn::BATCH_BYTES {
+            return Ok(());
+        }
+        self.flush_after_send()
+    }
+
+    /// Writes every queued frame that the socket takes now, and waits (up to the write
+    /// timeout) while more than [`conn::HIGH_WATER`] bytes are still queued.
+    fn flush_output(&mut self) -> Result<(), Error> {
         self.flush_now()?;
         if self.session.output().len() <= conn::HIGH_WATER {
             return Ok(());
@@ -372,6 +392,35 @@ impl StompClient {
                 }
             }
         }
+    }
+
+    /// Writes every frame queued by [`ClientBuilder::write_batching`] (or a slow socket) and
+    /// waits until the socket has taken them all, at most the write timeout. Frames that
+    /// arrive meanwhile are kept for `recv`.
+    ///
+    /// # Errors
+    /// [`Error::Io`], or a write [`Timeout`] when the broker does not read.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.ensure_connected()?;
+        self.write_or_fail(|c| {
+            let deadline = Instant::now() + c.cfg.write_timeout;
+            loop {
+                c.flush_now()?;
+                if !c.session.wants_write() && !c.conn.as_ref().is_some_and(Conn::wants_write) {
+                    return Ok(());
+                }
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(Error::Timeout(Timeout::Write(c.cfg.write_timeout)));
+                }
+                // Short waits: the socket turning writable is not an event of the session.
+                match c.pump(Some((now + Duration::from_millis(1)).min(deadline)))? {
+                    Pumped::Event(ev) => c.hold(ev),
+                    Pumped::Deadline => {}
+                    Pumped::Closed => return Err(Error::NotConnected("closed by broker".into())),
+                }
+            }
+        })
     }
 
     // ---- receiving -----------------------------------------------------------------------
@@ -478,7 +527,7 @@ impl StompClient {
             p.transaction.as_deref(),
             Instant::now(),
         )?;
-        self.flush_after_send()
+        self.flush_after_ack()
     }
 
     /// Forgets the pending auto-ACK without sending it (used when the application rejected

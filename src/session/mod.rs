@@ -390,6 +390,12 @@ impl Session {
         self.decoder.is_idle()
     }
 
+    /// True when received bytes wait in the decoder: the next [`Session::poll_event`] may
+    /// answer without reading the socket.
+    pub fn has_frame_buffered(&self) -> bool {
+        self.decoder.buffered() > 0
+    }
+
     /// Bytes buffered in the decoder.
     pub fn buffered(&self) -> usize {
         self.decoder.buffered()

@@ -51,6 +51,16 @@ fn env_n(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// Runs scripts/bench_stomppy.py with `$BENCH_PYTHON` (a Python with stomp.py), if set.
+fn stomppy(args: &[&str]) {
+    let Ok(python) = std::env::var("BENCH_PYTHON") else { return };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/bench_stomppy.py");
+    let status = Command::new(python).arg(script).args(args).status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("stomp.py run failed: {args:?}");
+    }
+}
+
 fn suite(only: Option<&str>) {
     let on = |g: &str| only.is_none_or(|o| o.split(',').any(|x| x == g));
     let secs = secs();
@@ -72,6 +82,7 @@ fn suite(only: Option<&str>) {
         async_runs::publish(&sink.addr, secs, w);
         let w = "sink publish, unbatched";
         stompy_runs::publish(&sink.addr, false, secs, w);
+        stomppy(&["--firehose", &fh.addr, "--sink", &sink.addr, "--secs", &secs.as_secs_f64().to_string()]);
     }
     let embedded = stompy::broker::Broker::bind("127.0.0.1:0").unwrap();
     let emb = embedded.addr().to_string();
@@ -91,6 +102,11 @@ fn suite(only: Option<&str>) {
             stompy_runs::broker_roundtrip(addr, &format!("/queue/bench-stompy-{uniq}"), n, &w);
             async_runs::broker_roundtrip(addr, &format!("/queue/bench-async-{uniq}"), n, &w);
         }
+        let mut args = vec!["--broker-msgs".to_owned(), n.to_string(), "--rr".into(), "0".into()];
+        for (name, addr) in &brokers {
+            args.extend(["--broker".to_owned(), format!("{name}={addr}")]);
+        }
+        stomppy(&args.iter().map(String::as_str).collect::<Vec<_>>());
     }
     if on("rr") {
         let n = env_n("BENCH_RR", 2000) as usize;
@@ -99,6 +115,7 @@ fn suite(only: Option<&str>) {
             raw::request_reply(addr, &format!("/queue/rr-raw-{uniq}"), n, &w);
             stompy_runs::request_reply(addr, &format!("/queue/rr-stompy-{uniq}"), n, &w);
             async_runs::request_reply(addr, &format!("/queue/rr-async-{uniq}"), n, &w);
+            stomppy(&["--rr", &n.to_string(), "--broker-msgs", "0", "--broker", &format!("{name}={addr}")]);
         }
     }
     if on("1to1") {

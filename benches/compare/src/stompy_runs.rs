@@ -12,7 +12,7 @@ pub fn client(addr: &str, batch: bool) -> StompClient {
         .unwrap()
         .login("guest", "guest")
         .host("/");
-    let _ = batch; // BATCH
+    let b = if batch { b.write_batching(true) } else { b };
     b.connect().unwrap()
 }
 
