@@ -42,6 +42,11 @@ fn reachable(addr: &str) -> bool {
     TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_millis(500)).is_ok()
 }
 
+/// `BENCH_CLIENTS` (comma-separated: raw, stompy, async-stomp, stomp.py) limits the clients.
+fn want(client: &str) -> bool {
+    std::env::var("BENCH_CLIENTS").map_or(true, |v| v.split(',').any(|c| c == client))
+}
+
 fn secs() -> Duration {
     let s: f64 = std::env::var("BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(2.0);
     Duration::from_secs_f64(s)
@@ -54,6 +59,9 @@ fn env_n(name: &str, default: u64) -> u64 {
 /// Runs scripts/bench_stomppy.py with `$BENCH_PYTHON` (a Python with stomp.py), if set.
 fn stomppy(args: &[&str]) {
     let Ok(python) = std::env::var("BENCH_PYTHON") else { return };
+    if !want("stomp.py") {
+        return;
+    }
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/bench_stomppy.py");
     let status = Command::new(python).arg(script).args(args).status();
     if !status.is_ok_and(|s| s.success()) {
@@ -69,22 +77,25 @@ fn suite(only: Option<&str>) {
         let fh = peer("firehose");
         let sink = peer("sink");
         let w = "firehose consume, auto";
-        raw::firehose(&fh.addr, false, secs, w);
-        stompy_runs::firehose(&fh.addr, false, secs, w);
-        async_runs::firehose(&fh.addr, false, secs, w);
+        if want("raw") { raw::firehose(&fh.addr, false, secs, w); }
+        if want("stompy") { stompy_runs::firehose(&fh.addr, false, secs, w); }
+        if want("async-stomp") { async_runs::firehose(&fh.addr, false, secs, w); }
         let w = "firehose consume, ACK each";
-        raw::firehose(&fh.addr, true, secs, w);
-        stompy_runs::firehose(&fh.addr, true, secs, w);
-        async_runs::firehose(&fh.addr, true, secs, w);
+        if want("raw") { raw::firehose(&fh.addr, true, secs, w); }
+        if want("stompy") { stompy_runs::firehose(&fh.addr, true, secs, w); }
+        if want("async-stomp") { async_runs::firehose(&fh.addr, true, secs, w); }
         let w = "sink publish";
-        raw::publish(&sink.addr, secs, w);
-        stompy_runs::publish(&sink.addr, true, secs, w);
-        async_runs::publish(&sink.addr, secs, w);
+        if want("raw") { raw::publish(&sink.addr, secs, w); }
+        if want("stompy") { stompy_runs::publish(&sink.addr, true, secs, w); }
+        if want("async-stomp") { async_runs::publish(&sink.addr, secs, w); }
         let w = "sink publish, unbatched";
-        stompy_runs::publish(&sink.addr, false, secs, w);
+        if want("stompy") { stompy_runs::publish(&sink.addr, false, secs, w); }
         stomppy(&["--firehose", &fh.addr, "--sink", &sink.addr, "--secs", &secs.as_secs_f64().to_string()]);
     }
-    let embedded = stompy::broker::Broker::bind("127.0.0.1:0").unwrap();
+    // Publish-all-then-consume needs a queue that holds every message: the default limit
+    // (100 000) pauses the publisher at exactly that many.
+    let embedded =
+        stompy::broker::Broker::builder().max_queue_len(1_000_000).bind("127.0.0.1:0").unwrap();
     let emb = embedded.addr().to_string();
     let mut brokers = vec![("embedded", emb.clone())];
     for (name, addr) in [("RabbitMQ", "127.0.0.1:61613"), ("ActiveMQ", "127.0.0.1:61623")] {
@@ -94,13 +105,16 @@ fn suite(only: Option<&str>) {
             eprintln!("{name} at {addr} not reachable: skipped");
         }
     }
+    if let Ok(keep) = std::env::var("BENCH_BROKERS") {
+        brokers.retain(|(name, _)| keep.split(',').any(|k| k == *name));
+    }
     if on("broker") {
         let n = env_n("BENCH_BROKER_MSGS", 100_000);
         for (name, addr) in &brokers {
             let w = format!("{name}: publish + consume");
-            raw::broker_roundtrip(addr, &format!("/queue/bench-raw-{uniq}"), n, &w);
-            stompy_runs::broker_roundtrip(addr, &format!("/queue/bench-stompy-{uniq}"), n, &w);
-            async_runs::broker_roundtrip(addr, &format!("/queue/bench-async-{uniq}"), n, &w);
+            if want("raw") { raw::broker_roundtrip(addr, &format!("/queue/bench-raw-{uniq}"), n, &w); }
+            if want("stompy") { stompy_runs::broker_roundtrip(addr, &format!("/queue/bench-stompy-{uniq}"), n, &w); }
+            if want("async-stomp") { async_runs::broker_roundtrip(addr, &format!("/queue/bench-async-{uniq}"), n, &w); }
         }
         let mut args = vec!["--broker-msgs".to_owned(), n.to_string(), "--rr".into(), "0".into()];
         for (name, addr) in &brokers {
@@ -112,9 +126,9 @@ fn suite(only: Option<&str>) {
         let n = env_n("BENCH_RR", 2000) as usize;
         for (name, addr) in &brokers {
             let w = format!("{name}: request/reply");
-            raw::request_reply(addr, &format!("/queue/rr-raw-{uniq}"), n, &w);
-            stompy_runs::request_reply(addr, &format!("/queue/rr-stompy-{uniq}"), n, &w);
-            async_runs::request_reply(addr, &format!("/queue/rr-async-{uniq}"), n, &w);
+            if want("raw") { raw::request_reply(addr, &format!("/queue/rr-raw-{uniq}"), n, &w); }
+            if want("stompy") { stompy_runs::request_reply(addr, &format!("/queue/rr-stompy-{uniq}"), n, &w); }
+            if want("async-stomp") { async_runs::request_reply(addr, &format!("/queue/rr-async-{uniq}"), n, &w); }
             stomppy(&["--rr", &n.to_string(), "--broker-msgs", "0", "--broker", &format!("{name}={addr}")]);
         }
     }
@@ -124,7 +138,7 @@ fn suite(only: Option<&str>) {
                 continue;
             }
             let n = if *name == "embedded" { 300_000 } else { 100_000 };
-            stompy_runs::one_to_one(addr, &format!("/queue/one-{uniq}"), n, &format!("{name}: 1 producer -> 1 consumer"));
+            if want("stompy") { stompy_runs::one_to_one(addr, &format!("/queue/one-{uniq}"), n, &format!("{name}: 1 producer -> 1 consumer")); }
         }
     }
     drop(embedded);
