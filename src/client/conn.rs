@@ -32,6 +32,13 @@ pub(super) struct Conn {
     poll: Poll,
     events: Events,
     stream: Stream,
+    /// A plain TCP read came back short: the socket's receive queue was empty then, and new
+    /// data will wake `poll` (edge-triggered), so reading again before polling would only
+    /// return `WouldBlock`.
+    drained: bool,
+    /// `poll` reported the peer's end closed (or an error): a read would not block, so a
+    /// short read proves nothing.
+    peer_closed: bool,
 }
 
 impl fmt::Debug for Conn {
@@ -73,17 +80,14 @@ impl Conn {
             poll,
             events: Events::with_capacity(4),
             stream,
+            drained: false,
+            peer_closed: false,
         })
     }
 
     pub(super) fn close(&mut self) {
         let _ = self.poll.registry().deregister(self.stream.tcp_mut());
         self.stream.shutdown();
-    }
-
-    /// True when a transport layer (TLS, WebSocket) still holds bytes to write.
-    pub(super) fn wants_write(&self) -> bool {
-        self.stream.wants_write()
     }
 
     /// Writes as much queued output as the socket takes now.
@@ -112,6 +116,9 @@ impl Conn {
                 Ok(n) => {
                     if n > 0 {
                         session.on_received(Instant::now());
+                        self.drained = matches!(self.stream, Stream::Tcp(_))
+                            && !self.peer_closed
+                            && session.decoder_mut().last_read_was_short();
                     }
                     return Ok(Some(n));
                 }
@@ -129,24 +136,65 @@ impl Conn {
         session: &mut Session,
         deadline: Option<Instant>,
     ) -> Result<Pumped, Error> {
+        // Without a drain level, pump_inner never answers None.
+        Ok(self
+            .pump_inner(session, deadline, None)?
+            .unwrap_or(Pumped::Deadline))
+    }
+
+    /// Like [`Conn::pump`], but also returns `Ok(None)` as soon as at most `level` bytes of
+    /// output are queued (0: all written, transport layers included).
+    pub(super) fn pump_until_drained(
+        &mut self,
+        session: &mut Session,
+        level: usize,
+        deadline: Instant,
+    ) -> Result<Option<Pumped>, Error> {
+        self.pump_inner(session, Some(deadline), Some(level))
+    }
+
+    fn drained_to(&self, session: &Session, level: Option<usize>) -> bool {
+        level.is_some_and(|l| session.output().len() <= l && (l > 0 || !self.stream.wants_write()))
+    }
+
+    fn pump_inner(
+        &mut self,
+        session: &mut Session,
+        deadline: Option<Instant>,
+        drain_to: Option<usize>,
+    ) -> Result<Option<Pumped>, Error> {
         loop {
             if let Some(ev) = session.poll_event(Instant::now())? {
-                return Ok(Pumped::Event(ev));
+                return Ok(Some(Pumped::Event(ev)));
             }
             self.write_some(session)?;
-            match self.read_some(session)? {
-                Some(0) if session.is_between_frames() => return Ok(Pumped::Closed),
-                Some(0) => return Err(ProtocolError::Truncated(session.buffered()).into()),
-                Some(_) => continue,
-                None => {}
+            if self.drained_to(session, drain_to) {
+                return Ok(None);
+            }
+            // After a short read the socket was empty: go straight to `poll`, which returns at
+            // once if anything arrived since. Heart-beat checks and deadlines wait until after
+            // that poll, so silence is never judged on a socket that was not looked at.
+            let skip_read = self.drained;
+            if !skip_read {
+                match self.read_some(session)? {
+                    Some(0) if session.is_between_frames() => return Ok(Some(Pumped::Closed)),
+                    Some(0) => return Err(ProtocolError::Truncated(session.buffered()).into()),
+                    Some(_) => continue,
+                    None => {}
+                }
             }
             let now = Instant::now();
-            session.handle_timeout(now)?;
-            if session.wants_write() || self.stream.wants_write() {
-                self.write_some(session)?;
-            }
-            if deadline.is_some_and(|d| now >= d) {
-                return Ok(Pumped::Deadline);
+            if !skip_read {
+                session.handle_timeout(now)?;
+                if session.wants_write() || self.stream.wants_write() {
+                    self.write_some(session)?;
+                    if self.drained_to(session, drain_to) {
+                        return Ok(None);
+                    }
+                }
+                if deadline.is_some_and(|d| now >= d) {
+                    return Ok(Some(Pumped::Deadline));
+                }
             }
             let wake = match (deadline, session.poll_timeout()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -155,10 +203,19 @@ impl Conn {
             let timeout =
                 wake.map(|w| w.saturating_duration_since(now) + Duration::from_micros(100));
             match self.poll.poll(&mut self.events, timeout) {
-                Ok(()) => {}
+                Ok(()) => {
+                    if self
+                        .events
+                        .iter()
+                        .any(|e| e.is_read_closed() || e.is_error())
+                    {
+                        self.peer_closed = true;
+                    }
+                }
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(transport::io_error(e)),
             }
+            self.drained = false;
         }
     }
 }

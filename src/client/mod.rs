@@ -68,6 +68,8 @@ pub struct StompClient {
     broker_address: Option<Address>,
     epoch: u64,
     reconnects: u64,
+    /// A send writes once this many bytes are queued (see `flush_after_send`).
+    write_at: usize,
 }
 
 impl StompClient {
@@ -95,6 +97,7 @@ impl StompClient {
     pub(crate) fn open(cfg: ClientConfig) -> Result<StompClient, Error> {
         let now = Instant::now();
         let mut client = StompClient {
+            write_at: cfg.write_batch,
             session: Session::new(cfg.session.clone(), now),
             cfg,
             conn: None,
@@ -286,10 +289,20 @@ impl StompClient {
     /// has built up); if the broker is not reading, keep driving the connection (holding
     /// arriving frames) until the backlog drains or the write deadline passes.
     fn flush_after_send(&mut self) -> Result<(), Error> {
-        if self.session.output().len() < self.cfg.write_batch {
+        if self.session.output().len() < self.write_at {
             return Ok(()); // written by the next wait, flush, or a fuller batch
         }
-        self.flush_output()
+        self.flush_output()?;
+        // When the socket took everything, the next batch fills from empty; when it is full,
+        // retrying on every send would cost a failed system call per frame: wait for another
+        // batch's worth (waits and flush() still write at once).
+        let queued = self.session.output().len();
+        self.write_at = if queued == 0 {
+            self.cfg.write_batch
+        } else {
+            queued + conn::BATCH_BYTES
+        };
+        Ok(())
     }
 
     /// After queueing an ACK: while more received frames wait to be handed out, the client
@@ -310,17 +323,26 @@ impl StompClient {
         if self.session.output().len() <= conn::HIGH_WATER {
             return Ok(());
         }
+        self.drain_to(conn::HIGH_WATER)
+    }
+
+    /// Drives the connection (holding arriving frames) until at most `level` bytes of output
+    /// are queued, or the write timeout passes.
+    fn drain_to(&mut self, level: usize) -> Result<(), Error> {
         let deadline = Instant::now() + self.cfg.write_timeout;
-        while self.session.output().len() > conn::HIGH_WATER {
-            match self.pump(Some(deadline))? {
-                Pumped::Event(ev) => self.hold(ev),
-                Pumped::Deadline => {
+        loop {
+            let Some(conn) = self.conn.as_mut() else {
+                return Err(Error::NotConnected("connection is closed".into()));
+            };
+            match conn.pump_until_drained(&mut self.session, level, deadline)? {
+                None => return Ok(()),
+                Some(Pumped::Event(ev)) => self.hold(ev),
+                Some(Pumped::Deadline) => {
                     return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
                 }
-                Pumped::Closed => return Err(Error::NotConnected("closed by broker".into())),
+                Some(Pumped::Closed) => return Err(Error::NotConnected("closed by broker".into())),
             }
         }
-        Ok(())
     }
 
     /// Keeps an event that arrived while waiting for something else.
@@ -403,23 +425,8 @@ impl StompClient {
     pub fn flush(&mut self) -> Result<(), Error> {
         self.ensure_connected()?;
         self.write_or_fail(|c| {
-            let deadline = Instant::now() + c.cfg.write_timeout;
-            loop {
-                c.flush_now()?;
-                if !c.session.wants_write() && !c.conn.as_ref().is_some_and(Conn::wants_write) {
-                    return Ok(());
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    return Err(Error::Timeout(Timeout::Write(c.cfg.write_timeout)));
-                }
-                // Short waits: the socket turning writable is not an event of the session.
-                match c.pump(Some((now + Duration::from_millis(1)).min(deadline)))? {
-                    Pumped::Event(ev) => c.hold(ev),
-                    Pumped::Deadline => {}
-                    Pumped::Closed => return Err(Error::NotConnected("closed by broker".into())),
-                }
-            }
+            c.flush_now()?;
+            c.drain_to(0)
         })
     }
 

@@ -48,8 +48,13 @@ enum State {
 /// it is seen. After an error the decoder's state is undefined: drop the connection.
 #[derive(Debug)]
 pub struct Decoder {
+    /// Input lives in `buf[pos..end]`; `buf[end..]` is spare room for the next read, kept
+    /// (zeroed once) so that reading does not clear 64 KiB each time.
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
+    /// The last [`Decoder::read_from`] got data but less than it had room for.
+    short_read: bool,
     state: State,
     version: Version,
     limits: Limits,
@@ -64,6 +69,8 @@ impl Decoder {
         Decoder {
             buf: Vec::new(),
             pos: 0,
+            end: 0,
+            short_read: false,
             state: State::Idle,
             version,
             limits,
@@ -88,28 +95,43 @@ impl Decoder {
     /// Appends bytes received from the peer.
     pub fn feed(&mut self, bytes: &[u8]) {
         if let State::Sized { body, len, .. } = &mut self.state {
-            if self.pos == self.buf.len() {
+            if self.pos == self.end {
                 // Large bodies go straight to their final home: no second copy.
                 let take = bytes.len().min(*len - body.len());
                 body.extend_from_slice(&bytes[..take]);
-                self.buf.extend_from_slice(&bytes[take..]);
+                self.append(&bytes[take..]);
                 return;
             }
         }
         self.compact();
+        self.append(bytes);
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        self.buf.truncate(self.end);
         self.buf.extend_from_slice(bytes);
+        self.end = self.buf.len();
     }
 
     /// Reads once from `r` straight into the decoder's buffer. Returns what `read` returned:
     /// `Ok(0)` means the peer closed.
     pub fn read_from<R: Read + ?Sized>(&mut self, r: &mut R) -> io::Result<usize> {
         self.compact();
-        let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
-        let res = r.read(&mut self.buf[old..]);
+        if self.buf.len() < self.end + READ_CHUNK {
+            self.buf.resize(self.end + READ_CHUNK, 0);
+        }
+        let room = self.buf.len() - self.end;
+        let res = r.read(&mut self.buf[self.end..]);
         let n = *res.as_ref().unwrap_or(&0);
-        self.buf.truncate(old + n);
+        self.end += n;
+        self.short_read = n > 0 && n < room;
         res
+    }
+
+    /// True when the last [`Decoder::read_from`] returned data but filled less than the room it
+    /// offered: on a plain socket, that read emptied the receive queue.
+    pub fn last_read_was_short(&self) -> bool {
+        self.short_read
     }
 
     /// Bytes received but not yet returned as items (0 between frames with nothing pending).
@@ -118,7 +140,7 @@ impl Decoder {
             State::Sized { body, .. } => body.len(),
             _ => 0,
         };
-        self.buf.len() - self.pos + body
+        self.end - self.pos + body
     }
 
     /// True when the decoder is between frames (a close now loses nothing).
@@ -127,11 +149,12 @@ impl Decoder {
     }
 
     fn compact(&mut self) {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
+        if self.pos == self.end {
             self.pos = 0;
-        } else if self.pos > 0 && self.pos >= self.buf.len() / 2 {
-            self.buf.drain(..self.pos);
+            self.end = 0;
+        } else if self.pos > 0 && self.pos >= self.end / 2 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
             self.pos = 0;
         }
     }
@@ -145,7 +168,7 @@ impl Decoder {
         loop {
             match &mut self.state {
                 State::Idle => {
-                    let rest = &self.buf[self.pos..];
+                    let rest = &self.buf[self.pos..self.end];
                     match rest.first() {
                         None => return Ok(None),
                         Some(b'\n') => {
@@ -176,10 +199,10 @@ impl Decoder {
                 }
                 State::Sized { body, len, .. } => {
                     let want = *len - body.len();
-                    let avail = self.buf.len() - self.pos;
+                    let avail = self.end - self.pos;
                     if avail <= want {
-                        body.extend_from_slice(&self.buf[self.pos..]);
-                        self.pos = self.buf.len();
+                        body.extend_from_slice(&self.buf[self.pos..self.end]);
+                        self.pos = self.end;
                         return Ok(None);
                     }
                     body.extend_from_slice(&self.buf[self.pos..self.pos + want]);
@@ -200,7 +223,7 @@ impl Decoder {
                     return Ok(Some(Item::Frame(Frame::from_parts(command, headers, body))));
                 }
                 State::Unsized { scanned, .. } => {
-                    let rest = &self.buf[self.pos..];
+                    let rest = &self.buf[self.pos..self.end];
                     let Some(i) = memchr::memchr(0, &rest[*scanned..]).map(|i| i + *scanned) else {
                         *scanned = rest.len();
                         if rest.len() > self.limits.max_body {
@@ -232,7 +255,7 @@ impl Decoder {
     }
 
     fn unknown_command_here(&self) -> ProtocolError {
-        let rest = &self.buf[self.pos..];
+        let rest = &self.buf[self.pos..self.end];
         let line = &rest[..rest.len().min(64)];
         let line = line.split(|&b| b == b'\n').next().unwrap_or(line);
         ProtocolError::UnknownCommand(String::from_utf8_lossy(line).into_owned())
@@ -241,7 +264,7 @@ impl Decoder {
     /// Consumes one complete command or header line, if there is one. Returns false when more
     /// bytes are needed.
     fn head_line(&mut self) -> Result<bool, ProtocolError> {
-        let rest = &self.buf[self.pos..];
+        let rest = &self.buf[self.pos..self.end];
         let max_line = self.limits.max_header_line;
         let Some(nl) = memchr::memchr(b'\n', &rest[..rest.len().min(max_line + 2)]) else {
             if rest.len() > max_line + 1 {
