@@ -39,6 +39,8 @@ pub(super) struct Conn {
     /// `poll` reported the peer's end closed (or an error): a read would not block, so a
     /// short read proves nothing.
     peer_closed: bool,
+    /// When the last bytes were read.
+    read_at: Instant,
 }
 
 impl fmt::Debug for Conn {
@@ -82,6 +84,7 @@ impl Conn {
             stream,
             drained: false,
             peer_closed: false,
+            read_at: Instant::now(),
         })
     }
 
@@ -115,7 +118,8 @@ impl Conn {
             match session.decoder_mut().read_from(&mut self.stream) {
                 Ok(n) => {
                     if n > 0 {
-                        session.on_received(Instant::now());
+                        self.read_at = Instant::now();
+                        session.on_received(self.read_at);
                         self.drained = matches!(self.stream, Stream::Tcp(_))
                             && !self.peer_closed
                             && session.decoder_mut().last_read_was_short();
@@ -164,7 +168,9 @@ impl Conn {
         drain_to: Option<usize>,
     ) -> Result<Option<Pumped>, Error> {
         loop {
-            if let Some(ev) = session.poll_event(Instant::now())? {
+            // Frames decoded from buffered input are stamped with the time their bytes were
+            // read: one clock read per socket read, not per frame.
+            if let Some(ev) = session.poll_event(self.read_at)? {
                 return Ok(Some(Pumped::Event(ev)));
             }
             self.write_some(session)?;

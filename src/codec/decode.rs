@@ -186,7 +186,7 @@ impl Decoder {
                         Some(_) => {
                             self.state = State::Head {
                                 command: None,
-                                headers: Headers::new(),
+                                headers: Headers::with_capacity(8, head_size(rest)),
                                 lines: 0,
                             };
                         }
@@ -360,6 +360,14 @@ impl Decoder {
         };
         Ok(true)
     }
+}
+
+/// Room to reserve for the header text of the frame starting at `rest`: up to its blank line
+/// when that is already buffered (one allocation instead of a doubling series), else 256.
+fn head_size(rest: &[u8]) -> usize {
+    const MAX: usize = 4096;
+    let window = &rest[..rest.len().min(MAX)];
+    memchr::memmem::find(window, b"\n\n").unwrap_or(256)
 }
 
 fn parse_content_length(v: &str) -> Result<u64, ProtocolError> {

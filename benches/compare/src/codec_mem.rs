@@ -53,7 +53,7 @@ pub fn decode_large(secs: Duration) {
     let t0 = Instant::now();
     let mut m = 0u64;
     while t0.elapsed() < secs {
-        let mut out: Vec<u8> = Vec::new();
+        let mut out: Vec<u8> = Vec::with_capacity(input.len());
         for chunk in input.chunks(64 * 1024) {
             std::hint::black_box(memchr::memchr(0, chunk));
             out.extend_from_slice(chunk);
