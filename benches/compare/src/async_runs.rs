@@ -10,7 +10,10 @@ use futures::{SinkExt, StreamExt};
 use crate::util::{body, report_latency, Meter};
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 async fn connect(addr: &str) -> ClientTransport {
@@ -37,10 +40,20 @@ fn send_msg(dest: &str, b: &[u8]) -> Message<ToServer> {
 pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
     rt().block_on(async {
         let mut c = connect(addr).await;
-        let mode = if ack { AckMode::ClientIndividual } else { AckMode::Auto };
-        c.send(Subscriber::builder().destination("/queue/f").id("0").ack(mode).subscribe())
-            .await
-            .unwrap();
+        let mode = if ack {
+            AckMode::ClientIndividual
+        } else {
+            AckMode::Auto
+        };
+        c.send(
+            Subscriber::builder()
+                .destination("/queue/f")
+                .id("0")
+                .ack(mode)
+                .subscribe(),
+        )
+        .await
+        .unwrap();
         let m = Meter::start();
         let mut msgs = 0u64;
         loop {
@@ -48,7 +61,10 @@ pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
             if let FromServer::Message { ack: id, .. } = msg.content {
                 msgs += 1;
                 if ack {
-                    let a = ToServer::Ack { id: id.unwrap(), transaction: None };
+                    let a = ToServer::Ack {
+                        id: id.unwrap(),
+                        transaction: None,
+                    };
                     c.send(a.into()).await.unwrap();
                 }
             }
@@ -61,7 +77,14 @@ pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
 }
 
 async fn disconnect(c: &mut ClientTransport) {
-    c.send(ToServer::Disconnect { receipt: Some("bye".into()) }.into()).await.unwrap();
+    c.send(
+        ToServer::Disconnect {
+            receipt: Some("bye".into()),
+        }
+        .into(),
+    )
+    .await
+    .unwrap();
     while let Some(m) = c.next().await {
         if let FromServer::Receipt { .. } = m.unwrap().content {
             break;
@@ -97,14 +120,17 @@ pub fn broker_roundtrip(addr: &str, dest: &str, n: u64, workload: &str) {
             c.feed(send_msg(dest, &b)).await.unwrap();
         }
         let mut last = send_msg(dest, b"");
-        last.extra_headers.push((b"receipt".to_vec(), b"sent".to_vec()));
+        last.extra_headers
+            .push((b"receipt".to_vec(), b"sent".to_vec()));
         c.send(last).await.unwrap();
         loop {
             if let FromServer::Receipt { .. } = c.next().await.unwrap().unwrap().content {
                 break;
             }
         }
-        c.send(Subscriber::builder().destination(dest).id("0").subscribe()).await.unwrap();
+        c.send(Subscriber::builder().destination(dest).id("0").subscribe())
+            .await
+            .unwrap();
         let mut got = 0;
         while got < n {
             if let FromServer::Message { body, .. } = c.next().await.unwrap().unwrap().content {
@@ -121,7 +147,8 @@ pub fn request_reply(addr: &str, dest: &str, n: usize, workload: &str) {
     rt().block_on(async {
         let mut c = connect(addr).await;
         let mut sub = Subscriber::builder().destination(dest).id("0").subscribe();
-        sub.extra_headers.push((b"receipt".to_vec(), b"sub".to_vec()));
+        sub.extra_headers
+            .push((b"receipt".to_vec(), b"sub".to_vec()));
         c.send(sub).await.unwrap();
         loop {
             if let FromServer::Receipt { .. } = c.next().await.unwrap().unwrap().content {

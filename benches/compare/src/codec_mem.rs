@@ -26,15 +26,20 @@ pub fn decode_small(secs: Duration) {
         }
     }
     let s = t0.elapsed().as_secs_f64();
-    report_kv("codec decode 100 B MESSAGE", "stompy", &[("frames_per_s", n as f64 / s)]);
+    report_kv(
+        "codec decode 100 B MESSAGE",
+        "stompy",
+        &[("frames_per_s", n as f64 / s)],
+    );
 }
 
 /// A 16 MiB body decoded from 64 KiB chunks, beside a memchr + memcpy pass over the same bytes.
 pub fn decode_large(secs: Duration) {
     let len = 16 * 1024 * 1024;
-    let mut input =
-        format!("MESSAGE\nsubscription:0\nmessage-id:1\ndestination:/queue/f\ncontent-length:{len}\n\n")
-            .into_bytes();
+    let mut input = format!(
+        "MESSAGE\nsubscription:0\nmessage-id:1\ndestination:/queue/f\ncontent-length:{len}\n\n"
+    )
+    .into_bytes();
     input.extend(std::iter::repeat_n(b'x', len));
     input.push(0);
     let mut d = Decoder::new(Version::V1_2, Limits::default());
@@ -66,14 +71,19 @@ pub fn decode_large(secs: Duration) {
     report_kv(
         "codec decode 16 MiB body",
         "stompy",
-        &[("gb_per_s", gbps(codec)), ("floor_gb_per_s", gbps(floor)), ("ratio", codec / floor)],
+        &[
+            ("gb_per_s", gbps(codec)),
+            ("floor_gb_per_s", gbps(floor)),
+            ("ratio", codec / floor),
+        ],
     );
 }
 
 /// Peak RSS while `n` messages flow from the firehose: after a tenth of them and at the end.
 pub fn flow(addr: &str, n: u64) {
     let mut c = crate::stompy_runs::client(addr, false);
-    c.subscribe("/queue/f", stompy::AckMode::ClientIndividual).unwrap();
+    c.subscribe("/queue/f", stompy::AckMode::ClientIndividual)
+        .unwrap();
     let mut early = 0;
     for i in 0..n {
         c.recv().unwrap().unwrap();
@@ -85,7 +95,11 @@ pub fn flow(addr: &str, n: u64) {
     report_kv(
         "memory: 1e6 messages flow",
         "stompy",
-        &[("hwm_early_kib", early as f64), ("hwm_end_kib", late as f64), ("ratio", late as f64 / early as f64)],
+        &[
+            ("hwm_early_kib", early as f64),
+            ("hwm_end_kib", late as f64),
+            ("ratio", late as f64 / early as f64),
+        ],
     );
 }
 
@@ -100,7 +114,11 @@ pub fn big(addr: &str) {
     report_kv(
         "memory: 100 MiB body",
         "stompy",
-        &[("body_mib", len / 1048576.0), ("peak_growth_mib", (hwm - before) as f64 / 1024.0), ("ratio", (hwm - before) as f64 * 1024.0 / len)],
+        &[
+            ("body_mib", len / 1048576.0),
+            ("peak_growth_mib", (hwm - before) as f64 / 1024.0),
+            ("ratio", (hwm - before) as f64 * 1024.0 / len),
+        ],
     );
     std::process::exit(0);
 }

@@ -33,9 +33,14 @@ fn peer(kind: &str) -> Peer {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     let port = line.trim().strip_prefix("port ").unwrap().to_owned();
-    Peer { child, addr: format!("127.0.0.1:{port}") }
+    Peer {
+        child,
+        addr: format!("127.0.0.1:{port}"),
+    }
 }
 
 fn reachable(addr: &str) -> bool {
@@ -48,21 +53,32 @@ fn want(client: &str) -> bool {
 }
 
 fn secs() -> Duration {
-    let s: f64 = std::env::var("BENCH_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(2.0);
+    let s: f64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2.0);
     Duration::from_secs_f64(s)
 }
 
 fn env_n(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Runs scripts/bench_stomppy.py with `$BENCH_PYTHON` (a Python with stomp.py), if set.
 fn stomppy(args: &[&str]) {
-    let Ok(python) = std::env::var("BENCH_PYTHON") else { return };
+    let Ok(python) = std::env::var("BENCH_PYTHON") else {
+        return;
+    };
     if !want("stomp.py") {
         return;
     }
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/bench_stomppy.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/bench_stomppy.py"
+    );
     let status = Command::new(python).arg(script).args(args).status();
     if !status.is_ok_and(|s| s.success()) {
         eprintln!("stomp.py run failed: {args:?}");
@@ -73,32 +89,83 @@ fn suite(only: Option<&str>) {
     let on = |g: &str| only.is_none_or(|o| o.split(',').any(|x| x == g));
     let secs = secs();
     let uniq = std::process::id();
+    // In-memory and client-bound groups first, before the brokers have work in the background.
+    if on("codec") {
+        codec_mem::decode_small(secs);
+        codec_mem::decode_large(secs);
+    }
     if on("client") {
         let fh = peer("firehose");
         let sink = peer("sink");
         let w = "firehose consume, auto";
-        if want("raw") { raw::firehose(&fh.addr, false, secs, w); }
-        if want("stompy") { stompy_runs::firehose(&fh.addr, false, secs, w); }
-        if want("async-stomp") { async_runs::firehose(&fh.addr, false, secs, w); }
+        if want("raw") {
+            raw::firehose(&fh.addr, false, secs, w);
+        }
+        if want("stompy") {
+            stompy_runs::firehose(&fh.addr, false, secs, w);
+        }
+        if want("async-stomp") {
+            async_runs::firehose(&fh.addr, false, secs, w);
+        }
         let w = "firehose consume, ACK each";
-        if want("raw") { raw::firehose(&fh.addr, true, secs, w); }
-        if want("stompy") { stompy_runs::firehose(&fh.addr, true, secs, w); }
-        if want("async-stomp") { async_runs::firehose(&fh.addr, true, secs, w); }
+        if want("raw") {
+            raw::firehose(&fh.addr, true, secs, w);
+        }
+        if want("stompy") {
+            stompy_runs::firehose(&fh.addr, true, secs, w);
+        }
+        if want("async-stomp") {
+            async_runs::firehose(&fh.addr, true, secs, w);
+        }
         let w = "sink publish";
-        if want("raw") { raw::publish(&sink.addr, secs, w); }
-        if want("stompy") { stompy_runs::publish(&sink.addr, true, secs, w); }
-        if want("async-stomp") { async_runs::publish(&sink.addr, secs, w); }
+        if want("raw") {
+            raw::publish(&sink.addr, secs, w);
+        }
+        if want("stompy") {
+            stompy_runs::publish(&sink.addr, true, secs, w);
+        }
+        if want("async-stomp") {
+            async_runs::publish(&sink.addr, secs, w);
+        }
         let w = "sink publish, unbatched";
-        if want("stompy") { stompy_runs::publish(&sink.addr, false, secs, w); }
-        stomppy(&["--firehose", &fh.addr, "--sink", &sink.addr, "--secs", &secs.as_secs_f64().to_string()]);
+        if want("stompy") {
+            stompy_runs::publish(&sink.addr, false, secs, w);
+        }
+        stomppy(&[
+            "--firehose",
+            &fh.addr,
+            "--sink",
+            &sink.addr,
+            "--secs",
+            &secs.as_secs_f64().to_string(),
+        ]);
+    }
+    if on("mem") {
+        let fh = peer("firehose");
+        let big = peer("big");
+        for args in [
+            vec!["mem-flow".to_owned(), fh.addr.clone()],
+            vec!["mem-big".to_owned(), big.addr.clone()],
+        ] {
+            let out = Command::new(std::env::current_exe().unwrap())
+                .args(&args)
+                .output()
+                .unwrap();
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+        }
     }
     // Publish-all-then-consume needs a queue that holds every message: the default limit
     // (100 000) pauses the publisher at exactly that many.
-    let embedded =
-        stompy::broker::Broker::builder().max_queue_len(1_000_000).bind("127.0.0.1:0").unwrap();
+    let embedded = stompy::broker::Broker::builder()
+        .max_queue_len(1_000_000)
+        .bind("127.0.0.1:0")
+        .unwrap();
     let emb = embedded.addr().to_string();
     let mut brokers = vec![("embedded", emb.clone())];
-    for (name, addr) in [("RabbitMQ", "127.0.0.1:61613"), ("ActiveMQ", "127.0.0.1:61623")] {
+    for (name, addr) in [
+        ("RabbitMQ", "127.0.0.1:61613"),
+        ("ActiveMQ", "127.0.0.1:61623"),
+    ] {
         if reachable(addr) {
             brokers.push((name, addr.to_owned()));
         } else {
@@ -112,11 +179,22 @@ fn suite(only: Option<&str>) {
         let n = env_n("BENCH_BROKER_MSGS", 100_000);
         for (name, addr) in &brokers {
             let w = format!("{name}: publish + consume");
-            if want("raw") { raw::broker_roundtrip(addr, &format!("/queue/bench-raw-{uniq}"), n, &w); }
-            if want("stompy") { stompy_runs::broker_roundtrip(addr, &format!("/queue/bench-stompy-{uniq}"), n, &w); }
-            if want("async-stomp") { async_runs::broker_roundtrip(addr, &format!("/queue/bench-async-{uniq}"), n, &w); }
+            if want("raw") {
+                raw::broker_roundtrip(addr, &format!("/queue/bench-raw-{uniq}"), n, &w);
+            }
+            if want("stompy") {
+                stompy_runs::broker_roundtrip(addr, &format!("/queue/bench-stompy-{uniq}"), n, &w);
+            }
+            if want("async-stomp") {
+                async_runs::broker_roundtrip(addr, &format!("/queue/bench-async-{uniq}"), n, &w);
+            }
         }
-        let mut args = vec!["--broker-msgs".to_owned(), n.to_string(), "--rr".into(), "0".into()];
+        let mut args = vec![
+            "--broker-msgs".to_owned(),
+            n.to_string(),
+            "--rr".into(),
+            "0".into(),
+        ];
         for (name, addr) in &brokers {
             args.extend(["--broker".to_owned(), format!("{name}={addr}")]);
         }
@@ -126,10 +204,23 @@ fn suite(only: Option<&str>) {
         let n = env_n("BENCH_RR", 2000) as usize;
         for (name, addr) in &brokers {
             let w = format!("{name}: request/reply");
-            if want("raw") { raw::request_reply(addr, &format!("/queue/rr-raw-{uniq}"), n, &w); }
-            if want("stompy") { stompy_runs::request_reply(addr, &format!("/queue/rr-stompy-{uniq}"), n, &w); }
-            if want("async-stomp") { async_runs::request_reply(addr, &format!("/queue/rr-async-{uniq}"), n, &w); }
-            stomppy(&["--rr", &n.to_string(), "--broker-msgs", "0", "--broker", &format!("{name}={addr}")]);
+            if want("raw") {
+                raw::request_reply(addr, &format!("/queue/rr-raw-{uniq}"), n, &w);
+            }
+            if want("stompy") {
+                stompy_runs::request_reply(addr, &format!("/queue/rr-stompy-{uniq}"), n, &w);
+            }
+            if want("async-stomp") {
+                async_runs::request_reply(addr, &format!("/queue/rr-async-{uniq}"), n, &w);
+            }
+            stomppy(&[
+                "--rr",
+                &n.to_string(),
+                "--broker-msgs",
+                "0",
+                "--broker",
+                &format!("{name}={addr}"),
+            ]);
         }
     }
     if on("1to1") {
@@ -137,23 +228,22 @@ fn suite(only: Option<&str>) {
             if *name == "ActiveMQ" {
                 continue;
             }
-            let n = if *name == "embedded" { 300_000 } else { 100_000 };
-            if want("stompy") { stompy_runs::one_to_one(addr, &format!("/queue/one-{uniq}"), n, &format!("{name}: 1 producer -> 1 consumer")); }
+            let n = if *name == "embedded" {
+                300_000
+            } else {
+                100_000
+            };
+            if want("stompy") {
+                stompy_runs::one_to_one(
+                    addr,
+                    &format!("/queue/one-{uniq}"),
+                    n,
+                    &format!("{name}: 1 producer -> 1 consumer"),
+                );
+            }
         }
     }
     drop(embedded);
-    if on("codec") {
-        codec_mem::decode_small(secs);
-        codec_mem::decode_large(secs);
-    }
-    if on("mem") {
-        let fh = peer("firehose");
-        let big = peer("big");
-        for args in [vec!["mem-flow".to_owned(), fh.addr.clone()], vec!["mem-big".to_owned(), big.addr.clone()]] {
-            let out = Command::new(std::env::current_exe().unwrap()).args(&args).output().unwrap();
-            print!("{}", String::from_utf8_lossy(&out.stdout));
-        }
-    }
 }
 
 fn main() {

@@ -71,7 +71,10 @@ fn receipt(id: &str) -> Vec<u8> {
 }
 
 fn handshake(s: &TcpStream) -> std::io::Result<FrameReader> {
-    let mut r = FrameReader { s: s.try_clone()?, buf: Vec::new() };
+    let mut r = FrameReader {
+        s: s.try_clone()?,
+        buf: Vec::new(),
+    };
     let _connect = r.next()?;
     (&*s).write_all(CONNECTED)?;
     Ok(r)
@@ -122,7 +125,10 @@ fn firehose(s: TcpStream) -> std::io::Result<()> {
                 let mut start = 0;
                 while let Some(i) = memchr::memchr(0, &pending[start..]) {
                     let f = &pending[start..start + i];
-                    let f = &f[f.iter().take_while(|b| **b == b'\n' || **b == b'\r').count()..];
+                    let f = &f[f
+                        .iter()
+                        .take_while(|b| **b == b'\n' || **b == b'\r')
+                        .count()..];
                     if f.starts_with(b"DISCONNECT") {
                         *receipt_id.lock().unwrap() = header(f, "receipt").map(str::to_owned);
                         stop.store(true, Ordering::SeqCst);
@@ -173,7 +179,10 @@ fn sink(s: TcpStream) -> std::io::Result<()> {
         if let Some(end) = end.filter(|e| tail[*e] == 0) {
             let start = memchr::memrchr(0, &tail[..end]).map_or(0, |i| i + 1);
             let f = &tail[start..end];
-            let f = &f[f.iter().take_while(|b| **b == b'\n' || **b == b'\r').count()..];
+            let f = &f[f
+                .iter()
+                .take_while(|b| **b == b'\n' || **b == b'\r')
+                .count()..];
             if f.starts_with(b"DISCONNECT") {
                 if let Some(id) = header(f, "receipt") {
                     s.write_all(&receipt(id))?;

@@ -98,13 +98,12 @@ pub fn broker_roundtrip(addr: &str, dest: &str, n: u64, workload: &str) {
     for _ in 0..n / 1000 {
         s.write_all(&batch).unwrap();
     }
-    s.write_all(b"BEGIN\ntransaction:t\nreceipt:sent\n\n\0").unwrap();
+    s.write_all(b"BEGIN\ntransaction:t\nreceipt:sent\n\n\0")
+        .unwrap();
     count_nuls(&mut s, 1);
     s.write_all(b"ABORT\ntransaction:t\n\n\0").unwrap();
-    s.write_all(
-        format!("SUBSCRIBE\nid:0\ndestination:{dest}\nack:auto\n\n\0").as_bytes(),
-    )
-    .unwrap();
+    s.write_all(format!("SUBSCRIBE\nid:0\ndestination:{dest}\nack:auto\n\n\0").as_bytes())
+        .unwrap();
     count_nuls(&mut s, n);
     m.report(workload, "raw", n);
     disconnect(&mut s);

@@ -18,7 +18,11 @@ pub fn client(addr: &str, batch: bool) -> StompClient {
 
 pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
     let mut c = client(addr, false);
-    let mode = if ack { AckMode::ClientIndividual } else { AckMode::Auto };
+    let mode = if ack {
+        AckMode::ClientIndividual
+    } else {
+        AckMode::Auto
+    };
     c.subscribe("/queue/f", mode).unwrap();
     let m = Meter::start();
     let mut msgs = 0u64;
@@ -73,7 +77,10 @@ pub fn broker_roundtrip(addr: &str, dest: &str, n: u64, workload: &str) {
 
 pub fn request_reply(addr: &str, dest: &str, n: usize, workload: &str) {
     let mut c = client(addr, false);
-    c.subscription(dest).wait_receipt(Duration::from_secs(10)).subscribe().unwrap();
+    c.subscription(dest)
+        .wait_receipt(Duration::from_secs(10))
+        .subscribe()
+        .unwrap();
     let b = body();
     let mut samples = Vec::with_capacity(n);
     for i in 0..n + n / 10 {
@@ -90,7 +97,11 @@ pub fn request_reply(addr: &str, dest: &str, n: usize, workload: &str) {
 /// One producer thread and one consumer thread over a queue: messages/s end to end.
 pub fn one_to_one(addr: &str, dest: &str, n: u64, workload: &str) {
     let mut consumer = client(addr, false);
-    consumer.subscription(dest).wait_receipt(Duration::from_secs(10)).subscribe().unwrap();
+    consumer
+        .subscription(dest)
+        .wait_receipt(Duration::from_secs(10))
+        .subscribe()
+        .unwrap();
     let t0 = Instant::now();
     let producer = {
         let (addr, dest) = (addr.to_owned(), dest.to_owned());
@@ -108,5 +119,9 @@ pub fn one_to_one(addr: &str, dest: &str, n: u64, workload: &str) {
     }
     let secs = t0.elapsed().as_secs_f64();
     producer.join().unwrap();
-    crate::util::report_kv(workload, "stompy", &[("msgs", n as f64), ("msgs_per_s", n as f64 / secs)]);
+    crate::util::report_kv(
+        workload,
+        "stompy",
+        &[("msgs", n as f64), ("msgs_per_s", n as f64 / secs)],
+    );
 }

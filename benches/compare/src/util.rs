@@ -32,7 +32,10 @@ pub struct Meter {
 
 impl Meter {
     pub fn start() -> Meter {
-        Meter { t0: Instant::now(), c0: thread_cpu() }
+        Meter {
+            t0: Instant::now(),
+            c0: thread_cpu(),
+        }
     }
     pub fn elapsed(&self) -> Duration {
         self.t0.elapsed()
