@@ -309,7 +309,7 @@ impl StompClient {
     /// is about to be called again without waiting, so the ACK joins the next write instead
     /// of costing a system call of its own. Every wait writes pending output first.
     fn flush_after_ack(&mut self) -> Result<(), Error> {
-        let more_ready = !self.inbox.is_empty() || self.session.has_frame_buffered();
+        let more_ready = !self.inbox.is_empty() || self.session.has_input_buffered();
         if more_ready && self.session.output().len() < conn::BATCH_BYTES {
             return Ok(());
         }

@@ -392,7 +392,7 @@ impl Session {
 
     /// True when received bytes wait in the decoder: the next [`Session::poll_event`] may
     /// answer without reading the socket.
-    pub fn has_frame_buffered(&self) -> bool {
+    pub fn has_input_buffered(&self) -> bool {
         self.decoder.buffered() > 0
     }
 
