@@ -23,7 +23,7 @@ pub use ack::{AckMode, AckToken, Subscription};
 pub use heartbeat::parse_heart_beat;
 use heartbeat::HeartBeat;
 
-use crate::codec::{encode_frame, encode_heartbeat, Decoder, Item, Limits};
+use crate::codec::{encode_frame, encode_heartbeat, encode_parts, Decoder, Item, Limits};
 use crate::error::{BrokerError, Error, ProtocolError};
 use crate::frame::{header, Command, Frame, Headers, Version};
 
@@ -363,8 +363,20 @@ impl Session {
         transaction: Option<&str>,
         now: Instant,
     ) -> Result<(), Error> {
-        let f = token.frame(command, self.version, transaction)?;
-        self.send_frame(&f, now)
+        if self.phase != Phase::Connected {
+            return Err(Error::NotConnected(format!("cannot send {command}")));
+        }
+        // Encoded straight from the token: no frame is built for the most frequent write.
+        let headers = token.headers(command, self.version, transaction)?;
+        encode_parts(
+            command,
+            headers.iter().flatten().copied(),
+            b"",
+            self.version,
+            &mut self.out,
+        )?;
+        self.heart_beat.on_sent(now);
+        Ok(())
     }
 
     // ---- input ---------------------------------------------------------------------------
