@@ -23,6 +23,9 @@ pub(crate) struct ClientConfig {
     pub(crate) write_timeout: Duration,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) auto_reconnect: bool,
+    /// Frames queued by sends wait in the output buffer until it holds this many bytes, or
+    /// the client waits, or [`StompClient::flush`]; 0 writes each frame at once.
+    pub(crate) write_batch: usize,
     pub(crate) transport: TransportOptions,
 }
 
@@ -64,6 +67,7 @@ impl Default for ClientBuilder {
                 write_timeout: Duration::from_secs(30),
                 reconnect: ReconnectPolicy::default(),
                 auto_reconnect: false,
+                write_batch: 0,
                 transport: TransportOptions {
                     socket: SocketOptions {
                         nodelay: true,
@@ -226,6 +230,17 @@ impl ClientBuilder {
     /// re-subscribes every active subscription. Off by default.
     pub fn auto_reconnect(mut self, yes: bool) -> Self {
         self.cfg.auto_reconnect = yes;
+        self
+    }
+
+    /// Write batching (default off). Off, every send, ACK, SUBSCRIBE ... is written to the
+    /// socket before the call returns: one system call per frame. On, frames queue in the
+    /// client's output buffer and go out in one write when it holds 64 KiB, whenever the
+    /// client is about to wait (`recv`, receipt waits, `keep_alive`, `disconnect`, drop), or
+    /// on [`StompClient::flush`]. A publisher that stops sending to do something else must
+    /// call `flush` first, or its last frames wait for the next call into the client.
+    pub fn write_batching(mut self, yes: bool) -> Self {
+        self.cfg.write_batch = if yes { super::conn::BATCH_BYTES } else { 0 };
         self
     }
 

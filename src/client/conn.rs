@@ -15,6 +15,9 @@ use crate::transport::{self, Address, Stream};
 /// Output above this many bytes makes a send wait for the broker to read.
 pub(super) const HIGH_WATER: usize = 4 * 1024 * 1024;
 
+/// Output a batching client lets build up before it writes.
+pub(super) const BATCH_BYTES: usize = 64 * 1024;
+
 const TOKEN: Token = Token(0);
 
 /// What [`Conn::pump`] came back with.
@@ -31,6 +34,15 @@ pub(super) struct Conn {
     stream: Stream,
     /// Bytes written and read since the last [`Conn::take_bytes`].
     bytes: (u64, u64),
+    /// A plain TCP read came back short: the socket's receive queue was empty then, and new
+    /// data will wake `poll` (edge-triggered), so reading again before polling would only
+    /// return `WouldBlock`.
+    drained: bool,
+    /// `poll` reported the peer's end closed (or an error): a read would not block, so a
+    /// short read proves nothing.
+    peer_closed: bool,
+    /// When the last bytes were read.
+    read_at: Instant,
 }
 
 impl fmt::Debug for Conn {
@@ -78,6 +90,9 @@ impl Conn {
             events: Events::with_capacity(4),
             stream,
             bytes: (0, 0),
+            drained: false,
+            peer_closed: false,
+            read_at: Instant::now(),
         })
     }
 
@@ -119,8 +134,12 @@ impl Conn {
             match session.decoder_mut().read_from(&mut self.stream) {
                 Ok(n) => {
                     if n > 0 {
-                        session.on_received(Instant::now());
+                        self.read_at = Instant::now();
+                        session.on_received(self.read_at);
                         self.bytes.1 += n as u64;
+                        self.drained = matches!(self.stream, Stream::Tcp(_))
+                            && !self.peer_closed
+                            && session.decoder_mut().last_read_was_short();
                     }
                     return Ok(Some(n));
                 }
@@ -139,33 +158,74 @@ impl Conn {
         session: &mut Session,
         deadline: Option<Instant>,
     ) -> Result<Pumped, Error> {
+        // Without a drain level, pump_inner never answers None.
+        Ok(self
+            .pump_inner(session, deadline, None)?
+            .unwrap_or(Pumped::Deadline))
+    }
+
+    /// Like [`Conn::pump`], but also returns `Ok(None)` as soon as at most `level` bytes of
+    /// output are queued (0: all written, transport layers included).
+    pub(super) fn pump_until_drained(
+        &mut self,
+        session: &mut Session,
+        level: usize,
+        deadline: Instant,
+    ) -> Result<Option<Pumped>, Error> {
+        self.pump_inner(session, Some(deadline), Some(level))
+    }
+
+    fn drained_to(&self, session: &Session, level: Option<usize>) -> bool {
+        level.is_some_and(|l| session.output().len() <= l && (l > 0 || !self.stream.wants_write()))
+    }
+
+    fn pump_inner(
+        &mut self,
+        session: &mut Session,
+        deadline: Option<Instant>,
+        drain_to: Option<usize>,
+    ) -> Result<Option<Pumped>, Error> {
+        let beats_out = session.heart_beat().0.is_some();
         let mut have_read = false;
         loop {
-            if session.send_due_heart_beat(Instant::now()) {
+            if beats_out && session.send_due_heart_beat(Instant::now()) {
                 self.write_some(session)?;
             }
-            match session.poll_event(Instant::now())? {
+            // Frames decoded from buffered input are stamped with the time their bytes were
+            // read: one clock read per socket read, not per frame.
+            match session.poll_event(self.read_at)? {
                 // Proof of life, which the session's clock saw when the bytes came. Nobody
                 // waits for one, and a peer that sends nothing else must not hold off timers.
                 Some(Event::HeartBeat) => continue,
-                Some(ev) => return Ok(Pumped::Event(ev)),
+                Some(ev) => return Ok(Some(Pumped::Event(ev))),
                 None => {}
             }
             if have_read && self.on_timers(session, deadline)? {
-                return Ok(Pumped::Deadline);
+                return Ok(Some(Pumped::Deadline));
             }
             self.write_some(session)?;
-            match self.read_some(session)? {
-                Some(0) if session.is_between_frames() => return Ok(Pumped::Closed),
-                Some(0) => return Err(ProtocolError::Truncated(session.buffered()).into()),
-                Some(_) => {
-                    have_read = true;
-                    continue;
-                }
-                None => {}
+            if self.drained_to(session, drain_to) {
+                return Ok(None);
             }
-            if self.on_timers(session, deadline)? {
-                return Ok(Pumped::Deadline);
+            // After a short read the socket was empty: go straight to `poll`, which returns at
+            // once if anything arrived since. Heart-beat silence is judged only after that
+            // poll, never on a socket that was not looked at.
+            if !self.drained {
+                match self.read_some(session)? {
+                    Some(0) if session.is_between_frames() => return Ok(Some(Pumped::Closed)),
+                    Some(0) => return Err(ProtocolError::Truncated(session.buffered()).into()),
+                    Some(_) => {
+                        have_read = true;
+                        continue;
+                    }
+                    None => {}
+                }
+                if self.on_timers(session, deadline)? {
+                    return Ok(Some(Pumped::Deadline));
+                }
+                if self.drained_to(session, drain_to) {
+                    return Ok(None);
+                }
             }
             self.wait(session, deadline)?;
         }
@@ -193,10 +253,16 @@ impl Conn {
         };
         let now = Instant::now();
         let timeout = wake.map(|w| w.saturating_duration_since(now) + Duration::from_micros(100));
-        match self.poll.poll(&mut self.events, timeout) {
-            Ok(()) => Ok(()),
+        let res = match self.poll.poll(&mut self.events, timeout) {
+            Ok(()) => {
+                let closed = |e: &mio::event::Event| e.is_read_closed() || e.is_error();
+                self.peer_closed |= self.events.iter().any(closed);
+                Ok(())
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => Ok(()),
             Err(e) => Err(transport::io_error(e)),
-        }
+        };
+        self.drained = false;
+        res
     }
 }

@@ -94,6 +94,8 @@ pub struct StompClient {
     epoch: u64,
     reconnects: u64,
     listeners: Listeners,
+    /// A send writes once this many bytes are queued (see `flush_after_send`).
+    write_at: usize,
 }
 
 impl StompClient {
@@ -121,6 +123,7 @@ impl StompClient {
     pub(crate) fn open(cfg: ClientConfig, listeners: Listeners) -> Result<StompClient, Error> {
         let now = Instant::now();
         let mut client = StompClient {
+            write_at: cfg.write_batch,
             session: Session::new(cfg.session.clone(), now),
             cfg,
             conn: None,
@@ -408,30 +411,69 @@ impl StompClient {
         self.listeners.names()
     }
 
-    /// After queueing a frame: write it out now; if the broker is not reading, keep driving
-    /// the connection (holding arriving frames) until the backlog drains or the write
-    /// deadline passes.
+    /// After queueing a frame: write it out now (or, with write batching on, once a batch
+    /// has built up); if the broker is not reading, keep driving the connection (holding
+    /// arriving frames) until the backlog drains or the write deadline passes.
     fn flush_after_send(&mut self) -> Result<(), Error> {
+        if self.session.output().len() < self.write_at {
+            return Ok(()); // written by the next wait, flush, or a fuller batch
+        }
+        self.flush_output()?;
+        // When the socket took everything, the next batch fills from empty; when it is full,
+        // retrying on every send would cost a failed system call per frame: wait for another
+        // batch's worth (waits and flush() still write at once).
+        let queued = self.session.output().len();
+        self.write_at = if queued == 0 {
+            self.cfg.write_batch
+        } else {
+            queued + conn::BATCH_BYTES
+        };
+        Ok(())
+    }
+
+    /// After queueing an ACK: while more received frames wait to be handed out, the client
+    /// is about to be called again without waiting, so the ACK joins the next write instead
+    /// of costing a system call of its own. Every wait writes pending output first.
+    fn flush_after_ack(&mut self) -> Result<(), Error> {
+        let more_ready = !self.inbox.is_empty() || self.session.has_input_buffered();
+        if more_ready && self.session.output().len() < conn::BATCH_BYTES {
+            return Ok(());
+        }
+        self.flush_after_send()
+    }
+
+    /// Writes every queued frame that the socket takes now, and waits (up to the write
+    /// timeout) while more than [`conn::HIGH_WATER`] bytes are still queued.
+    fn flush_output(&mut self) -> Result<(), Error> {
         self.flush_now()?;
         if self.session.output().len() <= conn::HIGH_WATER {
             return Ok(());
         }
+        self.drain_to(conn::HIGH_WATER)
+    }
+
+    /// Drives the connection (holding arriving frames) until at most `level` bytes of output
+    /// are queued, or the write timeout passes.
+    fn drain_to(&mut self, level: usize) -> Result<(), Error> {
         let deadline = Instant::now() + self.cfg.write_timeout;
-        while self.session.output().len() > conn::HIGH_WATER {
-            match self.pump(Some(deadline))? {
+        loop {
+            let Some(conn) = self.conn.as_mut() else {
+                return Err(Error::NotConnected("connection is closed".into()));
+            };
+            match conn.pump_until_drained(&mut self.session, level, deadline)? {
+                None => return Ok(()),
                 // Frames that keep coming must not hold off the deadline.
-                Pumped::Event(ev) if Instant::now() < deadline => self.hold(ev)?,
-                Pumped::Event(ev) => {
+                Some(Pumped::Event(ev)) if Instant::now() < deadline => self.hold(ev)?,
+                Some(Pumped::Event(ev)) => {
                     self.hold(ev)?;
                     return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
                 }
-                Pumped::Deadline => {
+                Some(Pumped::Deadline) => {
                     return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
                 }
-                Pumped::Closed => return Err(Error::NotConnected("closed by broker".into())),
+                Some(Pumped::Closed) => return Err(Error::NotConnected("closed by broker".into())),
             }
         }
-        Ok(())
     }
 
     /// Keeps an event that arrived while waiting for something else.
@@ -548,6 +590,20 @@ impl StompClient {
         Ok(())
     }
 
+    /// Writes every frame queued by [`ClientBuilder::write_batching`] (or a slow socket) and
+    /// waits until the socket has taken them all, at most the write timeout. Frames that
+    /// arrive meanwhile are kept for `recv`.
+    ///
+    /// # Errors
+    /// [`Error::Io`], or a write [`Timeout`] when the broker does not read.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.ensure_connected()?;
+        self.write_or_fail(|c| {
+            c.flush_now()?;
+            c.drain_to(0)
+        })
+    }
+
     // ---- receiving -----------------------------------------------------------------------
 
     /// The next frame: `Ok(None)` when the connection closed cleanly (see
@@ -653,7 +709,7 @@ impl StompClient {
             p.transaction.as_deref(),
             Instant::now(),
         )?;
-        self.flush_after_send()
+        self.flush_after_ack()
     }
 
     /// Forgets the pending auto-ACK without sending it (used when the application rejected

@@ -64,8 +64,13 @@ enum Step {
 /// it is seen. After an error the decoder's state is undefined: drop the connection.
 #[derive(Debug)]
 pub struct Decoder {
+    /// Input lives in `buf[pos..end]`; `buf[end..]` is spare room for the next read, kept
+    /// (zeroed once) so that reading does not clear 64 KiB each time.
     buf: Vec<u8>,
     pos: usize,
+    end: usize,
+    /// The last [`Decoder::read_from`] got data but less than it had room for.
+    short_read: bool,
     state: State,
     version: Version,
     limits: Limits,
@@ -95,6 +100,8 @@ impl Decoder {
         Decoder {
             buf: Vec::new(),
             pos: 0,
+            end: 0,
+            short_read: false,
             state: State::Idle,
             version,
             limits,
@@ -121,29 +128,44 @@ impl Decoder {
     /// Appends bytes received from the peer.
     pub fn feed(&mut self, bytes: &[u8]) {
         if let State::Sized { body, len, .. } = &mut self.state {
-            if self.pos == self.buf.len() {
+            if self.pos == self.end {
                 // Large bodies go straight to their final home: no second copy.
                 let take = bytes.len().min(*len - body.len());
                 grow_body(body, *len, take);
                 body.extend_from_slice(&bytes[..take]);
-                self.buf.extend_from_slice(&bytes[take..]);
+                self.append(&bytes[take..]);
                 return;
             }
         }
         self.compact();
+        self.append(bytes);
+    }
+
+    fn append(&mut self, bytes: &[u8]) {
+        self.buf.truncate(self.end);
         self.buf.extend_from_slice(bytes);
+        self.end = self.buf.len();
     }
 
     /// Reads once from `r` straight into the decoder's buffer. Returns what `read` returned:
     /// `Ok(0)` means the peer closed.
     pub fn read_from<R: Read + ?Sized>(&mut self, r: &mut R) -> io::Result<usize> {
         self.compact();
-        let old = self.buf.len();
-        self.buf.resize(old + READ_CHUNK, 0);
-        let res = r.read(&mut self.buf[old..]);
+        if self.buf.len() < self.end + READ_CHUNK {
+            self.buf.resize(self.end + READ_CHUNK, 0);
+        }
+        let room = self.buf.len() - self.end;
+        let res = r.read(&mut self.buf[self.end..]);
         let n = *res.as_ref().unwrap_or(&0);
-        self.buf.truncate(old + n);
+        self.end += n;
+        self.short_read = n > 0 && n < room;
         res
+    }
+
+    /// True when the last [`Decoder::read_from`] returned data but filled less than the room it
+    /// offered: on a plain socket, that read emptied the receive queue.
+    pub fn last_read_was_short(&self) -> bool {
+        self.short_read
     }
 
     /// Bytes received but not yet returned as items (0 between frames with nothing pending).
@@ -152,7 +174,7 @@ impl Decoder {
             State::Sized { body, .. } => body.len(),
             _ => 0,
         };
-        self.buf.len() - self.pos + body
+        self.end - self.pos + body
     }
 
     /// Bytes of memory the decoder holds (its buffer and any partial body), for checking
@@ -171,13 +193,14 @@ impl Decoder {
     }
 
     fn compact(&mut self) {
-        if self.pos == self.buf.len() {
-            self.buf.clear();
+        if self.pos == self.end {
             self.no_backslash_until = 0;
             self.pos = 0;
-        } else if self.pos > 0 && self.pos >= self.buf.len() / 2 {
-            self.buf.drain(..self.pos);
+            self.end = 0;
+        } else if self.pos > 0 && self.pos >= self.end / 2 {
+            self.buf.copy_within(self.pos..self.end, 0);
             self.no_backslash_until = self.no_backslash_until.saturating_sub(self.pos);
+            self.end -= self.pos;
             self.pos = 0;
         }
     }
@@ -206,7 +229,7 @@ impl Decoder {
 
     /// Between frames: an EOL is a heart-beat, anything else starts a command line.
     fn between_frames(&mut self) -> Step {
-        let rest = &self.buf[self.pos..];
+        let rest = &self.buf[self.pos..self.end];
         let eol = match (rest.first(), rest.get(1)) {
             (None, _) | (Some(b'\r'), None) => return Step::NeedMore,
             (Some(b'\n'), _) => 1,
@@ -222,7 +245,7 @@ impl Decoder {
     }
 
     fn command_line(&mut self) -> Result<Step, ProtocolError> {
-        let rest = &self.buf[self.pos..];
+        let rest = &self.buf[self.pos..self.end];
         let Some((len, consumed)) = next_line(rest, self.limits.max_header_line)? else {
             return Ok(Step::NeedMore);
         };
@@ -244,7 +267,7 @@ impl Decoder {
     }
 
     fn header_line(&mut self) -> Result<Step, ProtocolError> {
-        let rest = &self.buf[self.pos..];
+        let rest = &self.buf[self.pos..self.end];
         let Some((len, consumed)) = next_line(rest, self.limits.max_header_line)? else {
             return Ok(Step::NeedMore);
         };
@@ -276,13 +299,13 @@ impl Decoder {
             return false;
         }
         let from = start.max(self.no_backslash_until);
-        match memchr::memchr(b'\\', &self.buf[from..]) {
+        match memchr::memchr(b'\\', &self.buf[from..self.end]) {
             Some(i) => {
                 self.no_backslash_until = from + i;
                 from + i < end
             }
             None => {
-                self.no_backslash_until = self.buf.len();
+                self.no_backslash_until = self.end;
                 false
             }
         }
@@ -293,11 +316,11 @@ impl Decoder {
             unreachable!()
         };
         let want = *len - body.len();
-        let rest = &self.buf[self.pos..];
+        let rest = &self.buf[self.pos..self.end];
         if rest.len() <= want {
             grow_body(body, *len, rest.len());
             body.extend_from_slice(rest);
-            self.pos = self.buf.len();
+            self.pos = self.end;
             return Ok(Step::NeedMore);
         }
         grow_body(body, *len, want);
@@ -324,7 +347,7 @@ impl Decoder {
         let State::Unsized { scanned, .. } = &mut self.state else {
             unreachable!()
         };
-        let rest = &self.buf[self.pos..];
+        let rest = &self.buf[self.pos..self.end];
         // Look no further than one byte past the limit, so that the outcome does not depend on
         // how much arrived at once.
         let max = self.limits.max_body;

@@ -114,12 +114,31 @@ impl AckToken {
         version: Version,
         transaction: Option<&str>,
     ) -> Result<Frame, Error> {
+        let mut f = Frame::new(command);
+        for (name, value) in self
+            .headers(command, version, transaction)?
+            .iter()
+            .flatten()
+        {
+            f.headers_mut().push(name, value);
+        }
+        Ok(f)
+    }
+
+    /// The headers of [`AckToken::frame`], borrowed: lets the session encode an ACK without
+    /// building a frame.
+    pub(crate) fn headers<'a>(
+        &'a self,
+        command: Command,
+        version: Version,
+        transaction: Option<&'a str>,
+    ) -> Result<[Option<(&'static str, &'a str)>; 3], Error> {
         let missing = |h: &str| {
             Error::Protocol(ProtocolError::Unexpected(format!(
                 "cannot {command}: the MESSAGE has no {h} header"
             )))
         };
-        let mut f = Frame::new(command);
+        let mut out = [None; 3];
         match version {
             Version::V1_0 => {
                 if command == Command::Nack {
@@ -129,7 +148,7 @@ impl AckToken {
                     .message_id
                     .as_deref()
                     .ok_or_else(|| missing("message-id"))?;
-                f.headers_mut().push(header::MESSAGE_ID, id);
+                out[0] = Some((header::MESSAGE_ID, id));
             }
             Version::V1_1 => {
                 let id = self
@@ -140,17 +159,15 @@ impl AckToken {
                     .subscription
                     .as_deref()
                     .ok_or_else(|| missing("subscription"))?;
-                f.headers_mut().push(header::MESSAGE_ID, id);
-                f.headers_mut().push(header::SUBSCRIPTION, sub);
+                out[0] = Some((header::MESSAGE_ID, id));
+                out[1] = Some((header::SUBSCRIPTION, sub));
             }
             Version::V1_2 => {
                 let id = self.ack.as_deref().ok_or_else(|| missing("ack"))?;
-                f.headers_mut().push(header::ID, id);
+                out[0] = Some((header::ID, id));
             }
         }
-        if let Some(tx) = transaction {
-            f.headers_mut().push(header::TRANSACTION, tx);
-        }
-        Ok(f)
+        out[2] = transaction.map(|tx| (header::TRANSACTION, tx));
+        Ok(out)
     }
 }

@@ -25,7 +25,7 @@ pub use heartbeat::parse_heart_beat;
 use heartbeat::HeartBeat;
 pub(crate) use receipt::ReceiptSet;
 
-use crate::codec::{encode_frame, encode_heartbeat, Decoder, Item, Limits};
+use crate::codec::{encode_frame, encode_heartbeat, encode_parts, Decoder, Item, Limits};
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Headers, Version};
 
@@ -435,8 +435,20 @@ impl Session {
         transaction: Option<&str>,
         now: Instant,
     ) -> Result<(), Error> {
-        let f = token.frame(command, self.version, transaction)?;
-        self.send_frame(&f, now)
+        if self.phase != Phase::Connected {
+            return Err(Error::NotConnected(format!("cannot send {command}")));
+        }
+        // Encoded straight from the token: no frame is built for the most frequent write.
+        let headers = token.headers(command, self.version, transaction)?;
+        encode_parts(
+            command,
+            headers.iter().flatten().copied(),
+            b"",
+            self.version,
+            &mut self.out,
+        )?;
+        self.heart_beat.on_sent(now);
+        Ok(())
     }
 
     // ---- input ---------------------------------------------------------------------------
@@ -460,6 +472,12 @@ impl Session {
     /// True when no partial frame is buffered (a close now loses nothing).
     pub fn is_between_frames(&self) -> bool {
         self.decoder.is_idle()
+    }
+
+    /// True when received bytes wait in the decoder: the next [`Session::poll_event`] may
+    /// answer without reading the socket.
+    pub fn has_input_buffered(&self) -> bool {
+        self.decoder.buffered() > 0
     }
 
     /// Bytes buffered in the decoder.

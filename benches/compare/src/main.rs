@@ -1,0 +1,261 @@
+//! Bench driver: `stompy-compare peer KIND` runs a peer; `stompy-compare suite` runs every
+//! workload for every client and prints one JSON line per measurement.
+
+mod async_runs;
+mod codec_mem;
+mod peers;
+mod raw;
+mod stompy_runs;
+mod util;
+
+use std::io::BufRead;
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+struct Peer {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a peer in its own process, so its CPU is never counted as the client's.
+fn peer(kind: &str) -> Peer {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["peer", kind])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line.trim().strip_prefix("port ").unwrap().to_owned();
+    Peer {
+        child,
+        addr: format!("127.0.0.1:{port}"),
+    }
+}
+
+fn reachable(addr: &str) -> bool {
+    TcpStream::connect_timeout(&addr.parse().unwrap(), Duration::from_millis(500)).is_ok()
+}
+
+/// `BENCH_CLIENTS` (comma-separated: raw, stompy, async-stomp, stomp.py) limits the clients.
+fn want(client: &str) -> bool {
+    std::env::var("BENCH_CLIENTS").map_or(true, |v| v.split(',').any(|c| c == client))
+}
+
+fn secs() -> Duration {
+    let s: f64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2.0);
+    Duration::from_secs_f64(s)
+}
+
+fn env_n(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs scripts/bench_stomppy.py with `$BENCH_PYTHON` (a Python with stomp.py), if set.
+fn stomppy(args: &[&str]) {
+    let Ok(python) = std::env::var("BENCH_PYTHON") else {
+        return;
+    };
+    if !want("stomp.py") {
+        return;
+    }
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/bench_stomppy.py"
+    );
+    let status = Command::new(python).arg(script).args(args).status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("stomp.py run failed: {args:?}");
+    }
+}
+
+fn suite(only: Option<&str>) {
+    let on = |g: &str| only.is_none_or(|o| o.split(',').any(|x| x == g));
+    let secs = secs();
+    let uniq = std::process::id();
+    // In-memory and client-bound groups first, before the brokers have work in the background.
+    if on("codec") {
+        codec_mem::decode_small(secs);
+        codec_mem::decode_large(secs);
+    }
+    if on("client") {
+        let fh = peer("firehose");
+        let sink = peer("sink");
+        let w = "firehose consume, auto";
+        if want("raw") {
+            raw::firehose(&fh.addr, false, secs, w);
+        }
+        if want("stompy") {
+            stompy_runs::firehose(&fh.addr, false, secs, w);
+        }
+        if want("async-stomp") {
+            async_runs::firehose(&fh.addr, false, secs, w);
+        }
+        let w = "firehose consume, ACK each";
+        if want("raw") {
+            raw::firehose(&fh.addr, true, secs, w);
+        }
+        if want("stompy") {
+            stompy_runs::firehose(&fh.addr, true, secs, w);
+        }
+        if want("async-stomp") {
+            async_runs::firehose(&fh.addr, true, secs, w);
+        }
+        let w = "sink publish";
+        if want("raw") {
+            raw::publish(&sink.addr, secs, w);
+        }
+        if want("stompy") {
+            stompy_runs::publish(&sink.addr, true, secs, w);
+        }
+        if want("async-stomp") {
+            async_runs::publish(&sink.addr, secs, w);
+        }
+        let w = "sink publish, unbatched";
+        if want("stompy") {
+            stompy_runs::publish(&sink.addr, false, secs, w);
+        }
+        stomppy(&[
+            "--firehose",
+            &fh.addr,
+            "--sink",
+            &sink.addr,
+            "--secs",
+            &secs.as_secs_f64().to_string(),
+        ]);
+    }
+    if on("mem") {
+        let fh = peer("firehose");
+        let big = peer("big");
+        for args in [
+            vec!["mem-flow".to_owned(), fh.addr.clone()],
+            vec!["mem-big".to_owned(), big.addr.clone()],
+        ] {
+            let out = Command::new(std::env::current_exe().unwrap())
+                .args(&args)
+                .output()
+                .unwrap();
+            print!("{}", String::from_utf8_lossy(&out.stdout));
+        }
+    }
+    // Publish-all-then-consume needs a queue that holds every message: the default limit
+    // (100 000) pauses the publisher at exactly that many.
+    let embedded = stompy::broker::Broker::builder()
+        .max_queue_len(1_000_000)
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let emb = embedded.addr().to_string();
+    let mut brokers = vec![("embedded", emb.clone())];
+    for (name, addr) in [
+        ("RabbitMQ", "127.0.0.1:61613"),
+        ("ActiveMQ", "127.0.0.1:61623"),
+    ] {
+        if reachable(addr) {
+            brokers.push((name, addr.to_owned()));
+        } else {
+            eprintln!("{name} at {addr} not reachable: skipped");
+        }
+    }
+    if let Ok(keep) = std::env::var("BENCH_BROKERS") {
+        brokers.retain(|(name, _)| keep.split(',').any(|k| k == *name));
+    }
+    if on("broker") {
+        let n = env_n("BENCH_BROKER_MSGS", 100_000);
+        for (name, addr) in &brokers {
+            let w = format!("{name}: publish + consume");
+            if want("raw") {
+                raw::broker_roundtrip(addr, &format!("/queue/bench-raw-{uniq}"), n, &w);
+            }
+            if want("stompy") {
+                stompy_runs::broker_roundtrip(addr, &format!("/queue/bench-stompy-{uniq}"), n, &w);
+            }
+            if want("async-stomp") {
+                async_runs::broker_roundtrip(addr, &format!("/queue/bench-async-{uniq}"), n, &w);
+            }
+        }
+        let mut args = vec![
+            "--broker-msgs".to_owned(),
+            n.to_string(),
+            "--rr".into(),
+            "0".into(),
+        ];
+        for (name, addr) in &brokers {
+            args.extend(["--broker".to_owned(), format!("{name}={addr}")]);
+        }
+        stomppy(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    if on("rr") {
+        let n = env_n("BENCH_RR", 2000) as usize;
+        for (name, addr) in &brokers {
+            let w = format!("{name}: request/reply");
+            if want("raw") {
+                raw::request_reply(addr, &format!("/queue/rr-raw-{uniq}"), n, &w);
+            }
+            if want("stompy") {
+                stompy_runs::request_reply(addr, &format!("/queue/rr-stompy-{uniq}"), n, &w);
+            }
+            if want("async-stomp") {
+                async_runs::request_reply(addr, &format!("/queue/rr-async-{uniq}"), n, &w);
+            }
+            stomppy(&[
+                "--rr",
+                &n.to_string(),
+                "--broker-msgs",
+                "0",
+                "--broker",
+                &format!("{name}={addr}"),
+            ]);
+        }
+    }
+    if on("1to1") {
+        for (name, addr) in &brokers {
+            if *name == "ActiveMQ" {
+                continue;
+            }
+            let n = if *name == "embedded" {
+                300_000
+            } else {
+                100_000
+            };
+            if want("stompy") {
+                stompy_runs::one_to_one(
+                    addr,
+                    &format!("/queue/one-{uniq}"),
+                    n,
+                    &format!("{name}: 1 producer -> 1 consumer"),
+                );
+            }
+        }
+    }
+    drop(embedded);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("peer") => peers::serve(&args[1]),
+        Some("suite") => suite(args.get(1).map(String::as_str)),
+        Some("mem-flow") => codec_mem::flow(&args[1], 1_000_000),
+        Some("mem-big") => codec_mem::big(&args[1]),
+        _ => {
+            eprintln!("usage: stompy-compare suite [client,broker,rr,1to1,codec,mem] | peer firehose|sink|big");
+            std::process::exit(2);
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! The same workloads with stompy.
+
+use std::time::{Duration, Instant};
+
+use stompy::{AckMode, StompClient};
+
+use crate::util::{body, report_latency, Meter};
+
+pub fn client(addr: &str, batch: bool) -> StompClient {
+    let b = StompClient::builder()
+        .address(addr)
+        .unwrap()
+        .login("guest", "guest")
+        .host("/");
+    let b = if batch { b.write_batching(true) } else { b };
+    b.connect().unwrap()
+}
+
+pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
+    let mut c = client(addr, false);
+    let mode = if ack {
+        AckMode::ClientIndividual
+    } else {
+        AckMode::Auto
+    };
+    c.subscribe("/queue/f", mode).unwrap();
+    let m = Meter::start();
+    let mut msgs = 0u64;
+    let mut bytes = 0usize;
+    loop {
+        let f = c.recv().unwrap().expect("firehose closed");
+        bytes += f.body().len();
+        msgs += 1;
+        if msgs % 1024 == 0 && m.elapsed() >= secs {
+            break;
+        }
+    }
+    m.report(workload, "stompy", msgs);
+    assert!(bytes > 0);
+}
+
+pub fn publish(addr: &str, batch: bool, secs: Duration, workload: &str) {
+    let mut c = client(addr, batch);
+    let b = body();
+    let m = Meter::start();
+    let mut msgs = 0u64;
+    loop {
+        c.send("/queue/sink", &b).unwrap();
+        msgs += 1;
+        if msgs % 1024 == 0 && m.elapsed() >= secs {
+            break;
+        }
+    }
+    c.disconnect().unwrap();
+    m.report(workload, "stompy", msgs);
+}
+
+pub fn broker_roundtrip(addr: &str, dest: &str, n: u64, workload: &str) {
+    let mut c = client(addr, true);
+    let b = body();
+    let m = Meter::start();
+    for _ in 0..n {
+        c.send(dest, &b).unwrap();
+    }
+    let r = c.message(dest).body("").receipt().send().unwrap().unwrap();
+    c.wait_for_receipt(&r, Duration::from_secs(60)).unwrap();
+    c.subscribe(dest, AckMode::Auto).unwrap();
+    let mut got = 0;
+    while got < n {
+        let f = c.recv().unwrap().unwrap();
+        if !f.body().is_empty() {
+            got += 1;
+        }
+    }
+    m.report(workload, "stompy", n);
+}
+
+pub fn request_reply(addr: &str, dest: &str, n: usize, workload: &str) {
+    let mut c = client(addr, false);
+    c.subscription(dest)
+        .wait_receipt(Duration::from_secs(10))
+        .subscribe()
+        .unwrap();
+    let b = body();
+    let mut samples = Vec::with_capacity(n);
+    for i in 0..n + n / 10 {
+        let t = Instant::now();
+        c.send(dest, &b).unwrap();
+        c.recv().unwrap().unwrap();
+        if i >= n / 10 {
+            samples.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    report_latency(workload, "stompy", samples);
+}
+
+/// One producer thread and one consumer thread over a queue: messages/s end to end.
+pub fn one_to_one(addr: &str, dest: &str, n: u64, workload: &str) {
+    let mut consumer = client(addr, false);
+    consumer
+        .subscription(dest)
+        .wait_receipt(Duration::from_secs(10))
+        .subscribe()
+        .unwrap();
+    let t0 = Instant::now();
+    let producer = {
+        let (addr, dest) = (addr.to_owned(), dest.to_owned());
+        std::thread::spawn(move || {
+            let mut p = client(&addr, true);
+            let b = body();
+            for _ in 0..n {
+                p.send(&dest, &b).unwrap();
+            }
+            p.disconnect().unwrap();
+        })
+    };
+    for _ in 0..n {
+        consumer.recv().unwrap().unwrap();
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    producer.join().unwrap();
+    crate::util::report_kv(
+        workload,
+        "stompy",
+        &[("msgs", n as f64), ("msgs_per_s", n as f64 / secs)],
+    );
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The benchmark driver: one command, a few minutes.
+#
+#   scripts/bench.sh            # every workload
+#   scripts/bench.sh client,codec   # only some groups: client, broker, rr, 1to1, codec, mem
+#
+# Builds benches/compare (a bench-only crate, its own workspace: stompy, async-stomp and a
+# raw-socket floor) in release, runs every workload against a firehose peer, a sink peer, the
+# embedded broker and RabbitMQ / ActiveMQ when they answer on 127.0.0.1:61613 / 61623
+# (scripts/brokers.sh start), and stomp.py through scripts/bench_stomppy.py when a Python with
+# stomp.py is found ($BENCH_PYTHON, else the venv scripts/brokers.sh venv makes). Prints one
+# ratio table, writes it to bench-results.md and into README.md's Performance section.
+# Environment: BENCH_SECS (seconds per client-bound measurement, default 2),
+# BENCH_BROKER_MSGS (default 100000), BENCH_RR (round trips, default 2000).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+BROKERS_DIR=${BROKERS_DIR:-/var/lib/stompy-test-brokers}
+if [ -z "${BENCH_PYTHON:-}" ] && [ -x "$BROKERS_DIR/venv/bin/python" ]; then
+    BENCH_PYTHON=$BROKERS_DIR/venv/bin/python
+fi
+if [ -n "${BENCH_PYTHON:-}" ] && "$BENCH_PYTHON" -c 'import stomp' 2>/dev/null; then
+    export BENCH_PYTHON
+else
+    echo "bench: no Python with stomp.py (scripts/brokers.sh venv makes one): stomp.py columns empty" >&2
+    unset BENCH_PYTHON
+fi
+export CARGO_TARGET_DIR=$ROOT/target/compare
+(cd benches/compare && cargo build --release --quiet)
+mkdir -p target/bench
+OUT=target/bench/results.jsonl
+"$CARGO_TARGET_DIR/release/stompy-compare" suite ${1:-} | tee "$OUT"
+echo
+python3 scripts/bench_table.py "$OUT" "$ROOT"

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""Turns the JSON lines of a bench run into one ratio table (Markdown), writes it to
+bench-results.md and into README.md between <!-- bench:start --> and <!-- bench:end -->.
+
+    bench_table.py RESULTS.jsonl REPO_ROOT"""
+import json
+import re
+import sys
+import datetime
+import platform
+import os
+
+rows = {}
+order = []
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    r = json.loads(line)
+    w = r["workload"]
+    if w not in rows:
+        rows[w] = {}
+        order.append(w)
+    rows[w][r["client"]] = r
+
+
+def f_rate(v):
+    if v is None:
+        return "–"
+    if v >= 1e6:
+        return f"{v / 1e6:.2f} M"
+    if v >= 1e3:
+        return f"{v / 1e3:.1f} k"
+    return f"{v:.0f}"
+
+
+def f_cpu(v):
+    return "–" if v is None else f"{v:.3f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def get(w, client, key):
+    r = rows.get(w, {}).get(client)
+    return None if r is None else r.get(key)
+
+
+lines = []
+head = ("| workload | stompy | µs CPU/msg | floor | µs CPU/msg | **× floor** | async-stomp | µs CPU/msg "
+        "| **× async-stomp** | stomp.py | µs CPU/msg | **× stomp.py** |")
+lines.append(head)
+lines.append("|" + "---|" * 12)
+goals = []
+
+
+def cell_row(name, vals):
+    lines.append("| " + " | ".join([name] + vals) + " |")
+
+
+for w in order:
+    cl = rows[w]
+    if "p50_us" in next(iter(cl.values())):
+        # latency: ratios are other ÷ stompy p50, so > 1 means stompy is faster
+        p = {c: cl[c]["p50_us"] if c in cl else None for c in ("stompy", "raw", "async-stomp", "stomp.py")}
+        vals = [f"{p['stompy']:.0f} µs", "p50"]
+        for c in ("raw", "async-stomp", "stomp.py"):
+            vals += ["–" if p[c] is None else f"{p[c]:.0f} µs", "p50", ratio(p[c], p["stompy"])]
+        cell_row(w + " (p50; ratio = other ÷ stompy)", vals)
+        if p["raw"]:
+            goals.append((f"{w}: p50 ≤ 1.05× floor", p["stompy"] <= 1.05 * p["raw"],
+                          f"{p['stompy'] / p['raw']:.2f}× floor"))
+        continue
+    if "msgs_per_s" in cl.get("stompy", {}) and "cpu_us_per_msg" in cl.get("stompy", {}):
+        s = cl["stompy"]
+        vals = [f"{f_rate(s['msgs_per_s'])}/s", f_cpu(s["cpu_us_per_msg"])]
+        for c in ("raw", "async-stomp", "stomp.py"):
+            o = cl.get(c)
+            vals += [f"{f_rate(o['msgs_per_s'])}/s" if o else "–",
+                     f_cpu(o["cpu_us_per_msg"]) if o else "–",
+                     ratio(s["msgs_per_s"], o["msgs_per_s"]) if o else "–"]
+        cell_row(w, vals)
+        client_bound = w.startswith("firehose") or w == "sink publish"
+        if client_bound and "raw" in cl:
+            r = s["msgs_per_s"] / cl["raw"]["msgs_per_s"]
+            goals.append((f"{w}: ≥ 0.7× floor", r >= 0.7, f"{r:.2f}×"))
+        def cpu_x(c):
+            return cl[c]["cpu_us_per_msg"] / max(s["cpu_us_per_msg"], 1e-9)
+        if "async-stomp" in cl:
+            r = s["msgs_per_s"] / cl["async-stomp"]["msgs_per_s"]
+            goals.append((f"{w}: ahead of async-stomp", r > 1.0,
+                          f"{r:.2f}× msgs/s; {cpu_x('async-stomp'):.2f}× less CPU/msg"))
+        if client_bound and "stomp.py" in cl:
+            r = s["msgs_per_s"] / cl["stomp.py"]["msgs_per_s"]
+            goals.append((f"{w}: ≥ 30× stomp.py", r >= 30,
+                          f"{r:.1f}× msgs/s; {cpu_x('stomp.py'):.1f}× less CPU/msg"))
+        if ": publish + consume" in w:
+            peers = [cl[c]["cpu_us_per_msg"] for c in ("async-stomp", "stomp.py") if c in cl]
+            if peers:
+                best = min(peers)
+                goals.append((f"{w}: CPU/msg ≤ best peer's", s["cpu_us_per_msg"] <= best,
+                              f"{s['cpu_us_per_msg']:.3f} vs {best:.3f} µs"))
+        continue
+    # stompy-only rows: codec, 1 -> 1, memory
+    s = cl.get("stompy", {})
+    if "frames_per_s" in s:
+        cell_row(w, [f"{f_rate(s['frames_per_s'])} frames/s", "one core"] + ["–"] * 9)
+        goals.append((f"{w}: ≥ 5 M frames/s", s["frames_per_s"] >= 5e6, f"{s['frames_per_s'] / 1e6:.2f} M/s"))
+    elif "gb_per_s" in s:
+        cell_row(w, [f"{s['gb_per_s']:.2f} GB/s", "", f"{s['floor_gb_per_s']:.2f} GB/s (memchr+memcpy)", "",
+                     f"{1 / s['ratio']:.2f}×"] + ["–"] * 6)
+        goals.append((f"{w}: within 2× of memchr+memcpy", s["ratio"] <= 2.0, f"takes {s['ratio']:.2f}× as long"))
+    elif "hwm_end_kib" in s:
+        cell_row(w, [f"peak RSS {s['hwm_early_kib'] / 1024:.1f} → {s['hwm_end_kib'] / 1024:.1f} MiB",
+                     "", "after 1e5 → 1e6 msgs", "", f"{s['ratio']:.2f}× growth"] + ["–"] * 6)
+        goals.append((f"{w}: flat", s["ratio"] <= 1.05, f"{s['ratio']:.2f}× from 1e5 to 1e6 messages"))
+    elif "peak_growth_mib" in s:
+        cell_row(w, [f"+{s['peak_growth_mib']:.0f} MiB peak", "", f"{s['body_mib']:.0f} MiB body", "",
+                     f"{s['ratio']:.2f}× its size"] + ["–"] * 6)
+        goals.append((f"{w}: ≤ 1.2× its size", s["ratio"] <= 1.2, f"{s['ratio']:.2f}×"))
+    elif "msgs_per_s" in s:
+        ref = None
+        if w.startswith("embedded"):
+            rab = rows.get(w.replace("embedded", "RabbitMQ"), {}).get("stompy")
+            ref = rab["msgs_per_s"] if rab else None
+        cell_row(w, [f"{f_rate(s['msgs_per_s'])}/s", "",
+                     (f"{f_rate(ref)}/s (RabbitMQ)" if ref else "–"), "", ratio(s["msgs_per_s"], ref)] + ["–"] * 6)
+        if ref:
+            goals.append((f"{w}: ≥ 2× RabbitMQ", s["msgs_per_s"] >= 2 * ref, f"{s['msgs_per_s'] / ref:.2f}×"))
+
+stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+cpus = os.cpu_count()
+md = [f"Last run: {stamp}, {cpus} cores, `scripts/bench.sh`. Ratios compare stompy with the other "
+      "client measured in the same run on the same peer or broker: msgs/s ÷ msgs/s (above 1: stompy "
+      "is faster), for latency rows other p50 ÷ stompy p50. CPU is the client thread's user + system "
+      "time per message (stomp.py: its whole process). \"floor\" is a raw socket that writes "
+      "pre-encoded frames in bulk and reads by counting NULs.", ""]
+md += lines
+md += ["", "| goal | met | measured |", "|---|---|---|"]
+md += [f"| {g} | {'yes' if ok else '**no**'} | {m} |" for g, ok, m in goals]
+text = "\n".join(md) + "\n"
+print(text)
+
+root = sys.argv[2]
+with open(os.path.join(root, "bench-results.md"), "w") as f:
+    f.write("# Benchmark results\n\n" + text)
+readme = os.path.join(root, "README.md")
+r = open(readme).read()
+new = "<!-- bench:start -->\n" + text + "<!-- bench:end -->"
+r2 = re.sub(r"<!-- bench:start -->.*?<!-- bench:end -->", lambda _: new, r, flags=re.S)
+if r2 != r:
+    open(readme, "w").write(r2)
