@@ -85,3 +85,35 @@ impl Listeners {
         }
     }
 }
+
+impl super::StompClient {
+    // ---- listeners -----------------------------------------------------------------------
+
+    /// Registers `listener` under `name` (replacing any listener of that name).
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// let stats = stompy::StatsListener::new();
+    /// client.add_listener("stats", stats.clone());
+    /// client.send("/queue/a", "x")?;
+    /// assert_eq!(stats.stats().sent(stompy::Command::Send), 1);
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    pub fn add_listener(&mut self, name: &str, listener: impl Listener + 'static) {
+        self.listeners.insert(name.to_owned(), Box::new(listener));
+        self.session.record_sent(true);
+    }
+
+    /// Removes the listener called `name` and hands it back.
+    pub fn remove_listener(&mut self, name: &str) -> Option<Box<dyn Listener>> {
+        let l = self.listeners.remove(name);
+        self.session.record_sent(!self.listeners.is_empty());
+        l
+    }
+
+    /// Names of the registered listeners, in registration order.
+    pub fn listener_names(&self) -> impl Iterator<Item = &str> {
+        self.listeners.names()
+    }
+}

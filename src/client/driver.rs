@@ -1,0 +1,266 @@
+//! Driving the connection: pumping I/O, writing (at once or in batches), holding frames
+//! that arrive while the application waits for something else, keep-alive and flush.
+
+use super::*;
+
+impl StompClient {
+    // ---- the driver ----------------------------------------------------------------------
+
+    /// Drives I/O until the session reports an event, the deadline passes or the peer closes.
+    pub(super) fn pump(&mut self, deadline: Option<Instant>) -> Result<Pumped, Error> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(Pumped::Closed);
+        };
+        let res = conn.pump(&mut self.session, deadline);
+        if !self.listeners.is_empty() {
+            self.tell_listeners(&res);
+        }
+        res
+    }
+
+    /// Writes whatever the session has queued, without waiting.
+    pub(super) fn flush_now(&mut self) -> Result<(), Error> {
+        if let Some(conn) = self.conn.as_mut() {
+            let res = conn.write_some(&mut self.session);
+            if !self.listeners.is_empty() {
+                self.tell_listeners(&Ok(Pumped::Deadline));
+            }
+            res?;
+        }
+        Ok(())
+    }
+
+    /// Reports what a pump or flush did to the listeners: frames and bytes that went out,
+    /// what came in, errors.
+    pub(super) fn tell_listeners(&mut self, res: &Result<Pumped, Error>) {
+        for f in self.session.take_sent() {
+            self.listeners.each(|l| l.on_frame_sent(&f));
+        }
+        if let Some((out, inn)) = self.conn.as_mut().map(Conn::take_bytes) {
+            if out + inn > 0 {
+                self.listeners.each(|l| l.on_bytes(out, inn));
+            }
+        }
+        let received = match res {
+            Ok(Pumped::Event(Event::Frame(f))) => Some(f.clone()),
+            Ok(Pumped::Event(Event::Connected)) => self.session.connected_frame().cloned(),
+            Ok(Pumped::Event(Event::Receipt(id))) => {
+                Some(Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, id))
+            }
+            Err(Error::Broker(b)) => {
+                let mut f = Frame::new(Command::Error).with_header(header::MESSAGE, &b.message);
+                if let Some(r) = &b.receipt_id {
+                    f.headers_mut().push(header::RECEIPT_ID, r);
+                }
+                Some(f.with_body(b.body.as_bytes()))
+            }
+            _ => None,
+        };
+        if let Some(f) = received {
+            self.listeners.each(|l| l.on_frame_received(&f));
+        }
+        if let Err(e) = res {
+            self.emit_error(e);
+        }
+    }
+
+    pub(super) fn emit_error(&mut self, e: &Error) {
+        if matches!(e, Error::Timeout(Timeout::HeartBeat(_))) {
+            self.listeners.each(|l| l.on_heartbeat_timeout());
+        }
+        self.listeners.each(|l| l.on_error(e));
+    }
+
+    /// After queueing a frame: write it out now (or, with write batching on, once a batch
+    /// has built up); if the broker is not reading, keep driving the connection (holding
+    /// arriving frames) until the backlog drains or the write deadline passes.
+    pub(super) fn flush_after_send(&mut self) -> Result<(), Error> {
+        if self.session.output().len() < self.write_at {
+            return Ok(()); // written by the next wait, flush, or a fuller batch
+        }
+        self.flush_output()?;
+        // When the socket took everything, the next batch fills from empty; when it is full,
+        // retrying on every send would cost a failed system call per frame: wait for another
+        // batch's worth (waits and flush() still write at once).
+        let queued = self.session.output().len();
+        self.write_at = if queued == 0 {
+            self.cfg.write_batch
+        } else {
+            queued + conn::BATCH_BYTES
+        };
+        Ok(())
+    }
+
+    /// After queueing an ACK: while more received frames wait to be handed out, the client
+    /// is about to be called again without waiting, so the ACK joins the next write instead
+    /// of costing a system call of its own. Every wait writes pending output first.
+    pub(super) fn flush_after_ack(&mut self) -> Result<(), Error> {
+        let more_ready = !self.inbox.is_empty() || self.session.has_input_buffered();
+        if more_ready && self.session.output().len() < conn::BATCH_BYTES {
+            return Ok(());
+        }
+        self.flush_after_send()
+    }
+
+    /// Writes every queued frame that the socket takes now, and waits (up to the write
+    /// timeout) while more than [`conn::HIGH_WATER`] bytes are still queued.
+    pub(super) fn flush_output(&mut self) -> Result<(), Error> {
+        self.flush_now()?;
+        if self.session.output().len() <= conn::HIGH_WATER {
+            return Ok(());
+        }
+        self.drain_to(conn::HIGH_WATER)
+    }
+
+    /// Drives the connection (holding arriving frames) until at most `level` bytes of output
+    /// are queued, or the write timeout passes.
+    pub(super) fn drain_to(&mut self, level: usize) -> Result<(), Error> {
+        let deadline = Instant::now() + self.cfg.write_timeout;
+        loop {
+            let Some(conn) = self.conn.as_mut() else {
+                return Err(Error::NotConnected("connection is closed".into()));
+            };
+            match conn.pump_until_drained(&mut self.session, level, deadline)? {
+                None => return Ok(()),
+                // Frames that keep coming must not hold off the deadline.
+                Some(Pumped::Event(ev)) if Instant::now() < deadline => self.hold(ev)?,
+                Some(Pumped::Event(ev)) => {
+                    self.hold(ev)?;
+                    return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
+                }
+                Some(Pumped::Deadline) => {
+                    return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
+                }
+                Some(Pumped::Closed) => return Err(Error::NotConnected("closed by broker".into())),
+            }
+        }
+    }
+
+    /// Keeps an event that arrived while waiting for something else.
+    ///
+    /// # Errors
+    /// [`ProtocolError::Backlog`] when the frames held exceed [`MAX_HELD_BYTES`] (plus room for
+    /// one frame as large as allowed): the application must receive them before waiting
+    /// longer. They are kept.
+    pub(super) fn hold(&mut self, ev: Event) -> Result<(), Error> {
+        match ev {
+            Event::Frame(f) => {
+                self.inbox_bytes += held_size(&f);
+                self.inbox.push_back(f);
+                let max = MAX_HELD_BYTES + self.cfg.session.limits.max_body;
+                if self.inbox_bytes > max {
+                    let bytes = self.inbox_bytes;
+                    return Err(ProtocolError::Backlog { bytes, max }.into());
+                }
+            }
+            Event::Receipt(id) => self.receipts.insert(&id),
+            Event::Connected | Event::HeartBeat => {}
+        }
+        Ok(())
+    }
+
+    /// After a reconnect: frames held from the old connection that needed an ACK can no
+    /// longer be acknowledged; the broker redelivers them, so they go.
+    pub(super) fn drop_held_unacked(&mut self) {
+        let session = &self.session;
+        let needs_ack = |f: &Frame| {
+            f.command() == Command::Message
+                && session
+                    .subscription_of(f)
+                    .is_some_and(|s| s.ack.needs_ack())
+        };
+        self.inbox.retain(|f| !needs_ack(f));
+        self.inbox_bytes = self.inbox.iter().map(held_size).sum();
+    }
+
+    pub(super) fn next_held(&mut self) -> Option<Frame> {
+        let f = self.inbox.pop_front()?;
+        self.inbox_bytes -= held_size(&f);
+        Some(f)
+    }
+
+    pub(super) fn ensure_connected(&self) -> Result<(), Error> {
+        if self.conn.is_none() {
+            return Err(Error::NotConnected(
+                self.close_reason
+                    .as_ref()
+                    .map_or("connection is closed".into(), |e| e.to_string()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends a frame as it is (headers escaped for the version, `content-length` added).
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`], [`Error::Invalid`] for a frame the version cannot carry,
+    /// [`Error::Io`] or a write [`Timeout`].
+    pub fn send_frame(&mut self, frame: &Frame) -> Result<(), Error> {
+        self.ensure_connected()?;
+        self.write_or_fail(|c| {
+            c.session.send_frame(frame, Instant::now())?;
+            c.flush_after_send()
+        })
+    }
+
+    /// Runs a write that must reach the broker; on a fatal error the connection is dropped
+    /// (and re-established with auto-reconnect) and the error returned, since the frame may
+    /// not have arrived.
+    pub(crate) fn write_or_fail(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<(), Error>,
+    ) -> Result<(), Error> {
+        match f(self) {
+            Err(e) if e.is_fatal() && self.conn.is_some() => {
+                self.on_connection_lost(Some(clone_error(&e)))?;
+                Err(e)
+            }
+            other => other,
+        }
+    }
+
+    /// Sends any heart-beat that is due and checks the broker's, without waiting: call it
+    /// during long work between pulls so the connection stays alive.
+    ///
+    /// # Errors
+    /// A heart-beat [`Timeout`], I/O or protocol error (the connection is then dropped, or
+    /// re-established with auto-reconnect, as in `recv`), or an ERROR frame from the broker.
+    /// Frames that arrive are kept for `recv`.
+    pub fn keep_alive(&mut self) -> Result<(), Error> {
+        self.ensure_connected()?;
+        let now = Instant::now();
+        match self.pump(Some(now)) {
+            // One frame is enough: the rest stay buffered for `recv`.
+            Ok(Pumped::Event(ev)) => self.hold(ev)?,
+            Ok(Pumped::Deadline) => {}
+            Ok(Pumped::Closed) => {
+                self.on_connection_lost(None)?;
+            }
+            Err(e) if e.is_fatal() => {
+                self.on_connection_lost(Some(clone_error(&e)))?;
+                return Err(e);
+            }
+            Err(e) => {
+                if e.broker_error().is_some() {
+                    self.last_broker_error = Some(clone_error(&e));
+                }
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes every frame queued by [`ClientBuilder::write_batching`] (or a slow socket) and
+    /// waits until the socket has taken them all, at most the write timeout. Frames that
+    /// arrive meanwhile are kept for `recv`.
+    ///
+    /// # Errors
+    /// [`Error::Io`], or a write [`Timeout`] when the broker does not read.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.ensure_connected()?;
+        self.write_or_fail(|c| {
+            c.flush_now()?;
+            c.drain_to(0)
+        })
+    }
+}

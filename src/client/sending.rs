@@ -1,0 +1,108 @@
+//! Sending: messages, subscriptions, transactions.
+
+use super::*;
+
+impl StompClient {
+    // ---- sending -------------------------------------------------------------------------
+
+    /// Sends `body` to `destination`.
+    ///
+    /// # Errors
+    /// As [`StompClient::send_frame`].
+    pub fn send(&mut self, destination: &str, body: impl AsRef<[u8]>) -> Result<(), Error> {
+        let f = Frame::new(Command::Send)
+            .with_header(header::DESTINATION, destination)
+            .with_body(body.as_ref());
+        self.send_frame(&f)
+    }
+
+    /// Sends `value` as a JSON body with `content-type:application/json`.
+    ///
+    /// # Errors
+    /// [`Error::Body`] when `value` cannot be serialised; otherwise as
+    /// [`StompClient::send_frame`].
+    pub fn send_json<T: serde::Serialize>(
+        &mut self,
+        destination: &str,
+        value: &T,
+    ) -> Result<(), Error> {
+        self.message(destination).json(value)?.send().map(drop)
+    }
+
+    /// A message with headers, content type, receipt or transaction:
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// use std::time::Duration;
+    /// let receipt = client
+    ///     .message("/queue/orders")
+    ///     .body("one")
+    ///     .header("priority", "9")
+    ///     .content_type("text/plain")
+    ///     .receipt()
+    ///     .send()?;
+    /// client.wait_for_receipt(&receipt.unwrap(), Duration::from_secs(5))?;
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    pub fn message(&mut self, destination: &str) -> SendBuilder<'_> {
+        SendBuilder::new(self, destination)
+    }
+
+    // ---- subscriptions -------------------------------------------------------------------
+
+    /// Subscribes to `destination` with auto-ACK on; returns the subscription id.
+    ///
+    /// # Errors
+    /// As [`StompClient::send_frame`]; [`Error::Invalid`] for `client-individual` on 1.0.
+    pub fn subscribe(&mut self, destination: &str, ack: AckMode) -> Result<String, Error> {
+        self.subscription(destination).ack(ack).subscribe()
+    }
+
+    /// A subscription with options: id, extra headers (selector, prefetch-count, ...), auto-ACK
+    /// off, a receipt.
+    pub fn subscription(&mut self, destination: &str) -> SubscribeBuilder<'_> {
+        SubscribeBuilder::new(self, destination)
+    }
+
+    /// Ends a subscription.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for an unknown id; otherwise as [`StompClient::send_frame`].
+    pub fn unsubscribe(&mut self, id: &str) -> Result<(), Error> {
+        self.ensure_connected()?;
+        self.write_or_fail(|c| {
+            c.session.unsubscribe(id, None, Instant::now())?;
+            c.flush_after_send()
+        })
+    }
+
+    // ---- transactions --------------------------------------------------------------------
+
+    /// Begins a transaction. The guard sends ABORT when dropped un-committed.
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// let mut tx = client.transaction()?;
+    /// tx.send("/queue/out", "one")?;
+    /// tx.send("/queue/out", "two")?;
+    /// tx.commit()?; // both or neither
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`StompClient::send_frame`].
+    pub fn transaction(&mut self) -> Result<Transaction<'_>, Error> {
+        let id = format!("tx-{}", uuid::Uuid::new_v4().simple());
+        Transaction::begin(self, id)
+    }
+
+    /// Begins a transaction with a chosen id.
+    ///
+    /// # Errors
+    /// As [`StompClient::send_frame`].
+    pub fn transaction_with_id(&mut self, id: &str) -> Result<Transaction<'_>, Error> {
+        Transaction::begin(self, id.to_owned())
+    }
+}
