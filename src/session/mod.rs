@@ -16,6 +16,8 @@
 mod ack;
 mod heartbeat;
 mod receipt;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
