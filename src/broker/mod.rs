@@ -80,7 +80,7 @@
 //! bytes out per connection.
 
 mod conn;
-mod engine;
+pub(crate) mod engine;
 mod handle;
 mod heartbeat;
 mod link;

@@ -1,6 +1,9 @@
 //! The session without sockets: bytes and time in, bytes and events out. A simulated clock
 //! makes heart-beat tests instant.
 
+#[cfg(feature = "broker")]
+mod pair;
+
 use std::time::{Duration, Instant};
 
 use super::{AckMode, AckToken, Event, Phase, Session, SessionConfig, Subscription};
