@@ -1,0 +1,183 @@
+//! A frame's head: header lines, parsed one at a time or, once the whole head is buffered, in
+//! one pass.
+
+use super::escape::unescape_into;
+use crate::error::ProtocolError;
+use crate::frame::{header, Command, Headers, Version};
+
+/// Most header lines parsed in one pass; longer heads are read line by line.
+pub(super) const MAX_FAST_LINES: usize = 32;
+
+/// A frame's head, as far as it has been read.
+#[derive(Debug)]
+pub(super) struct Head {
+    pub(super) command: Command,
+    pub(super) headers: Headers,
+    /// The first `content-length`, parsed as soon as its line is read.
+    pub(super) content_length: Option<Result<u64, ProtocolError>>,
+    /// True when the command and version escape headers.
+    pub(super) escapes: bool,
+}
+
+/// The header lines of a head wholly buffered in `rest`, which starts after the command line.
+pub(super) struct WholeHead {
+    /// Start and length (without EOL) of each line, in `rest`.
+    pub(super) lines: [(usize, usize); MAX_FAST_LINES],
+    pub(super) count: usize,
+    /// Bytes of `rest` up to the end of the blank line.
+    pub(super) consumed: usize,
+}
+
+impl WholeHead {
+    /// Splits the lines of `rest` up to the blank line that ends the head. `None` when that
+    /// line has not arrived within [`MAX_FAST_LINES`] lines.
+    pub(super) fn split(rest: &[u8]) -> Option<WholeHead> {
+        let mut head = WholeHead {
+            lines: [(0, 0); MAX_FAST_LINES],
+            count: 0,
+            consumed: 0,
+        };
+        let mut start = 0;
+        for nl in memchr::memchr_iter(b'\n', rest) {
+            let len = match nl > start && rest[nl - 1] == b'\r' {
+                true => nl - 1 - start,
+                false => nl - start,
+            };
+            if len == 0 {
+                head.consumed = nl + 1;
+                return Some(head);
+            }
+            if head.count == MAX_FAST_LINES {
+                return None;
+            }
+            head.lines[head.count] = (start, len);
+            head.count += 1;
+            start = nl + 1;
+        }
+        None
+    }
+
+    /// The line spans found.
+    pub(super) fn lines(&self) -> &[(usize, usize)] {
+        &self.lines[..self.count]
+    }
+
+    /// An upper bound of the bytes the headers take once parsed: the lines without colons.
+    pub(super) fn byte_len(&self) -> usize {
+        self.lines()
+            .iter()
+            .map(|&(_, len)| len.saturating_sub(1))
+            .sum()
+    }
+}
+
+impl Head {
+    /// Adds one header line (without its EOL), unescaping it when `unescape` says it has a
+    /// backslash.
+    pub(super) fn push_line(
+        &mut self,
+        line: &[u8],
+        unescape: bool,
+        version: Version,
+        max_headers: usize,
+    ) -> Result<(), ProtocolError> {
+        self.check_count(max_headers)?;
+        let text = std::str::from_utf8(line).map_err(|_| ProtocolError::InvalidUtf8)?;
+        self.push_text(text, unescape, version)
+    }
+
+    /// Refuses one more header when there are `max_headers` already.
+    pub(super) fn check_count(&self, max_headers: usize) -> Result<(), ProtocolError> {
+        if self.headers.len() >= max_headers {
+            return Err(ProtocolError::TooManyHeaders {
+                count: self.headers.len() + 1,
+                max: max_headers,
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds one header line already known to be UTF-8.
+    pub(super) fn push_text(
+        &mut self,
+        text: &str,
+        unescape: bool,
+        version: Version,
+    ) -> Result<(), ProtocolError> {
+        // Names are short: a plain loop beats a call to memchr.
+        let colon = text
+            .bytes()
+            .position(|b| b == b':')
+            .ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
+        let (name, value) = (&text[..colon], &text[colon + 1..]);
+        if unescape {
+            self.headers.push_with(|buf| {
+                let start = buf.len();
+                unescape_into(name, true, version, buf)?;
+                let name_len = buf.len() - start;
+                unescape_into(value, true, version, buf)?;
+                Ok::<_, ProtocolError>(name_len)
+            })?;
+        } else {
+            self.headers.push(name, value);
+        }
+        // No escape can make a name "content-length", so the raw name tells.
+        if self.content_length.is_none() && name == header::CONTENT_LENGTH {
+            // When unescaped, the first one is the header just pushed.
+            let value = if unescape {
+                self.headers.get(header::CONTENT_LENGTH).unwrap_or(value)
+            } else {
+                value
+            };
+            self.content_length = Some(parse_content_length(value));
+        }
+        Ok(())
+    }
+}
+
+/// The line at the start of `rest`: its length without the EOL, and with it. `None` until the
+/// whole line has arrived.
+pub(super) fn next_line(
+    rest: &[u8],
+    max_line: usize,
+) -> Result<Option<(usize, usize)>, ProtocolError> {
+    // A line may take `max_line` bytes plus CR LF. Past that it is too long, and the error
+    // names the first length over the limit, whatever the chunking.
+    let window = &rest[..rest.len().min(max_line.saturating_add(2))];
+    let Some(nl) = memchr::memchr(b'\n', window) else {
+        if window.len() > max_line.saturating_add(1) {
+            return Err(line_too_long(max_line));
+        }
+        return Ok(None);
+    };
+    let len = match nl.checked_sub(1).map(|i| rest[i]) {
+        Some(b'\r') => nl - 1,
+        _ => nl,
+    };
+    if len > max_line {
+        return Err(line_too_long(max_line));
+    }
+    Ok(Some((len, nl + 1)))
+}
+
+/// The error for a line longer than `max_line`: it names the first length over the limit,
+/// whatever the chunking.
+pub(super) fn line_too_long(max_line: usize) -> ProtocolError {
+    ProtocolError::HeaderLineTooLong {
+        len: max_line.saturating_add(1),
+        max: max_line,
+    }
+}
+
+fn parse_content_length(v: &str) -> Result<u64, ProtocolError> {
+    let t = v.trim();
+    if t.is_empty() || t.len() > 19 || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ProtocolError::InvalidContentLength(truncate(v)));
+    }
+    t.parse()
+        .map_err(|_| ProtocolError::InvalidContentLength(truncate(v)))
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(64).collect()
+}
