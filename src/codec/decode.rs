@@ -249,8 +249,9 @@ impl Decoder {
             content_length: None,
             escapes: !command.is_unescaped() && self.version != Version::V1_0,
         };
-        if let Some(whole) = WholeHead::split(&self.buf[self.pos..self.end]) {
-            let headers = Headers::with_capacity(whole.count, whole.byte_len());
+        let mut whole = WholeHead::new();
+        if whole.split(&self.buf[self.pos..self.end]) {
+            let headers = Headers::with_capacity(whole.lines().len(), whole.byte_len());
             return self.whole_head(head(headers), &whole);
         }
         // Consecutive frames tend to look alike: room for as many headers as the last one had
@@ -269,7 +270,7 @@ impl Decoder {
             self.state = State::Head(head);
             return Ok(Step::Continue);
         };
-        let backslash = head.escapes && memchr::memchr(b'\\', bytes).is_some();
+        let backslash = head.escapes && whole.backslash;
         let Limits {
             max_header_line,
             max_headers,

@@ -22,42 +22,52 @@ pub(super) struct Head {
 /// The header lines of a head wholly buffered in `rest`, which starts after the command line.
 pub(super) struct WholeHead {
     /// Start and length (without EOL) of each line, in `rest`.
-    pub(super) lines: [(usize, usize); MAX_FAST_LINES],
-    pub(super) count: usize,
+    lines: [(usize, usize); MAX_FAST_LINES],
+    count: usize,
     /// Bytes of `rest` up to the end of the blank line.
     pub(super) consumed: usize,
+    /// True when the head holds a backslash.
+    pub(super) backslash: bool,
 }
 
 impl WholeHead {
-    /// Splits the lines of `rest` up to the blank line that ends the head. `None` when that
-    /// line has not arrived within [`MAX_FAST_LINES`] lines.
-    pub(super) fn split(rest: &[u8]) -> Option<WholeHead> {
-        let mut head = WholeHead {
+    pub(super) fn new() -> Self {
+        WholeHead {
             lines: [(0, 0); MAX_FAST_LINES],
             count: 0,
             consumed: 0,
-        };
-        let mut start = 0;
-        for nl in memchr::memchr_iter(b'\n', rest) {
-            let len = match nl > start && rest[nl - 1] == b'\r' {
-                true => nl - 1 - start,
-                false => nl - start,
-            };
-            if len == 0 {
-                head.consumed = nl + 1;
-                return Some(head);
-            }
-            if head.count == MAX_FAST_LINES {
-                return None;
-            }
-            head.lines[head.count] = (start, len);
-            head.count += 1;
-            start = nl + 1;
+            backslash: false,
         }
-        None
     }
 
-    /// The line spans found.
+    /// Splits the lines of `rest` up to the blank line that ends the head. False when that
+    /// line has not arrived within [`MAX_FAST_LINES`] lines.
+    pub(super) fn split(&mut self, rest: &[u8]) -> bool {
+        let mut start = 0;
+        for i in memchr::memchr2_iter(b'\n', b'\\', rest) {
+            if rest[i] == b'\\' {
+                self.backslash = true;
+                continue;
+            }
+            let len = match i > start && rest[i - 1] == b'\r' {
+                true => i - 1 - start,
+                false => i - start,
+            };
+            if len == 0 {
+                self.consumed = i + 1;
+                return true;
+            }
+            if self.count == MAX_FAST_LINES {
+                return false;
+            }
+            self.lines[self.count] = (start, len);
+            self.count += 1;
+            start = i + 1;
+        }
+        false
+    }
+
+    /// The lines found.
     pub(super) fn lines(&self) -> &[(usize, usize)] {
         &self.lines[..self.count]
     }
