@@ -251,8 +251,7 @@ impl Decoder {
         };
         let mut whole = WholeHead::new();
         if whole.split(&self.buf[self.pos..self.end]) {
-            let headers = Headers::with_capacity(whole.lines().len(), whole.byte_len());
-            return self.whole_head(head(headers), &whole);
+            return self.whole_head(head(Headers::new()), &whole);
         }
         // Consecutive frames tend to look alike: room for as many headers as the last one had
         // makes one allocation where growing would make several.
@@ -267,9 +266,13 @@ impl Decoder {
     fn whole_head(&mut self, mut head: Head, whole: &WholeHead) -> Result<Step, ProtocolError> {
         let bytes = &self.buf[self.pos..self.pos + whole.consumed];
         let Ok(text) = std::str::from_utf8(bytes) else {
+            let (lines, bytes) = self.last_head;
+            head.headers = Headers::with_capacity(lines, bytes);
             self.state = State::Head(head);
             return Ok(Step::Continue);
         };
+        // One copy of the whole head: headers without escapes are spans of it.
+        head.headers = Headers::from_raw(text, whole.lines().len());
         let backslash = head.escapes && whole.backslash;
         let Limits {
             max_header_line,
@@ -283,7 +286,7 @@ impl Decoder {
             head.check_count(max_headers)?;
             let line = &text[start..start + len];
             let unescape = backslash && memchr::memchr(b'\\', line.as_bytes()).is_some();
-            head.push_text(line, unescape, self.version)?;
+            head.push_text(line, Some(start), unescape, self.version)?;
         }
         self.pos += whole.consumed;
         self.end_head(head)?;
