@@ -249,6 +249,8 @@ impl Decoder {
             content_length: None,
             escapes: !command.is_unescaped() && self.version != Version::V1_0,
         };
+        // Tried once per frame, when its command line is complete: a head that has not ended
+        // yet is scanned once here, then read line by line as it arrives.
         let mut whole = WholeHead::new();
         if whole.split(&self.buf[self.pos..self.end]) {
             return self.whole_head(head(Headers::new()), &whole);
