@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 use std::str::FromStr;
 
 use crate::error::{Error, ProtocolError};
@@ -164,12 +165,14 @@ pub mod header {
 /// assert_eq!(h.get("foo"), Some("1"));
 /// assert_eq!(h.get_all("foo").collect::<Vec<_>>(), ["1", "2"]);
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Headers {
     buf: String,
-    // (name start, name end == value start, value end) into `buf`
-    spans: Vec<(u32, u32, u32)>,
+    spans: Vec<Span>,
 }
+
+/// Where one header lies in [`Headers`]' buffer: name start and end, value start and end.
+type Span = (u32, u32, u32, u32);
 
 impl Headers {
     /// No headers.
@@ -185,13 +188,37 @@ impl Headers {
         }
     }
 
+    /// No headers yet, with room for `n` and a buffer that starts as a copy of `raw`, so that
+    /// [`Headers::push_raw`] can add headers that lie in it without copying them one by one.
+    pub(crate) fn from_raw(raw: &str, n: usize) -> Self {
+        Headers {
+            buf: raw.to_owned(),
+            spans: Vec::with_capacity(n),
+        }
+    }
+
+    /// Appends the header whose name and value are at `name` and `value` in the text given
+    /// to [`Headers::from_raw`].
+    pub(crate) fn push_raw(&mut self, name: Range<usize>, value: Range<usize>) {
+        debug_assert!(
+            self.buf.get(name.clone()).is_some() && self.buf.get(value.clone()).is_some()
+        );
+        let span = (
+            name.start as u32,
+            name.end as u32,
+            value.start as u32,
+            value.end as u32,
+        );
+        self.spans.push(span);
+    }
+
     /// Appends a header, keeping any earlier one of the same name.
     pub fn push(&mut self, name: &str, value: &str) {
         let start = self.buf.len() as u32;
         self.buf.push_str(name);
         let mid = self.buf.len() as u32;
         self.buf.push_str(value);
-        self.spans.push((start, mid, self.buf.len() as u32));
+        self.spans.push((start, mid, mid, self.buf.len() as u32));
     }
 
     /// Appends a header whose name and value are written by `f` into the buffer. `f` returns the
@@ -202,11 +229,9 @@ impl Headers {
     ) -> Result<(), E> {
         let start = self.buf.len();
         let name_len = f(&mut self.buf)?;
-        self.spans.push((
-            start as u32,
-            (start + name_len) as u32,
-            self.buf.len() as u32,
-        ));
+        let mid = (start + name_len) as u32;
+        self.spans
+            .push((start as u32, mid, mid, self.buf.len() as u32));
         Ok(())
     }
 
@@ -234,12 +259,12 @@ impl Headers {
         before != self.spans.len()
     }
 
-    fn name_at(&self, s: &(u32, u32, u32)) -> &str {
+    fn name_at(&self, s: &Span) -> &str {
         &self.buf[s.0 as usize..s.1 as usize]
     }
 
-    fn value_at(&self, s: &(u32, u32, u32)) -> &str {
-        &self.buf[s.1 as usize..s.2 as usize]
+    fn value_at(&self, s: &Span) -> &str {
+        &self.buf[s.2 as usize..s.3 as usize]
     }
 
     /// The value of the first header called `name`.
@@ -279,9 +304,19 @@ impl Headers {
 
     /// Total bytes of names and values.
     pub fn byte_len(&self) -> usize {
-        self.buf.len()
+        let len = |s: &Span| (s.1 - s.0 + s.3 - s.2) as usize;
+        self.spans.iter().map(len).sum()
     }
 }
+
+/// Equal when they hold the same headers in the same order, however their buffers are laid out.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

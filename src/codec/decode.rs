@@ -2,10 +2,10 @@
 
 use std::io::{self, Read};
 
-use super::escape::unescape_into;
+use super::head::{line_too_long, next_line, Head, WholeHead};
 use super::Limits;
 use crate::error::ProtocolError;
-use crate::frame::{header, Command, Frame, Headers, Version};
+use crate::frame::{Command, Frame, Headers, Version};
 
 /// What the decoder found in the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,17 +37,6 @@ enum State {
         headers: Headers,
         scanned: usize,
     },
-}
-
-/// A frame's head, as far as it has been read.
-#[derive(Debug)]
-struct Head {
-    command: Command,
-    headers: Headers,
-    /// The first `content-length`, parsed as soon as its line is read.
-    content_length: Option<Result<u64, ProtocolError>>,
-    /// True when the command and version escape headers.
-    escapes: bool,
 }
 
 /// What one step of the decoder gave.
@@ -253,17 +242,64 @@ impl Decoder {
         let command = Command::from_bytes(line).ok_or_else(|| {
             ProtocolError::UnknownCommand(String::from_utf8_lossy(line).into_owned())
         })?;
+        self.pos += consumed;
+        let head = |headers| Head {
+            command,
+            headers,
+            content_length: None,
+            escapes: !command.is_unescaped() && self.version != Version::V1_0,
+        };
+        // Tried once per frame, when its command line is complete: a head that has not ended
+        // yet is scanned once here, then read line by line as it arrives.
+        let mut whole = WholeHead::new();
+        if whole.split(&self.buf[self.pos..self.end]) {
+            return self.whole_head(head(Headers::new()), &whole);
+        }
         // Consecutive frames tend to look alike: room for as many headers as the last one had
         // makes one allocation where growing would make several.
         let (lines, bytes) = self.last_head;
-        self.state = State::Head(Head {
-            command,
-            headers: Headers::with_capacity(lines, bytes),
-            content_length: None,
-            escapes: !command.is_unescaped() && self.version != Version::V1_0,
-        });
-        self.pos += consumed;
+        self.state = State::Head(head(Headers::with_capacity(lines, bytes)));
         Ok(Step::Continue)
+    }
+
+    /// Parses a head wholly buffered at `pos` in one pass: one UTF-8 check and one backslash
+    /// scan for all of its lines. A head that is not UTF-8 is read line by line instead, so
+    /// that errors come in the order of its lines.
+    fn whole_head(&mut self, mut head: Head, whole: &WholeHead) -> Result<Step, ProtocolError> {
+        let bytes = &self.buf[self.pos..self.pos + whole.consumed];
+        let Ok(text) = std::str::from_utf8(bytes) else {
+            let (lines, bytes) = self.last_head;
+            head.headers = Headers::with_capacity(lines, bytes);
+            self.state = State::Head(head);
+            return Ok(Step::Continue);
+        };
+        // One copy of the whole head: headers without escapes are spans of it.
+        head.headers = Headers::from_raw(text, whole.lines().len());
+        let backslash = head.escapes && whole.backslash;
+        let Limits {
+            max_header_line,
+            max_headers,
+            ..
+        } = self.limits;
+        for &(start, len) in whole.lines() {
+            if len > max_header_line {
+                return Err(line_too_long(max_header_line));
+            }
+            head.check_count(max_headers)?;
+            let line = &text[start..start + len];
+            let unescape = backslash && memchr::memchr(b'\\', line.as_bytes()).is_some();
+            head.push_text(line, Some(start), unescape, self.version)?;
+        }
+        self.pos += whole.consumed;
+        self.end_head(head)?;
+        Ok(Step::Continue)
+    }
+
+    /// After the blank line: remembers the head's size and moves on to its body.
+    fn end_head(&mut self, head: Head) -> Result<(), ProtocolError> {
+        self.last_head = (head.headers.len(), head.headers.byte_len());
+        self.state = body_state(head, self.limits.max_body)?;
+        Ok(())
     }
 
     fn header_line(&mut self) -> Result<Step, ProtocolError> {
@@ -287,8 +323,7 @@ impl Decoder {
         let State::Head(head) = std::mem::replace(&mut self.state, State::Idle) else {
             unreachable!()
         };
-        self.last_head = (head.headers.len(), head.headers.byte_len());
-        self.state = head.into_body_state(self.limits.max_body)?;
+        self.end_head(head)?;
         Ok(Step::Continue)
     }
 
@@ -376,121 +411,34 @@ impl Decoder {
     }
 }
 
-impl Head {
-    /// Adds one header line (without its EOL), unescaping it when `unescape` says it has a
-    /// backslash.
-    fn push_line(
-        &mut self,
-        line: &[u8],
-        unescape: bool,
-        version: Version,
-        max_headers: usize,
-    ) -> Result<(), ProtocolError> {
-        if self.headers.len() >= max_headers {
-            return Err(ProtocolError::TooManyHeaders {
-                count: self.headers.len() + 1,
-                max: max_headers,
-            });
-        }
-        let text = std::str::from_utf8(line).map_err(|_| ProtocolError::InvalidUtf8)?;
-        // Names are short: a plain loop beats a call to memchr.
-        let colon = line
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
-        let (name, value) = (&text[..colon], &text[colon + 1..]);
-        if unescape {
-            self.headers.push_with(|buf| {
-                let start = buf.len();
-                unescape_into(name, true, version, buf)?;
-                let name_len = buf.len() - start;
-                unescape_into(value, true, version, buf)?;
-                Ok::<_, ProtocolError>(name_len)
-            })?;
-        } else {
-            self.headers.push(name, value);
-        }
-        // No escape can make a name "content-length", so the raw name tells.
-        if self.content_length.is_none() && name == header::CONTENT_LENGTH {
-            // When unescaped, the first one is the header just pushed.
-            let value = if unescape {
-                self.headers.get(header::CONTENT_LENGTH).unwrap_or(value)
-            } else {
-                value
-            };
-            self.content_length = Some(parse_content_length(value));
-        }
-        Ok(())
-    }
-
-    /// What to read after the blank line that ends the head.
-    fn into_body_state(self, max_body: usize) -> Result<State, ProtocolError> {
-        let Head {
+/// What to read after the blank line that ends the head.
+fn body_state(head: Head, max_body: usize) -> Result<State, ProtocolError> {
+    let Head {
+        command,
+        headers,
+        content_length,
+        ..
+    } = head;
+    let Some(len) = content_length.transpose()? else {
+        return Ok(State::Unsized {
             command,
             headers,
-            content_length,
-            ..
-        } = self;
-        let Some(len) = content_length.transpose()? else {
-            return Ok(State::Unsized {
-                command,
-                headers,
-                scanned: 0,
-            });
-        };
-        if len > max_body as u64 {
-            return Err(ProtocolError::BodyTooLarge {
-                size: len,
-                max: max_body,
-            });
-        }
-        let len = len as usize;
-        Ok(State::Sized {
-            command,
-            headers,
-            // Trust the declared length only once the body really comes: a peer that announces
-            // a large body and sends nothing costs little.
-            body: Vec::with_capacity(len.min(UNTRUSTED_RESERVE)),
-            len,
-        })
-    }
-}
-
-/// The line at the start of `rest`: its length without the EOL, and with it. `None` until the
-/// whole line has arrived.
-fn next_line(rest: &[u8], max_line: usize) -> Result<Option<(usize, usize)>, ProtocolError> {
-    // A line may take `max_line` bytes plus CR LF. Past that it is too long, and the error
-    // names the first length over the limit, whatever the chunking.
-    let too_long = || ProtocolError::HeaderLineTooLong {
-        len: max_line.saturating_add(1),
-        max: max_line,
+            scanned: 0,
+        });
     };
-    let window = &rest[..rest.len().min(max_line.saturating_add(2))];
-    let Some(nl) = memchr::memchr(b'\n', window) else {
-        if window.len() > max_line.saturating_add(1) {
-            return Err(too_long());
-        }
-        return Ok(None);
-    };
-    let len = match nl.checked_sub(1).map(|i| rest[i]) {
-        Some(b'\r') => nl - 1,
-        _ => nl,
-    };
-    if len > max_line {
-        return Err(too_long());
+    if len > max_body as u64 {
+        return Err(ProtocolError::BodyTooLarge {
+            size: len,
+            max: max_body,
+        });
     }
-    Ok(Some((len, nl + 1)))
-}
-
-fn parse_content_length(v: &str) -> Result<u64, ProtocolError> {
-    let t = v.trim();
-    if t.is_empty() || t.len() > 19 || !t.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ProtocolError::InvalidContentLength(truncate(v)));
-    }
-    t.parse()
-        .map_err(|_| ProtocolError::InvalidContentLength(truncate(v)))
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(64).collect()
+    let len = len as usize;
+    Ok(State::Sized {
+        command,
+        headers,
+        // Trust the declared length only once the body really comes: a peer that announces
+        // a large body and sends nothing costs little.
+        body: Vec::with_capacity(len.min(UNTRUSTED_RESERVE)),
+        len,
+    })
 }

@@ -18,6 +18,7 @@
 mod decode;
 mod encode;
 mod escape;
+mod head;
 
 pub use decode::{Decoder, Item};
 pub use encode::{encode_frame, encode_heartbeat, encode_parts};

@@ -173,6 +173,20 @@ decode! {
     items_before_an_error_are_kept: V1_2; b"\nSEND\n\n\0BAD\n" => [HB, frame(C::Send, &[], b"")],
         End::Err(E::UnknownCommand("BAD".into()));
 
+    // Heads parsed in one pass once wholly buffered give what line by line gives.
+    errors_in_line_order_before_invalid_utf8: V1_2; b"SEND\nnocolon\nk:\xff\n\n\0" => [],
+        End::Err(E::MalformedHeader("nocolon".into()));
+    invalid_utf8_before_a_malformed_line: V1_2; b"SEND\nk:\xff\nnocolon\n\n\0" => [],
+        End::Err(E::InvalidUtf8);
+    too_many_headers_before_invalid_utf8: V1_2, limits(100, 1, 10); b"SEND\na:1\nb:\xff\n\n\0" => [],
+        End::Err(E::TooManyHeaders { count: 2, max: 1 });
+    escaped_and_plain_lines_in_one_head: V1_2; b"MESSAGE\r\na:1\r\nb\\c:x\\ny\r\nc:\\\\\r\n\r\n\0" => [
+        frame(C::Message, &[("a", "1"), ("b:", "x\ny"), ("c", "\\")], b""),
+    ], End::Idle;
+    connected_head_keeps_backslashes: V1_2; b"CONNECTED\nversion:1.2\nserver:a\\b\n\n\0" => [
+        frame(C::Connected, &[("version", "1.2"), ("server", "a\\b")], b""),
+    ], End::Idle;
+
     // Truncated input waits for more.
     truncated_command: V1_2; b"MESSA" => [], End::Partial;
     truncated_header: V1_2; b"MESSAGE\ndestination:/q" => [], End::Partial;
@@ -284,4 +298,21 @@ fn a_declared_body_is_not_reserved_before_it_arrives() {
     d.feed(&vec![b'x'; 100 * 1024]);
     assert!(d.decode().unwrap().is_none());
     assert!(d.reserved() >= 100_000_000);
+}
+
+#[test]
+fn heads_longer_than_one_pass_takes_are_read_line_by_line() {
+    let names: Vec<String> = (0..40).map(|i| format!("h{i}")).collect();
+    let mut input = b"MESSAGE\n".to_vec();
+    for name in &names {
+        input.extend_from_slice(format!("{name}:v\\c\n").as_bytes());
+    }
+    input.extend_from_slice(b"content-length:1\n\nx\0");
+    let mut headers: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v:")).collect();
+    headers.push(("content-length", "1"));
+    let item = frame(C::Message, &headers, b"x");
+    check(Version::V1_2, Limits::default(), &input, &[item], End::Idle);
+    let few = limits(100, 39, 10);
+    let end = End::Err(E::TooManyHeaders { count: 40, max: 39 });
+    check(Version::V1_2, few, &input, &[], end);
 }
