@@ -98,14 +98,15 @@ fn ten_thousand_messages_survive_broker_kills_and_a_restart() {
 }
 
 #[test]
-fn failover_moves_to_the_next_broker_and_resubscribes() {
+fn ten_thousand_messages_survive_failing_over_between_brokers_and_back() {
     let a = Broker::bind("127.0.0.1:0").unwrap();
     let b = Broker::bind("127.0.0.1:0").unwrap();
+    let (a_addr, b_addr) = (a.addr(), b.addr());
     let q = "/queue/failover";
-    preload(a.addr(), q, 0..500);
-    preload(b.addr(), q, 500..1_000);
+    preload(a_addr, q, 0..5_000);
+    preload(b_addr, q, 5_000..10_000);
     let mut c = StompClient::builder()
-        .addresses([a.addr(), b.addr()])
+        .addresses([a_addr, b_addr])
         .unwrap()
         .auto_reconnect(true)
         .reconnect_policy(patient())
@@ -113,21 +114,39 @@ fn failover_moves_to_the_next_broker_and_resubscribes() {
         .unwrap();
     c.subscription(q)
         .ack(AckMode::ClientIndividual)
-        .prefetch(10)
+        .prefetch(50)
         .subscribe()
         .unwrap();
-    let mut a = Some(a);
+    let (mut a, mut b) = (Some(a), Some(b));
+    let mut a_state = None;
     let mut seen = HashSet::new();
-    while seen.len() < 1_000 {
+    let mut from_b = 0;
+    while seen.len() < 10_000 {
         let f = c.recv_timeout(T).unwrap().unwrap();
         let n: u32 = f.text().unwrap().parse().unwrap();
-        assert!(seen.insert(n) || f.is_redelivered());
-        if n == 499 {
-            a.take().unwrap().shutdown(); // A goes away once its last message was processed
+        let is_new = seen.insert(n);
+        assert!(
+            is_new || f.is_redelivered(),
+            "an unflagged duplicate: {f:?}"
+        );
+        from_b += usize::from(is_new && n >= 5_000);
+        if seen.len() == 2_500 && a.is_some() {
+            // A dies mid-stream, keeping what it stored: the client fails over to B.
+            a_state = Some(a.take().unwrap().shutdown_keep_state());
+        }
+        if from_b == 5_000 && b.is_some() {
+            // B is drained; A comes back on its port and B goes: the client fails back.
+            a = Some(
+                Broker::builder()
+                    .state(a_state.take().unwrap())
+                    .bind(a_addr)
+                    .unwrap(),
+            );
+            b.take().unwrap().shutdown();
         }
     }
-    assert_eq!(c.broker_address().unwrap().port, b.addr().port());
-    assert_eq!(c.reconnect_count(), 1);
+    assert_eq!(c.broker_address().unwrap().port, a_addr.port());
+    assert_eq!(c.reconnect_count(), 2);
 }
 
 #[test]
