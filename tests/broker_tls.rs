@@ -9,80 +9,15 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
 use stompy::broker::{Broker, BrokerHandle, BrokerTls, ListenerKind};
 use stompy::{Error, StompClient, TlsConfig};
 
+use common::pki::Pki;
 use common::{round_trip, unique_queue};
 
-/// A CA made for the test, with a server certificate for `localhost`/`127.0.0.1` and a client
-/// certificate, all signed by it.
-struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-    server_cert: String,
-    server_key: String,
-    client_cert: String,
-    client_key: String,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        ca_params.distinguished_name.push(
-            rcgen::DnType::CommonName,
-            format!("stompy broker test CA {}", uuid::Uuid::new_v4()),
-        );
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-        let (server_cert, server_key) =
-            Self::leaf(&ca, "localhost", ExtendedKeyUsagePurpose::ServerAuth);
-        let (client_cert, client_key) =
-            Self::leaf(&ca, "client.example", ExtendedKeyUsagePurpose::ClientAuth);
-        Pki {
-            ca,
-            server_cert,
-            server_key,
-            client_cert,
-            client_key,
-        }
-    }
-
-    /// A certificate for `name` (and 127.0.0.1) signed by `ca`, with its key, as PEM.
-    fn leaf(
-        ca: &CertifiedIssuer<'static, KeyPair>,
-        name: &str,
-        usage: ExtendedKeyUsagePurpose,
-    ) -> (String, String) {
-        let mut params = CertificateParams::new(vec![name.into(), "127.0.0.1".into()]).unwrap();
-        params.extended_key_usages = vec![usage];
-        let key = KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, ca).unwrap().pem();
-        (cert, key.serialize_pem())
-    }
-
-    fn ca_pem(&self) -> String {
-        self.ca.pem()
-    }
-
-    fn broker_tls(&self) -> BrokerTls {
-        BrokerTls::from_pem(&self.server_cert, &self.server_key).expect("broker certificate")
-    }
-
-    /// A client configuration trusting this CA.
-    fn trusting(&self) -> TlsConfig {
-        TlsConfig::new().ca_pem(self.ca_pem()).unwrap()
-    }
-
-    /// [`Pki::trusting`] with this CA's client certificate.
-    fn with_client_cert(&self) -> TlsConfig {
-        self.trusting()
-            .client_cert_pem(&self.client_cert, &self.client_key)
-            .unwrap()
-    }
+/// The embedded broker's TLS settings with the test server certificate.
+fn broker_tls(pki: &Pki) -> BrokerTls {
+    BrokerTls::from_pem(&pki.server_cert, &pki.server_key).expect("broker certificate")
 }
 
 fn connect(port: u16, tls: TlsConfig) -> Result<StompClient, Error> {
@@ -108,7 +43,7 @@ fn tls_error(r: Result<StompClient, Error>) -> String {
 
 /// A TLS broker on a free port; `mutual` also requires client certificates from the CA.
 fn tls_broker(pki: &Pki, mutual: bool) -> BrokerHandle {
-    let mut tls = pki.broker_tls();
+    let mut tls = broker_tls(pki);
     if mutual {
         tls = tls.require_client_cert(pki.ca_pem()).unwrap();
     }
@@ -242,7 +177,7 @@ fn a_failed_handshake_closes_only_its_connection() {
 #[test]
 fn heart_beats_keep_an_idle_mutual_tls_connection_alive() {
     let pki = Pki::new();
-    let tls = pki.broker_tls().require_client_cert(pki.ca_pem()).unwrap();
+    let tls = broker_tls(&pki).require_client_cert(pki.ca_pem()).unwrap();
     let broker = Broker::builder()
         .tls(tls)
         .heart_beat(200, 200)
@@ -289,7 +224,7 @@ fn a_tls_client_on_a_plain_port_fails_the_handshake() {
 fn one_broker_listens_on_tcp_and_tls_at_once() {
     let pki = Pki::new();
     let broker = Broker::builder()
-        .tls(pki.broker_tls())
+        .tls(broker_tls(&pki))
         .listen("127.0.0.1:0")
         .listen_tls("127.0.0.1:0")
         .start()

@@ -12,13 +12,10 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-    KeyUsagePurpose,
-};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use stompy::{Address, Error, StompClient, TlsConfig};
 
+use common::pki::Pki;
 use common::{broker_ca, broker_up, round_trip};
 
 const RABBIT_TLS: u16 = 61614;
@@ -430,81 +427,32 @@ fn a_client_certificate_from_another_ca_is_refused() {
     assert!(server.join().unwrap().is_err());
 }
 
-/// A CA made for the test, with a server certificate for `localhost`/`127.0.0.1` and a client
-/// certificate, all signed by it.
-struct Pki {
-    ca: CertifiedIssuer<'static, KeyPair>,
-    server_cert: CertificateDer<'static>,
-    server_key: KeyPair,
-    client_cert: String,
-    client_key: KeyPair,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        ca_params.distinguished_name.push(
-            rcgen::DnType::CommonName,
-            format!("stompy test CA {}", uuid::Uuid::new_v4()),
-        );
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-
-        let mut server =
-            CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
-        server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        let server_key = KeyPair::generate().unwrap();
-        let server_cert = server.signed_by(&server_key, &ca).unwrap().der().clone();
-
-        let mut client = CertificateParams::new(vec!["client.example".into()]).unwrap();
-        client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let client_key = KeyPair::generate().unwrap();
-        let client_cert = client.signed_by(&client_key, &ca).unwrap().pem();
-        Pki {
-            ca,
-            server_cert,
-            server_key,
-            client_cert,
-            client_key,
-        }
-    }
-
-    fn ca_pem(&self) -> String {
-        self.ca.pem()
-    }
-
-    fn client_pem(&self) -> (String, String) {
-        (self.client_cert.clone(), self.client_key.serialize_pem())
-    }
-
-    /// A rustls server that requires a client certificate signed by this CA.
-    fn server_config(&self) -> Arc<rustls::ServerConfig> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add(self.ca.der().clone()).unwrap();
-        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-            roots.into(),
-            provider.clone(),
-        )
-        .build()
-        .unwrap();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key.serialize_der()));
-        let config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_client_cert_verifier(verifier)
-            .with_single_cert(vec![self.server_cert.clone()], key)
+/// A rustls server configuration that requires a client certificate signed by `pki`'s CA.
+fn server_config(pki: &Pki) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(pki.ca_der())).unwrap();
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
             .unwrap();
-        Arc::new(config)
-    }
+    let cert = CertificateDer::from_pem_slice(pki.server_cert.as_bytes()).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(pki.server_key.as_bytes()).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    Arc::new(config)
 }
 
 /// Serves one connection over mutual TLS: answers CONNECT with CONNECTED and any frame with
 /// a `receipt` header with its RECEIPT, until DISCONNECT. The thread returns the handshake
 /// or I/O error it met, as text.
 fn scripted_server(pki: &Pki) -> (u16, thread::JoinHandle<Result<(), String>>) {
-    let config = pki.server_config();
+    let config = server_config(pki);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = thread::spawn(move || {

@@ -12,6 +12,9 @@
 //! is a test failure instead of a skip.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different subset; `pub` is the interface
 
+#[cfg(feature = "tls")]
+pub mod pki;
+
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
