@@ -352,7 +352,7 @@ fn the_binary_serves_clients() {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stompy-broker"))
         .args([
-            "--bind",
+            "--listen",
             "127.0.0.1:0",
             "--user",
             "u:p",

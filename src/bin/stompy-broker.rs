@@ -22,8 +22,14 @@ use stompy::Limits;
     about = "A STOMP 1.0/1.1/1.2 broker for one machine"
 )]
 struct Args {
-    /// Address to listen on.
-    #[arg(long, short, default_value = "127.0.0.1:61613")]
+    /// Address to listen on for plain STOMP (`--listen` works too).
+    #[arg(
+        long,
+        short,
+        alias = "listen",
+        short_alias = 'l',
+        default_value = "127.0.0.1:61613"
+    )]
     bind: String,
     /// Accepted login as LOGIN:PASSCODE (repeatable); with none, any login is accepted.
     #[arg(long, short, value_name = "LOGIN:PASSCODE")]
