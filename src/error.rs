@@ -243,3 +243,43 @@ pub enum ProtocolError {
     #[error("unsupported protocol version: {0:?}")]
     UnsupportedVersion(String),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_stay_small_enough_to_return_cheaply() {
+        assert!(
+            std::mem::size_of::<Error>() <= 48,
+            "{}",
+            std::mem::size_of::<Error>()
+        );
+    }
+
+    #[test]
+    fn messages_carry_the_numbers_and_no_trailing_period() {
+        let e = Error::from(ProtocolError::BodyTooLarge { size: 10, max: 4 });
+        assert_eq!(
+            e.to_string(),
+            "protocol error: body is too large: 10 > 4 bytes"
+        );
+        let b = BrokerError {
+            message: "bad".into(),
+            body: "bad\nmore".into(),
+            receipt_id: None,
+        };
+        assert_eq!(Error::from(b).to_string(), "broker error: bad");
+        assert!(Error::Timeout(Timeout::Recv(Duration::from_secs(1))).is_timeout());
+    }
+
+    #[test]
+    fn fatal_and_permanent_errors_are_told_apart() {
+        assert!(Error::Io(io::Error::other("x")).is_fatal());
+        assert!(!Error::Timeout(Timeout::Recv(Duration::ZERO)).is_fatal());
+        assert!(Error::Timeout(Timeout::HeartBeat(Duration::ZERO)).is_fatal());
+        assert!(!Error::Protocol(ProtocolError::Unexpected("x".into())).is_fatal());
+        assert!(Error::Tls("bad cert".into()).is_permanent());
+        assert!(!Error::Io(io::Error::other("x")).is_permanent());
+    }
+}
