@@ -81,29 +81,7 @@ fn bodies_larger_than_the_tls_buffers_cross_both_ways() {
     let pki = Pki::new();
     let broker = tls_broker(&pki, false);
     let mut client = connect(broker.addr().port(), pki.trusting()).expect("connect");
-    let queue = unique_queue("broker-tls-large");
-    client
-        .subscription(&queue)
-        .wait_receipt(Duration::from_secs(5))
-        .subscribe()
-        .unwrap();
-    let bodies: Vec<Vec<u8>> = (0..3u32)
-        .map(|n| (0..2_000_000 + n).map(|i| (i % 251) as u8).collect())
-        .collect();
-    for b in &bodies {
-        client.send(&queue, b).unwrap();
-    }
-    for b in &bodies {
-        let f = client
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap()
-            .expect("a message");
-        assert!(
-            f.body() == &b[..],
-            "body differs ({} bytes)",
-            f.body().len()
-        );
-    }
+    common::large_bodies(&mut client, "broker-tls-large");
     client.disconnect().unwrap();
 }
 

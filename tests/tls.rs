@@ -21,14 +21,19 @@ use common::{broker_ca, broker_up, round_trip};
 const RABBIT_TLS: u16 = 61614;
 const ACTIVEMQ_TLS: u16 = 61624;
 
-fn rabbit(tls: TlsConfig) -> Result<StompClient, Error> {
+/// Connects to `url` as guest (virtual host `/`, which ActiveMQ accepts too) with `tls`.
+fn guest_client(url: &str, tls: TlsConfig) -> Result<StompClient, Error> {
     StompClient::builder()
-        .address(format!("stomp+ssl://127.0.0.1:{RABBIT_TLS}"))?
+        .address(url)?
         .login("guest", "guest")
         .host("/")
         .connect_timeout(Duration::from_secs(5))
         .tls(tls)
         .connect()
+}
+
+fn rabbit(tls: TlsConfig) -> Result<StompClient, Error> {
+    guest_client(&format!("stomp+ssl://127.0.0.1:{RABBIT_TLS}"), tls)
 }
 
 fn trust_brokers() -> TlsConfig {
@@ -62,41 +67,10 @@ fn activemq_round_trip_trusting_its_ca() {
     if !broker_up("ActiveMQ STOMP+TLS", ACTIVEMQ_TLS, true) {
         return;
     }
-    let mut client = StompClient::builder()
-        .address(format!("ssl://127.0.0.1:{ACTIVEMQ_TLS}"))
-        .unwrap()
-        .login("guest", "guest")
-        .host("localhost")
-        .tls(trust_brokers())
-        .connect()
-        .expect("connect");
+    let mut client =
+        guest_client(&format!("ssl://127.0.0.1:{ACTIVEMQ_TLS}"), trust_brokers()).expect("connect");
     round_trip(&mut client, "tls-activemq", "over tls");
     client.disconnect().expect("disconnect");
-}
-
-/// Bodies larger than the socket and TLS buffers, in both directions, with NULs inside.
-#[track_caller]
-fn large_bodies(client: &mut StompClient, tag: &str) {
-    let queue = common::unique_queue(tag);
-    client
-        .subscription(&queue)
-        .wait_receipt(Duration::from_secs(5))
-        .subscribe()
-        .unwrap();
-    let bodies: Vec<Vec<u8>> = (0..3u32)
-        .map(|n| (0..2_000_000 + n).map(|i| (i % 253) as u8).collect())
-        .collect();
-    for b in &bodies {
-        client.send(&queue, b).unwrap();
-    }
-    for b in &bodies {
-        let f = client
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap()
-            .unwrap();
-        assert_eq!(f.body().len(), b.len());
-        assert!(f.body() == &b[..], "body differs");
-    }
 }
 
 #[test]
@@ -105,7 +79,7 @@ fn rabbitmq_large_bodies_over_tls() {
         return;
     }
     let mut client = rabbit(trust_brokers()).expect("connect");
-    large_bodies(&mut client, "tls-large-rabbit");
+    common::large_bodies(&mut client, "tls-large-rabbit");
     client.disconnect().expect("disconnect");
 }
 
@@ -114,15 +88,12 @@ fn activemq_large_bodies_over_tls() {
     if !broker_up("ActiveMQ STOMP+TLS", ACTIVEMQ_TLS, true) {
         return;
     }
-    let mut client = StompClient::builder()
-        .address(format!("stomp+ssl://127.0.0.1:{ACTIVEMQ_TLS}"))
-        .unwrap()
-        .login("guest", "guest")
-        .host("localhost")
-        .tls(trust_brokers())
-        .connect()
-        .expect("connect");
-    large_bodies(&mut client, "tls-large-activemq");
+    let mut client = guest_client(
+        &format!("stomp+ssl://127.0.0.1:{ACTIVEMQ_TLS}"),
+        trust_brokers(),
+    )
+    .expect("connect");
+    common::large_bodies(&mut client, "tls-large-activemq");
     client.disconnect().expect("disconnect");
 }
 
@@ -155,14 +126,11 @@ fn a_host_name_the_certificate_lists_is_accepted() {
     if !broker_up("RabbitMQ STOMP+TLS", RABBIT_TLS, true) {
         return;
     }
-    let mut client = StompClient::builder()
-        .address(format!("stomp+ssl://localhost:{RABBIT_TLS}"))
-        .unwrap()
-        .login("guest", "guest")
-        .host("/")
-        .tls(trust_brokers())
-        .connect()
-        .expect("connect");
+    let mut client = guest_client(
+        &format!("stomp+ssl://localhost:{RABBIT_TLS}"),
+        trust_brokers(),
+    )
+    .expect("connect");
     round_trip(&mut client, "tls-localhost", "by name");
     client.disconnect().expect("disconnect");
 }
