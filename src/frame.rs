@@ -69,7 +69,11 @@ macro_rules! commands {
 
             /// Parses a command line (without its EOL).
             pub fn from_bytes(b: &[u8]) -> Option<Command> {
-                match b { $(x if x == $name.as_bytes() => Some(Command::$variant),)* _ => None }
+                // Matching on literals compares the length first: one comparison, not fifteen.
+                match std::str::from_utf8(b).ok()? {
+                    $($name => Some(Command::$variant),)*
+                    _ => None,
+                }
             }
         }
     };
@@ -268,6 +272,7 @@ impl Headers {
     }
 
     /// The value of the first header called `name`.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&str> {
         self.spans
             .iter()

@@ -43,6 +43,8 @@ pub(super) struct Conn {
     peer_closed: bool,
     /// When the last bytes were read.
     read_at: Instant,
+    /// When the last bytes were written.
+    written_at: Instant,
 }
 
 impl fmt::Debug for Conn {
@@ -93,7 +95,14 @@ impl Conn {
             drained: false,
             peer_closed: false,
             read_at: Instant::now(),
+            written_at: Instant::now(),
         })
+    }
+
+    /// The time of the last read or write: a clock reading that costs nothing, for stamping
+    /// queued frames (the heart-beat clock is set exactly when they are written).
+    pub(super) fn recent(&self) -> Instant {
+        self.read_at.max(self.written_at)
     }
 
     /// Bytes (written, read) since the last call.
@@ -108,17 +117,24 @@ impl Conn {
 
     /// Writes as much queued output as the socket takes now.
     pub(super) fn write_some(&mut self, session: &mut Session) -> Result<(), Error> {
+        let mut wrote = false;
         while session.wants_write() {
             match self.stream.write(session.output()) {
                 Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero).into()),
                 Ok(n) => {
                     session.consume_output(n);
                     self.bytes.0 += n as u64;
+                    wrote = true;
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) => return Err(transport::io_error(e)),
             }
+        }
+        if wrote {
+            // One clock read per write, not per frame: frames are queued with `recent()`.
+            self.written_at = Instant::now();
+            session.on_written(self.written_at);
         }
         match self.stream.flush_layers() {
             Ok(_) => Ok(()),

@@ -198,7 +198,8 @@ impl StompClient {
     pub fn send_frame(&mut self, frame: &Frame) -> Result<(), Error> {
         self.ensure_connected()?;
         self.write_or_fail(|c| {
-            c.session.send_frame(frame, Instant::now())?;
+            let now = c.conn.as_ref().map_or_else(Instant::now, Conn::recent);
+            c.session.send_frame(frame, now)?;
             c.flush_after_send()
         })
     }

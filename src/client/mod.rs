@@ -90,6 +90,8 @@ pub struct StompClient {
     pending_ack: Option<PendingAck>,
     /// The ACK of the frame a `loop_with` callback is handling, due when it returns.
     loop_ack: Option<PendingAck>,
+    /// The token of the last auto-ACK sent, kept for its string buffers.
+    spare_ack: Option<AckToken>,
     /// Why the last connection ended (None: cleanly, or still open).
     close_reason: Option<Error>,
     /// An ERROR frame seen on the current connection: the likely cause if it closes.
@@ -136,6 +138,7 @@ impl StompClient {
             receipts: ReceiptSet::new(MAX_UNCLAIMED_RECEIPTS),
             pending_ack: None,
             loop_ack: None,
+            spare_ack: None,
             close_reason: None,
             last_broker_error: None,
             broker_address: None,

@@ -50,8 +50,13 @@ impl StompClient {
                 return Ok(None);
             }
             match self.pump(deadline) {
+                // Nothing is held (the loop checked): the frame goes straight out.
+                Ok(Pumped::Event(Event::Frame(f))) => {
+                    self.track_ack(&f, transaction);
+                    return Ok(Some(f));
+                }
                 Ok(Pumped::Event(ev)) => {
-                    // Taken right back out by the loop: never more than one frame held here.
+                    // Not a frame: never more than one item held here.
                     let _ = self.hold(ev);
                 }
                 Ok(Pumped::Deadline) => {
@@ -87,8 +92,16 @@ impl StompClient {
         }
         let sub = self.session.subscription_of(frame);
         if sub.is_some_and(|s| s.auto_ack && s.ack.needs_ack()) {
+            // The last token sent lends its strings: no allocation per message.
+            let token = match self.spare_ack.take() {
+                Some(mut t) => {
+                    t.refill(frame);
+                    t
+                }
+                None => AckToken::of(frame),
+            };
             self.pending_ack = Some(PendingAck {
-                token: AckToken::of(frame),
+                token,
                 transaction: transaction.map(str::to_owned),
                 epoch: self.epoch,
             });
@@ -102,12 +115,10 @@ impl StompClient {
         if p.epoch != self.epoch || self.conn.is_none() {
             return Ok(()); // the broker redelivers it on the new connection
         }
-        self.session.acknowledge(
-            &p.token,
-            Command::Ack,
-            p.transaction.as_deref(),
-            Instant::now(),
-        )?;
+        let now = self.conn.as_ref().map_or_else(Instant::now, Conn::recent);
+        self.session
+            .acknowledge(&p.token, Command::Ack, p.transaction.as_deref(), now)?;
+        self.spare_ack = Some(p.token);
         self.flush_after_ack()
     }
 
@@ -267,8 +278,8 @@ impl StompClient {
         self.cancel_pending_ack_for(message);
         self.write_or_fail(|c| {
             let token = AckToken::of(message);
-            c.session
-                .acknowledge(&token, command, transaction, Instant::now())?;
+            let now = c.conn.as_ref().map_or_else(Instant::now, Conn::recent);
+            c.session.acknowledge(&token, command, transaction, now)?;
             c.flush_after_send()
         })
     }

@@ -103,6 +103,23 @@ impl AckToken {
         }
     }
 
+    /// Makes this the token of `frame`, reusing the strings it already holds.
+    pub(crate) fn refill(&mut self, frame: &Frame) {
+        for (slot, name) in [
+            (&mut self.message_id, header::MESSAGE_ID),
+            (&mut self.subscription, header::SUBSCRIPTION),
+            (&mut self.ack, header::ACK),
+        ] {
+            match (slot.as_mut(), frame.get(name)) {
+                (Some(s), Some(v)) => {
+                    s.clear();
+                    s.push_str(v);
+                }
+                (_, v) => *slot = v.map(str::to_owned),
+            }
+        }
+    }
+
     /// Builds the ACK or NACK frame `version` wants: 1.0 `message-id`; 1.1 `message-id` +
     /// `subscription`; 1.2 `id` = the MESSAGE's `ack` header.
     ///

@@ -73,7 +73,8 @@ impl HeartBeat {
     }
 
     pub(crate) fn on_sent(&mut self, now: Instant) {
-        self.last_sent = now;
+        // Callers may pass a time read a little earlier: it never moves the clock back.
+        self.last_sent = self.last_sent.max(now);
     }
 
     pub(crate) fn on_recv(&mut self, now: Instant) {

@@ -460,6 +460,13 @@ impl Session {
         &mut self.decoder
     }
 
+    /// Records that queued output reached the transport at `now` (heart-beat clock). Frames
+    /// count as sent when queued, at the time given then; a driver that passes a cached time
+    /// there calls this after each write so that the clock stays exact.
+    pub fn on_written(&mut self, now: Instant) {
+        self.heart_beat.on_sent(now);
+    }
+
     /// Records that bytes arrived at `now` (heart-beat clock).
     pub fn on_received(&mut self, now: Instant) {
         self.heart_beat.on_recv(now);

@@ -253,6 +253,19 @@ fn main() {
         Some("suite") => suite(args.get(1).map(String::as_str)),
         Some("mem-flow") => codec_mem::flow(&args[1], 1_000_000),
         Some("mem-big") => codec_mem::big(&args[1]),
+        // One stompy workload against a peer, for profiling: `one firehose-auto|firehose-ack|publish`.
+        Some("one") => {
+            let kind = args.get(1).map(String::as_str).unwrap_or("firehose-auto");
+            let p = peer(if kind == "publish" {
+                "sink"
+            } else {
+                "firehose"
+            });
+            match kind {
+                "publish" => stompy_runs::publish(&p.addr, true, secs(), kind),
+                k => stompy_runs::firehose(&p.addr, k == "firehose-ack", secs(), k),
+            }
+        }
         _ => {
             eprintln!("usage: stompy-compare suite [client,broker,rr,1to1,codec,mem] | peer firehose|sink|big");
             std::process::exit(2);
