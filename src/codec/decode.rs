@@ -67,6 +67,8 @@ pub struct Decoder {
     last_head: (usize, usize),
     /// `buf[pos..no_backslash_until]` holds no backslash.
     no_backslash_until: usize,
+    /// The lines of the last head parsed in one pass (kept for their room).
+    whole: WholeHead,
 }
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -96,6 +98,7 @@ impl Decoder {
             limits,
             last_head: (0, 0),
             no_backslash_until: 0,
+            whole: WholeHead::default(),
         }
     }
 
@@ -243,17 +246,23 @@ impl Decoder {
             ProtocolError::UnknownCommand(String::from_utf8_lossy(line).into_owned())
         })?;
         self.pos += consumed;
+        let escapes = !command.is_unescaped() && self.version != Version::V1_0;
         let head = |headers| Head {
             command,
             headers,
             content_length: None,
-            escapes: !command.is_unescaped() && self.version != Version::V1_0,
+            escapes,
         };
         // Tried once per frame, when its command line is complete: a head that has not ended
         // yet is scanned once here, then read line by line as it arrives.
-        let mut whole = WholeHead::new();
-        if whole.split(&self.buf[self.pos..self.end]) {
-            return self.whole_head(head(Headers::new()), &whole);
+        let mut whole = std::mem::take(&mut self.whole);
+        whole.reset();
+        let step = whole
+            .split(&self.buf[self.pos..self.end])
+            .then(|| self.whole_head(head(Headers::new()), &whole));
+        self.whole = whole;
+        if let Some(step) = step {
+            return step;
         }
         // Consecutive frames tend to look alike: room for as many headers as the last one had
         // makes one allocation where growing would make several.
@@ -291,8 +300,33 @@ impl Decoder {
             head.push_text(line, Some(start), unescape, self.version)?;
         }
         self.pos += whole.consumed;
+        if let Some(frame) = self.whole_frame(&mut head)? {
+            return Ok(Step::Item(Item::Frame(frame)));
+        }
         self.end_head(head)?;
         Ok(Step::Continue)
+    }
+
+    /// The frame of `head` when its sized body and NUL are buffered already: built at once,
+    /// with no trip through the body states. `None` leaves `head` to [`Decoder::end_head`].
+    fn whole_frame(&mut self, head: &mut Head) -> Result<Option<Frame>, ProtocolError> {
+        let len = match head.content_length {
+            Some(Ok(len)) if len <= self.limits.max_body as u64 => len as usize,
+            _ => return Ok(None),
+        };
+        let rest = &self.buf[self.pos..self.end];
+        if rest.len() <= len {
+            return Ok(None);
+        }
+        if rest[len] != 0 {
+            return Err(ProtocolError::MissingNul);
+        }
+        let body = rest[..len].to_vec();
+        self.pos += len + 1;
+        self.state = State::Idle;
+        self.last_head = (head.headers.len(), head.headers.byte_len());
+        let headers = std::mem::take(&mut head.headers);
+        Ok(Some(Frame::from_parts(head.command, headers, body)))
     }
 
     /// After the blank line: remembers the head's size and moves on to its body.

@@ -256,6 +256,12 @@ fn main() {
         // One stompy workload against a peer, for profiling: `one firehose-auto|firehose-ack|publish`.
         Some("one") => {
             let kind = args.get(1).map(String::as_str).unwrap_or("firehose-auto");
+            if kind == "rr" {
+                let b = stompy::broker::Broker::bind("127.0.0.1:0").unwrap();
+                let n = env_n("BENCH_RR", 2000) as usize;
+                stompy_runs::request_reply(&b.addr().to_string(), "/queue/rr", n, kind);
+                return;
+            }
             let p = peer(if kind == "publish" {
                 "sink"
             } else {
