@@ -291,7 +291,7 @@ impl Headers {
     }
 
     /// All headers in order, repeats included.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
         self.spans
             .iter()
             .map(|s| (self.name_at(s), self.value_at(s)))

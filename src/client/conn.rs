@@ -134,7 +134,7 @@ impl Conn {
         if wrote {
             // One clock read per write, not per frame: frames are queued with `recent()`.
             self.written_at = Instant::now();
-            session.on_written(self.written_at);
+            session.on_sent(self.written_at);
         }
         match self.stream.flush_layers() {
             Ok(_) => Ok(()),

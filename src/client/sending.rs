@@ -10,10 +10,22 @@ impl StompClient {
     /// # Errors
     /// As [`StompClient::send_frame`].
     pub fn send(&mut self, destination: &str, body: impl AsRef<[u8]>) -> Result<(), Error> {
-        let f = Frame::new(Command::Send)
-            .with_header(header::DESTINATION, destination)
-            .with_body(body.as_ref());
-        self.send_frame(&f)
+        self.send_parts(&[(header::DESTINATION, destination)], body.as_ref())
+    }
+
+    /// Sends a SEND frame straight from its headers and body: no [`Frame`] is built.
+    pub(crate) fn send_parts(
+        &mut self,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<(), Error> {
+        self.ensure_connected()?;
+        self.write_or_fail(|c| {
+            let now = c.conn.as_ref().map_or_else(Instant::now, Conn::recent);
+            let headers = headers.iter().copied();
+            c.session.send_parts(Command::Send, headers, body, now)?;
+            c.flush_after_send()
+        })
     }
 
     /// Sends `value` as a JSON body with `content-type:application/json`.

@@ -64,11 +64,11 @@ impl<'a> Transaction<'a> {
     /// [`Error::TransactionLost`] after a reconnect; otherwise as [`StompClient::send`].
     pub fn send(&mut self, destination: &str, body: impl AsRef<[u8]>) -> Result<(), Error> {
         self.check()?;
-        let f = Frame::new(Command::Send)
-            .with_header(header::DESTINATION, destination)
-            .with_header(header::TRANSACTION, &self.id)
-            .with_body(body.as_ref());
-        self.client.send_frame(&f)
+        let headers = [
+            (header::DESTINATION, destination),
+            (header::TRANSACTION, self.id.as_str()),
+        ];
+        self.client.send_parts(&headers, body.as_ref())
     }
 
     /// A message with options, inside the transaction.

@@ -110,6 +110,8 @@ pub struct Session {
     version: Version,
     decoder: Decoder,
     out: Vec<u8>,
+    /// `out[..out_pos]` was written already.
+    out_pos: usize,
     heart_beat: HeartBeat,
     connected: Option<Frame>,
     subs: Vec<Subscription>,
@@ -155,6 +157,7 @@ impl Session {
             version: Version::V1_0,
             decoder,
             out: Vec::new(),
+            out_pos: 0,
             heart_beat: HeartBeat::off(now),
             connected: None,
             subs: Vec::new(),
@@ -253,20 +256,25 @@ impl Session {
 
     /// Bytes waiting to be written to the peer.
     pub fn output(&self) -> &[u8] {
-        &self.out
+        &self.out[self.out_pos..]
     }
 
     /// True when there are bytes to write.
     pub fn wants_write(&self) -> bool {
-        !self.out.is_empty()
+        self.out.len() > self.out_pos
     }
 
     /// Drops the first `n` bytes of [`Session::output`]: they were written.
     pub fn consume_output(&mut self, n: usize) {
-        if n >= self.out.len() {
+        // Written bytes are skipped, and moved out only once they are half the buffer: a
+        // socket that takes a little at a time does not cost a copy of the rest per write.
+        self.out_pos += n;
+        if self.out_pos >= self.out.len() {
             self.out.clear();
-        } else {
-            self.out.drain(..n);
+            self.out_pos = 0;
+        } else if self.out_pos >= self.out.len() / 2 {
+            self.out.drain(..self.out_pos);
+            self.out_pos = 0;
         }
     }
 
@@ -275,6 +283,7 @@ impl Session {
         let frame = self.connect_frame(default_host);
         self.decoder = Decoder::new(Version::V1_0, self.cfg.limits);
         self.out.clear();
+        self.out_pos = 0;
         self.version = Version::V1_0;
         self.connected = None;
         self.heart_beat = HeartBeat::off(now);
@@ -335,30 +344,49 @@ impl Session {
     /// [`Error::NotConnected`] before CONNECTED or after DISCONNECT; [`Error::Invalid`] for a
     /// frame the negotiated version cannot carry.
     pub fn send_frame(&mut self, frame: &Frame, now: Instant) -> Result<(), Error> {
+        let headers = frame.headers().iter();
+        self.send_parts(frame.command(), headers, frame.body(), now)
+    }
+
+    /// Like [`Session::send_frame`], from borrowed parts: a SEND costs no [`Frame`] and no copy
+    /// of its body before it is encoded.
+    ///
+    /// # Errors
+    /// As [`Session::send_frame`].
+    pub fn send_parts<'a, I>(
+        &mut self,
+        command: Command,
+        headers: I,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<(), Error>
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
         if self.phase != Phase::Connected {
-            return Err(Error::NotConnected(format!(
-                "cannot send {}",
-                frame.command()
-            )));
+            return Err(Error::NotConnected(format!("cannot send {command}")));
         }
-        if frame.command() == Command::Nack && self.version == Version::V1_0 {
+        if command == Command::Nack && self.version == Version::V1_0 {
             return Err(Error::invalid("NACK does not exist in STOMP 1.0"));
         }
-        encode_frame(frame, self.version, &mut self.out)?;
+        encode_parts(command, headers.clone(), body, self.version, &mut self.out)?;
         self.heart_beat.on_sent(now);
         if let Some(log) = &mut self.sent_log {
-            log.push(frame.clone());
+            log.push(Frame::from_parts(
+                command,
+                headers.clone().collect(),
+                body.to_vec(),
+            ));
         }
-        if let Some(r) = frame.get(header::RECEIPT) {
+        let get = |name: &str| {
+            let mut all = headers.clone();
+            all.find(|(n, _)| *n == name).map(|(_, v)| v)
+        };
+        if let Some(r) = get(header::RECEIPT) {
             self.receipts.insert(r);
         }
-        let tx = || {
-            frame
-                .get(header::TRANSACTION)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        match frame.command() {
+        let tx = || get(header::TRANSACTION).unwrap_or_default().to_owned();
+        match command {
             Command::Begin => {
                 self.transactions.insert(tx());
             }
@@ -458,13 +486,6 @@ impl Session {
     /// The decoder, for reading straight into its buffer. Call [`Session::on_received`] after.
     pub fn decoder_mut(&mut self) -> &mut Decoder {
         &mut self.decoder
-    }
-
-    /// Records that queued output reached the transport at `now` (heart-beat clock). Frames
-    /// count as sent when queued, at the time given then; a driver that passes a cached time
-    /// there calls this after each write so that the clock stays exact.
-    pub fn on_written(&mut self, now: Instant) {
-        self.heart_beat.on_sent(now);
     }
 
     /// Records that bytes arrived at `now` (heart-beat clock).
@@ -635,14 +656,17 @@ impl Session {
         if !open || self.failed.is_some() || !self.heart_beat.wants_send(now) {
             return false;
         }
-        if self.out.is_empty() {
+        if !self.wants_write() {
             encode_heartbeat(&mut self.out);
         }
         self.heart_beat.on_sent(now);
         true
     }
 
-    /// Records that bytes were written at `now` (heart-beat clock).
+    /// Records that bytes were written at `now` (heart-beat clock). Frames count as sent when
+    /// queued, at the time given then; a driver that passes a cached time there calls this
+    /// after each write so that the clock stays exact. A time earlier than one already
+    /// recorded changes nothing.
     pub fn on_sent(&mut self, now: Instant) {
         self.heart_beat.on_sent(now);
     }

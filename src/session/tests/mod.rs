@@ -295,3 +295,61 @@ fn a_message_finds_its_subscription_by_header_or_by_its_only_destination() {
     );
     assert!(s.subscription_of(&elsewhere).is_none());
 }
+
+#[test]
+fn output_written_a_few_bytes_at_a_time_comes_out_whole_and_in_order() {
+    let t0 = Instant::now();
+    let mut s = open("1.2", "0,0", SessionConfig::default(), t0);
+    let mut expected = Vec::new();
+    for i in 0..50 {
+        let body = format!("message {i}");
+        let headers = [("destination", "/queue/a"), ("transaction", "t")];
+        s.send_parts(Command::Send, headers.into_iter(), body.as_bytes(), t0)
+            .unwrap();
+        let frame = Frame::new(Command::Send)
+            .with_header("destination", "/queue/a")
+            .with_header("transaction", "t")
+            .with_body(body);
+        crate::codec::encode_frame(&frame, Version::V1_2, &mut expected).unwrap();
+    }
+    // A socket that takes 7 bytes per write, with a frame queued now and then in between.
+    let mut wire = Vec::new();
+    while s.wants_write() {
+        let n = s.output().len().min(7);
+        wire.extend_from_slice(&s.output()[..n]);
+        s.consume_output(n);
+        if wire.len() % 70 == 0 && expected.len() < 8000 {
+            let body = format!("late {}", wire.len());
+            s.send_parts(
+                Command::Send,
+                [("destination", "/q")].into_iter(),
+                body.as_bytes(),
+                t0,
+            )
+            .unwrap();
+            let late = Frame::new(Command::Send)
+                .with_header("destination", "/q")
+                .with_body(body);
+            crate::codec::encode_frame(&late, Version::V1_2, &mut expected).unwrap();
+        }
+    }
+    assert_eq!(wire, expected);
+    assert!(s.output().is_empty());
+}
+
+#[test]
+fn send_parts_tracks_receipts_and_transactions_like_send_frame() {
+    let t0 = Instant::now();
+    let mut s = open("1.2", "0,0", SessionConfig::default(), t0);
+    let begin = [("transaction", "t"), ("receipt", "r-1")];
+    s.send_parts(Command::Begin, begin.into_iter(), b"", t0)
+        .unwrap();
+    assert!(s.in_transaction("t"));
+    assert!(s.is_receipt_pending("r-1"));
+    s.send_parts(Command::Abort, [("transaction", "t")].into_iter(), b"", t0)
+        .unwrap();
+    assert!(!s.in_transaction("t"));
+    let sent = written(&mut s);
+    assert_eq!(sent[0].get("receipt"), Some("r-1"));
+    assert_eq!(sent[1].command(), Command::Abort);
+}
