@@ -11,7 +11,8 @@
 # stomp.py is found ($BENCH_PYTHON, else the venv scripts/brokers.sh venv makes). Prints one
 # ratio table, writes it to bench-results.md and into README.md's Performance section.
 # Environment: BENCH_SECS (seconds per client-bound measurement, default 2),
-# BENCH_BROKER_MSGS (default 100000), BENCH_RR (round trips, default 2000).
+# BENCH_BROKER_MSGS (default 100000), BENCH_RR (round trips, default 2000), BENCH_ROUNDS
+# (interleaved runs per client on each broker, default 3; the table takes the median).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD

@@ -12,6 +12,7 @@ import os
 
 rows = {}
 order = []
+runs = {}
 for line in open(sys.argv[1]):
     line = line.strip()
     if not line.startswith("{"):
@@ -21,7 +22,22 @@ for line in open(sys.argv[1]):
     if w not in rows:
         rows[w] = {}
         order.append(w)
-    rows[w][r["client"]] = r
+    runs.setdefault((w, r["client"]), []).append(r)
+
+
+def median_run(rs):
+    """One run whose numbers are the medians of all runs of that workload and client."""
+    out = dict(rs[-1])
+    for k, v in out.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            vals = sorted(r[k] for r in rs if k in r)
+            out[k] = vals[len(vals) // 2]
+    out["runs"] = len(rs)
+    return out
+
+
+for (w, c), rs in runs.items():
+    rows[w][c] = median_run(rs)
 
 
 def f_rate(v):
@@ -137,7 +153,8 @@ md = [f"Last run: {stamp}, {cpus} cores, `scripts/bench.sh`. Ratios compare stom
       "client measured in the same run on the same peer or broker: msgs/s ÷ msgs/s (above 1: stompy "
       "is faster), for latency rows other p50 ÷ stompy p50. CPU is the client thread's user + system "
       "time per message (stomp.py: its whole process). \"floor\" is a raw socket that writes "
-      "pre-encoded frames in bulk and reads by counting NULs.", ""]
+      "pre-encoded frames in bulk and reads by counting NULs. Broker rows are the median of "
+      "`BENCH_ROUNDS` (default 3) interleaved runs per client.", ""]
 md += lines
 md += ["", "| goal | met | measured |", "|---|---|---|"]
 md += [f"| {g} | {'yes' if ok else '**no**'} | {m} |" for g, ok, m in goals]

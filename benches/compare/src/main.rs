@@ -175,9 +175,13 @@ fn suite(only: Option<&str>) {
     if let Ok(keep) = std::env::var("BENCH_BROKERS") {
         brokers.retain(|(name, _)| keep.split(',').any(|k| k == *name));
     }
+    // Broker-bound numbers swing by tens of percent from one run to the next: each client runs
+    // BENCH_ROUNDS times, interleaved, and the table takes the median.
+    let rounds = env_n("BENCH_ROUNDS", 3);
     if on("broker") {
         let n = env_n("BENCH_BROKER_MSGS", 100_000);
-        for (name, addr) in &brokers {
+        for (round, (name, addr)) in (0..rounds).flat_map(|r| brokers.iter().map(move |b| (r, b))) {
+            let uniq = format!("{uniq}-{round}");
             let w = format!("{name}: publish + consume");
             if want("raw") {
                 raw::broker_roundtrip(addr, &format!("/queue/bench-raw-{uniq}"), n, &w);
@@ -202,7 +206,8 @@ fn suite(only: Option<&str>) {
     }
     if on("rr") {
         let n = env_n("BENCH_RR", 2000) as usize;
-        for (name, addr) in &brokers {
+        for (round, (name, addr)) in (0..rounds).flat_map(|r| brokers.iter().map(move |b| (r, b))) {
+            let uniq = format!("{uniq}-{round}");
             let w = format!("{name}: request/reply");
             if want("raw") {
                 raw::request_reply(addr, &format!("/queue/rr-raw-{uniq}"), n, &w);
