@@ -30,7 +30,7 @@ pub use transaction::Transaction;
 
 use crate::error::{Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Version};
-use crate::session::{AckMode, AckToken, Event, Phase, ReceiptSet, Session, Subscription};
+use crate::session::{AckIds, AckMode, AckToken, Event, Phase, ReceiptSet, Session, Subscription};
 use crate::transport::Address;
 
 /// The `host` header sent when none is configured: RabbitMQ's default virtual host, which

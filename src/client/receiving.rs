@@ -125,9 +125,9 @@ impl StompClient {
     /// Forgets the pending auto-ACK without sending it (used when the application rejected
     /// the message itself).
     pub(super) fn cancel_pending_ack_for(&mut self, frame: &Frame) {
-        let token = AckToken::of(frame);
+        let ids = AckIds::of(frame);
         for slot in [&mut self.pending_ack, &mut self.loop_ack] {
-            if slot.as_ref().is_some_and(|p| p.token == token) {
+            if slot.as_ref().is_some_and(|p| p.token.ids() == ids) {
                 *slot = None;
             }
         }
@@ -277,9 +277,9 @@ impl StompClient {
         self.ensure_connected()?;
         self.cancel_pending_ack_for(message);
         self.write_or_fail(|c| {
-            let token = AckToken::of(message);
+            let ids = AckIds::of(message);
             let now = c.conn.as_ref().map_or_else(Instant::now, Conn::recent);
-            c.session.acknowledge(&token, command, transaction, now)?;
+            c.session.acknowledge_ids(ids, command, transaction, now)?;
             c.flush_after_send()
         })
     }

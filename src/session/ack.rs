@@ -133,6 +133,7 @@ impl AckToken {
     ) -> Result<Frame, Error> {
         let mut f = Frame::new(command);
         for (name, value) in self
+            .ids()
             .headers(command, version, transaction)?
             .iter()
             .flatten()
@@ -142,14 +143,46 @@ impl AckToken {
         Ok(f)
     }
 
+    /// The token's identifiers, borrowed.
+    pub(crate) fn ids(&self) -> AckIds<'_> {
+        AckIds {
+            message_id: self.message_id.as_deref(),
+            subscription: self.subscription.as_deref(),
+            ack: self.ack.as_deref(),
+        }
+    }
+}
+
+/// What identifies a MESSAGE to ACK or NACK, borrowed from the frame or from an [`AckToken`]:
+/// an explicit ACK needs no copy of its headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AckIds<'a> {
+    message_id: Option<&'a str>,
+    subscription: Option<&'a str>,
+    ack: Option<&'a str>,
+}
+
+impl<'a> AckIds<'a> {
+    /// The identifiers of a MESSAGE frame.
+    pub(crate) fn of(frame: &'a Frame) -> Self {
+        AckIds {
+            message_id: frame.get(header::MESSAGE_ID),
+            subscription: frame.get(header::SUBSCRIPTION),
+            ack: frame.get(header::ACK),
+        }
+    }
+
     /// The headers of [`AckToken::frame`], borrowed: lets the session encode an ACK without
     /// building a frame.
-    pub(crate) fn headers<'a>(
-        &'a self,
+    pub(crate) fn headers<'b>(
+        self,
         command: Command,
         version: Version,
-        transaction: Option<&'a str>,
-    ) -> Result<[Option<(&'static str, &'a str)>; 3], Error> {
+        transaction: Option<&'b str>,
+    ) -> Result<[Option<(&'static str, &'b str)>; 3], Error>
+    where
+        'a: 'b,
+    {
         let missing = |h: &str| {
             Error::Protocol(ProtocolError::Unexpected(format!(
                 "cannot {command}: the MESSAGE has no {h} header"
@@ -161,26 +194,17 @@ impl AckToken {
                 if command == Command::Nack {
                     return Err(Error::invalid("NACK does not exist in STOMP 1.0"));
                 }
-                let id = self
-                    .message_id
-                    .as_deref()
-                    .ok_or_else(|| missing("message-id"))?;
+                let id = self.message_id.ok_or_else(|| missing("message-id"))?;
                 out[0] = Some((header::MESSAGE_ID, id));
             }
             Version::V1_1 => {
-                let id = self
-                    .message_id
-                    .as_deref()
-                    .ok_or_else(|| missing("message-id"))?;
-                let sub = self
-                    .subscription
-                    .as_deref()
-                    .ok_or_else(|| missing("subscription"))?;
+                let id = self.message_id.ok_or_else(|| missing("message-id"))?;
+                let sub = self.subscription.ok_or_else(|| missing("subscription"))?;
                 out[0] = Some((header::MESSAGE_ID, id));
                 out[1] = Some((header::SUBSCRIPTION, sub));
             }
             Version::V1_2 => {
-                let id = self.ack.as_deref().ok_or_else(|| missing("ack"))?;
+                let id = self.ack.ok_or_else(|| missing("ack"))?;
                 out[0] = Some((header::ID, id));
             }
         }

@@ -22,6 +22,7 @@ mod tests;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+pub(crate) use ack::AckIds;
 pub use ack::{AckMode, AckToken, Subscription};
 pub use heartbeat::parse_heart_beat;
 use heartbeat::HeartBeat;
@@ -465,11 +466,22 @@ impl Session {
         transaction: Option<&str>,
         now: Instant,
     ) -> Result<(), Error> {
+        self.acknowledge_ids(token.ids(), command, transaction, now)
+    }
+
+    /// Like [`Session::acknowledge`], with identifiers borrowed from the MESSAGE itself.
+    pub(crate) fn acknowledge_ids(
+        &mut self,
+        ids: AckIds<'_>,
+        command: Command,
+        transaction: Option<&str>,
+        now: Instant,
+    ) -> Result<(), Error> {
         if self.phase != Phase::Connected {
             return Err(Error::NotConnected(format!("cannot send {command}")));
         }
         // Encoded straight from the token: no frame is built for the most frequent write.
-        let headers = token.headers(command, self.version, transaction)?;
+        let headers = ids.headers(command, self.version, transaction)?;
         encode_parts(
             command,
             headers.iter().flatten().copied(),
