@@ -173,6 +173,12 @@ impl StompClient {
         self.inbox_bytes = self.inbox.iter().map(held_size).sum();
     }
 
+    /// A recent time for stamping queued frames without reading the clock: the last read or
+    /// write on the connection (the heart-beat clock is set exactly when output is written).
+    pub(super) fn recent(&self) -> Instant {
+        self.conn.as_ref().map_or_else(Instant::now, Conn::recent)
+    }
+
     pub(super) fn next_held(&mut self) -> Option<Frame> {
         let f = self.inbox.pop_front()?;
         self.inbox_bytes -= held_size(&f);
@@ -198,7 +204,7 @@ impl StompClient {
     pub fn send_frame(&mut self, frame: &Frame) -> Result<(), Error> {
         self.ensure_connected()?;
         self.write_or_fail(|c| {
-            let now = c.conn.as_ref().map_or_else(Instant::now, Conn::recent);
+            let now = c.recent();
             c.session.send_frame(frame, now)?;
             c.flush_after_send()
         })

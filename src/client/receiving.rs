@@ -115,7 +115,7 @@ impl StompClient {
         if p.epoch != self.epoch || self.conn.is_none() {
             return Ok(()); // the broker redelivers it on the new connection
         }
-        let now = self.conn.as_ref().map_or_else(Instant::now, Conn::recent);
+        let now = self.recent();
         self.session
             .acknowledge(&p.token, Command::Ack, p.transaction.as_deref(), now)?;
         self.spare_ack = Some(p.token);
@@ -278,7 +278,7 @@ impl StompClient {
         self.cancel_pending_ack_for(message);
         self.write_or_fail(|c| {
             let ids = AckIds::of(message);
-            let now = c.conn.as_ref().map_or_else(Instant::now, Conn::recent);
+            let now = c.recent();
             c.session.acknowledge_ids(ids, command, transaction, now)?;
             c.flush_after_send()
         })

@@ -21,7 +21,7 @@ impl StompClient {
     ) -> Result<(), Error> {
         self.ensure_connected()?;
         self.write_or_fail(|c| {
-            let now = c.conn.as_ref().map_or_else(Instant::now, Conn::recent);
+            let now = c.recent();
             let headers = headers.iter().copied();
             c.session.send_parts(Command::Send, headers, body, now)?;
             c.flush_after_send()
