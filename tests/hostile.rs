@@ -18,7 +18,7 @@ mod peer;
 
 use std::time::{Duration, Instant};
 
-use peer::{connected, write, Peer, Step};
+use peer::{assert_heart_beat_timeout, assert_no_receipt_within, connected, write, Peer, Step};
 use stompy::{
     ClientBuilder, Command, Error, Limits, ProtocolError, ReconnectPolicy, StompClient, Timeout,
 };
@@ -76,6 +76,25 @@ fn fatal(bytes: impl AsRef<[u8]>) -> ProtocolError {
     p
 }
 
+/// A client that expects a heart-beat from the peer every 100 ms and sends none.
+fn expecting_heart_beats(peer: &Peer) -> StompClient {
+    builder(peer)
+        .heart_beat(Duration::ZERO, Duration::from_millis(100))
+        .connect()
+        .unwrap()
+}
+
+/// Sends a message asking for a receipt and checks that a 300 ms wait for it times out, well
+/// within a second.
+#[track_caller]
+fn assert_receipt_wait_times_out(c: &mut StompClient) {
+    let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
+    let start = Instant::now();
+    assert_no_receipt_within(c, &r, Duration::from_millis(300));
+    let took = start.elapsed();
+    assert!(took < Duration::from_millis(1000), "{took:?}");
+}
+
 fn small_limits() -> Limits {
     Limits {
         max_header_line: 256,
@@ -86,13 +105,11 @@ fn small_limits() -> Limits {
 
 // ---- header lines and header counts ------------------------------------------------------
 
-#[test]
-fn oversized_header_line_is_refused_within_one_read_of_the_limit() {
-    let big = format!(
-        "MESSAGE\nsubscription:sub-1\nx:{}\n\n\0",
-        "y".repeat(8 << 20)
-    );
-    let peer = after_subscribe(big);
+/// Checks that `bytes` after SUBSCRIBE, to a client with [`small_limits`], are refused as a
+/// header line too long, with at most one read buffered past the limit.
+#[track_caller]
+fn header_line_refused_within_one_read(bytes: impl AsRef<[u8]>) {
+    let peer = after_subscribe(bytes);
     let mut c = subscribed_with(&peer, small_limits());
     match protocol_error(&mut c) {
         ProtocolError::HeaderLineTooLong { len, max } => {
@@ -104,16 +121,17 @@ fn oversized_header_line_is_refused_within_one_read_of_the_limit() {
 }
 
 #[test]
+fn oversized_header_line_is_refused_within_one_read_of_the_limit() {
+    let big = format!(
+        "MESSAGE\nsubscription:sub-1\nx:{}\n\n\0",
+        "y".repeat(8 << 20)
+    );
+    header_line_refused_within_one_read(big);
+}
+
+#[test]
 fn command_line_that_never_ends_is_refused_within_one_read_of_the_limit() {
-    let peer = after_subscribe("M".repeat(4 << 20));
-    let mut c = subscribed_with(&peer, small_limits());
-    match protocol_error(&mut c) {
-        ProtocolError::HeaderLineTooLong { len, max } => {
-            assert_eq!(max, 256);
-            assert!(len <= max + 2 + READ_CHUNK, "buffered {len}");
-        }
-        other => panic!("{other:?}"),
-    }
+    header_line_refused_within_one_read("M".repeat(4 << 20));
 }
 
 #[test]
@@ -416,13 +434,7 @@ fn receipt_for_an_unknown_id_is_ignored() {
     assert!(c.is_connected());
     // And it does not complete a later wait for a different receipt.
     let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
-    let err = c
-        .wait_for_receipt(&r, Duration::from_millis(200))
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::Receipt(_))),
-        "{err:?}"
-    );
+    assert_no_receipt_within(&mut c, &r, Duration::from_millis(200));
 }
 
 #[test]
@@ -556,13 +568,10 @@ fn connected_with_a_version_the_client_did_not_offer_is_refused() {
 
 #[test]
 fn connected_with_the_largest_heart_beat_values_works() {
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "4294967295,4294967295"),
-        Step::Read,
-        write(MSG),
-        Step::Silence(LINGER),
-    ]);
+    let peer = Peer::heart_beat_then(
+        "4294967295,4294967295",
+        vec![Step::Read, write(MSG), Step::Silence(LINGER)],
+    );
     let mut c = builder(&peer)
         .heart_beat(Duration::from_millis(1), Duration::from_millis(1))
         .connect()
@@ -614,19 +623,15 @@ fn peer_that_never_answers_connect_times_out_within_the_deadline() {
 
 #[test]
 fn heart_beats_only_keep_the_connection_alive_until_recv_timeout() {
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "100,0"),
-        Step::Repeat {
+    let peer = Peer::heart_beat_then(
+        "100,0",
+        vec![Step::Repeat {
             bytes: b"\n".to_vec(),
             every: Duration::from_millis(50),
             total: Duration::from_secs(3),
-        },
-    ]);
-    let mut c = builder(&peer)
-        .heart_beat(Duration::ZERO, Duration::from_millis(100))
-        .connect()
-        .unwrap();
+        }],
+    );
+    let mut c = expecting_heart_beats(&peer);
     let start = Instant::now();
     let err = c.recv_timeout(Duration::from_secs(1)).unwrap_err();
     let took = start.elapsed();
@@ -640,27 +645,22 @@ fn heart_beats_only_keep_the_connection_alive_until_recv_timeout() {
 
 #[test]
 fn silence_after_heart_beats_is_a_heart_beat_timeout() {
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "100,0"),
-        Step::Repeat {
-            bytes: b"\r\n".to_vec(),
-            every: Duration::from_millis(50),
-            total: Duration::from_millis(400),
-        },
-        Step::Silence(LINGER),
-    ]);
-    let mut c = builder(&peer)
-        .heart_beat(Duration::ZERO, Duration::from_millis(100))
-        .connect()
-        .unwrap();
+    let peer = Peer::heart_beat_then(
+        "100,0",
+        vec![
+            Step::Repeat {
+                bytes: b"\r\n".to_vec(),
+                every: Duration::from_millis(50),
+                total: Duration::from_millis(400),
+            },
+            Step::Silence(LINGER),
+        ],
+    );
+    let mut c = expecting_heart_beats(&peer);
     let start = Instant::now();
     let err = c.recv().unwrap_err();
     let took = start.elapsed();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
-        "{err:?}"
-    );
+    assert_heart_beat_timeout(&err);
     // ~400 ms of beats, then 100 ms × 1.5 of silence.
     assert!(
         took >= Duration::from_millis(450) && took < Duration::from_millis(1200),
@@ -926,17 +926,7 @@ fn a_flood_of_unsolicited_receipts_does_not_hold_off_a_receipt_timeout() {
         },
     ]);
     let mut c = subscribed(&peer);
-    let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
-    let start = Instant::now();
-    let err = c
-        .wait_for_receipt(&r, Duration::from_millis(300))
-        .unwrap_err();
-    let took = start.elapsed();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::Receipt(_))),
-        "{err:?}"
-    );
-    assert!(took < Duration::from_millis(1000), "{took:?}");
+    assert_receipt_wait_times_out(&mut c);
 }
 
 #[test]
@@ -950,13 +940,7 @@ fn an_unsolicited_receipt_does_not_complete_a_later_wait_for_that_id() {
     let mut c = subscribed(&peer);
     assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
     c.message("/queue/b").receipt_id("r-1").send().unwrap();
-    let err = c
-        .wait_for_receipt("r-1", Duration::from_millis(200))
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::Receipt(_))),
-        "{err:?}"
-    );
+    assert_no_receipt_within(&mut c, "r-1", Duration::from_millis(200));
 }
 
 // ---- acknowledgement headers the broker left out -----------------------------------------
@@ -1029,41 +1013,34 @@ fn reset_in_the_middle_of_a_frame_is_an_io_error() {
 
 #[test]
 fn silence_in_the_middle_of_a_frame_is_a_heart_beat_timeout() {
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "100,0"),
-        Step::Read,
-        write("MESSAGE\nsubscription:sub-1\n\nhal"),
-        Step::Silence(LINGER),
-    ]);
-    let mut c = builder(&peer)
-        .heart_beat(Duration::ZERO, Duration::from_millis(100))
-        .connect()
-        .unwrap();
+    let peer = Peer::heart_beat_then(
+        "100,0",
+        vec![
+            Step::Read,
+            write("MESSAGE\nsubscription:sub-1\n\nhal"),
+            Step::Silence(LINGER),
+        ],
+    );
+    let mut c = expecting_heart_beats(&peer);
     c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
     let start = Instant::now();
     let err = c.recv().unwrap_err();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
-        "{err:?}"
-    );
+    assert_heart_beat_timeout(&err);
     assert!(start.elapsed() < Duration::from_secs(1));
 }
 
 #[test]
 fn a_frame_trickling_in_faster_than_the_heart_beat_deadline_arrives() {
     let frame = MSG.as_bytes().chunks(12).map(<[u8]>::to_vec).collect();
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "100,0"),
-        Step::Read,
-        Step::Pieces(frame, Duration::from_millis(60)),
-        Step::Silence(LINGER),
-    ]);
-    let mut c = builder(&peer)
-        .heart_beat(Duration::ZERO, Duration::from_millis(100))
-        .connect()
-        .unwrap();
+    let peer = Peer::heart_beat_then(
+        "100,0",
+        vec![
+            Step::Read,
+            Step::Pieces(frame, Duration::from_millis(60)),
+            Step::Silence(LINGER),
+        ],
+    );
+    let mut c = expecting_heart_beats(&peer);
     c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
     // The frame takes ~480 ms, three times the 150 ms deadline, but bytes keep coming.
     assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
@@ -1071,21 +1048,11 @@ fn a_frame_trickling_in_faster_than_the_heart_beat_deadline_arrives() {
 
 #[test]
 fn keep_alive_after_the_broker_went_silent_is_a_heart_beat_timeout_and_drops_the_connection() {
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "100,0"),
-        Step::Silence(LINGER),
-    ]);
-    let mut c = builder(&peer)
-        .heart_beat(Duration::ZERO, Duration::from_millis(100))
-        .connect()
-        .unwrap();
+    let peer = Peer::heart_beat_then("100,0", vec![Step::Silence(LINGER)]);
+    let mut c = expecting_heart_beats(&peer);
     std::thread::sleep(Duration::from_millis(300)); // long work between pulls
     let err = c.keep_alive().unwrap_err();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
-        "{err:?}"
-    );
+    assert_heart_beat_timeout(&err);
     assert!(!c.is_connected());
     assert!(matches!(
         c.close_reason(),
@@ -1123,13 +1090,10 @@ fn heart_beats_go_out_while_the_application_works_through_buffered_frames() {
     for i in 0..20 {
         burst.push_str(&MSG.replace("hello", &i.to_string()));
     }
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "0,100"),
-        Step::Read,
-        write(burst),
-        Step::ReadUntilClosed,
-    ]);
+    let peer = Peer::heart_beat_then(
+        "0,100",
+        vec![Step::Read, write(burst), Step::ReadUntilClosed],
+    );
     let mut c = builder(&peer)
         .heart_beat(Duration::from_millis(100), Duration::ZERO)
         .connect()
@@ -1160,17 +1124,7 @@ fn a_flood_of_messages_does_not_hold_off_a_receipt_timeout() {
         },
     ]);
     let mut c = subscribed(&peer);
-    let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
-    let start = Instant::now();
-    let err = c
-        .wait_for_receipt(&r, Duration::from_millis(300))
-        .unwrap_err();
-    let took = start.elapsed();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::Receipt(_))),
-        "{err:?}"
-    );
-    assert!(took < Duration::from_millis(1000), "{took:?}");
+    assert_receipt_wait_times_out(&mut c);
     // What came meanwhile is kept, in order.
     assert_eq!(c.recv().unwrap().unwrap().body(), b"hello");
 }

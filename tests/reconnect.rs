@@ -17,6 +17,17 @@ fn patient() -> ReconnectPolicy {
     }
 }
 
+/// A client on `addr` that reconnects on its own, with the [`patient`] policy.
+fn reconnecting(addr: std::net::SocketAddr) -> StompClient {
+    StompClient::builder()
+        .address(addr)
+        .unwrap()
+        .auto_reconnect(true)
+        .reconnect_policy(patient())
+        .connect()
+        .unwrap()
+}
+
 fn preload(addr: std::net::SocketAddr, queue: &str, range: std::ops::Range<u32>) {
     let mut p = StompClient::connect(addr).unwrap();
     for i in range {
@@ -62,13 +73,7 @@ fn ten_thousand_messages_survive_broker_kills_and_a_restart() {
     let addr = broker.addr();
     let q = "/queue/survive";
     preload(addr, q, 0..10_000);
-    let mut c = StompClient::builder()
-        .address(addr)
-        .unwrap()
-        .auto_reconnect(true)
-        .reconnect_policy(patient())
-        .connect()
-        .unwrap();
+    let mut c = reconnecting(addr);
     let sub = c
         .subscription(q)
         .ack(AckMode::ClientIndividual)
@@ -152,13 +157,7 @@ fn ten_thousand_messages_survive_failing_over_between_brokers_and_back() {
 #[test]
 fn a_transaction_open_across_a_reconnect_fails_instead_of_committing_half() {
     let broker = Broker::bind("127.0.0.1:0").unwrap();
-    let mut c = StompClient::builder()
-        .address(broker.addr())
-        .unwrap()
-        .auto_reconnect(true)
-        .reconnect_policy(patient())
-        .connect()
-        .unwrap();
+    let mut c = reconnecting(broker.addr());
     c.subscription("/queue/tx-lost").subscribe().unwrap();
     let mut tx = c.transaction().unwrap();
     tx.send("/queue/tx-lost", "first half").unwrap();
@@ -194,13 +193,7 @@ fn without_auto_reconnect_a_lost_connection_ends_the_iteration_with_a_reason() {
 #[test]
 fn kill_connections_can_be_repeated_while_clients_reconnect() {
     let broker = Broker::bind("127.0.0.1:0").unwrap();
-    let mut c = StompClient::builder()
-        .address(broker.addr())
-        .unwrap()
-        .auto_reconnect(true)
-        .reconnect_policy(patient())
-        .connect()
-        .unwrap();
+    let mut c = reconnecting(broker.addr());
     for i in 0..50 {
         broker.kill_connections();
         c.message("/queue/k").body(format!("{i}")).send().ok();
@@ -237,13 +230,7 @@ fn held_messages_from_a_lost_connection_are_not_acked_on_the_new_one() {
     let broker = Broker::bind("127.0.0.1:0").unwrap();
     let q = "/queue/held";
     preload(broker.addr(), q, 0..3);
-    let mut c = StompClient::builder()
-        .address(broker.addr())
-        .unwrap()
-        .auto_reconnect(true)
-        .reconnect_policy(patient())
-        .connect()
-        .unwrap();
+    let mut c = reconnecting(broker.addr());
     c.subscription(q)
         .ack(AckMode::ClientIndividual)
         .subscribe()

@@ -4,7 +4,7 @@ mod peer;
 
 use std::time::{Duration, Instant};
 
-use peer::{connected, write, Peer, Step};
+use peer::{assert_heart_beat_timeout, assert_no_receipt_within, connected, write, Peer, Step};
 use stompy::{Command, Error, Limits, ProtocolError, StompClient, Timeout};
 
 const MSG: &str = "MESSAGE\ndestination:/queue/a\nmessage-id:1\nsubscription:sub-1\n\nhello\0";
@@ -22,6 +22,22 @@ fn subscribed(peer: &Peer) -> StompClient {
     let mut c = client(peer);
     c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
     c
+}
+
+/// A peer announcing 200 ms heart-beats that beats once after `first` and then stays silent
+/// for `then`, and a client that expects its beats.
+fn one_beat_after(first: Duration, then: Duration) -> (Peer, StompClient) {
+    let peer = Peer::heart_beat_then(
+        "200,0",
+        vec![Step::Silence(first), write("\n"), Step::Silence(then)],
+    );
+    let c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .heart_beat(Duration::ZERO, Duration::from_millis(200))
+        .connect()
+        .unwrap();
+    (peer, c)
 }
 
 #[test]
@@ -79,19 +95,7 @@ fn close_between_frames_ends_iteration_cleanly() {
 
 #[test]
 fn silent_broker_is_a_heart_beat_timeout_within_interval_times_scale() {
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "200,0"),
-        Step::Silence(Duration::from_millis(250)),
-        write("\n"),
-        Step::Silence(Duration::from_secs(5)),
-    ]);
-    let mut c = StompClient::builder()
-        .address(peer.addr)
-        .unwrap()
-        .heart_beat(Duration::ZERO, Duration::from_millis(200))
-        .connect()
-        .unwrap();
+    let (_peer, mut c) = one_beat_after(Duration::from_millis(250), Duration::from_secs(5));
     let connected_at = Instant::now();
     // The beat at 250 ms keeps the connection alive past the first deadline...
     let err = c.recv_timeout(Duration::from_millis(350)).unwrap_err();
@@ -99,10 +103,7 @@ fn silent_broker_is_a_heart_beat_timeout_within_interval_times_scale() {
     // ...and silence after it is fatal 200 ms × 1.5 = 300 ms later (at ~550 ms).
     let err = c.recv().unwrap_err();
     let took = connected_at.elapsed();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
-        "{err:?}"
-    );
+    assert_heart_beat_timeout(&err);
     assert!(
         took >= Duration::from_millis(540) && took < Duration::from_millis(700),
         "{took:?}"
@@ -112,25 +113,10 @@ fn silent_broker_is_a_heart_beat_timeout_within_interval_times_scale() {
 #[test]
 fn the_first_beat_may_come_one_interval_late() {
     // ActiveMQ sends its first heart-beat 2 × n after CONNECTED.
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "200,0"),
-        Step::Silence(Duration::from_millis(400)),
-        write("\n"),
-        Step::Silence(Duration::from_secs(3)),
-    ]);
-    let mut c = StompClient::builder()
-        .address(peer.addr)
-        .unwrap()
-        .heart_beat(Duration::ZERO, Duration::from_millis(200))
-        .connect()
-        .unwrap();
+    let (_peer, mut c) = one_beat_after(Duration::from_millis(400), Duration::from_secs(3));
     let start = Instant::now();
     let err = c.recv().unwrap_err();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
-        "{err:?}"
-    );
+    assert_heart_beat_timeout(&err);
     assert!(
         start.elapsed() >= Duration::from_millis(600),
         "{:?}",
@@ -140,11 +126,7 @@ fn the_first_beat_may_come_one_interval_late() {
 
 #[test]
 fn heart_beats_are_sent_when_the_client_waits() {
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "0,100"),
-        Step::ReadUntilClosed,
-    ]);
+    let peer = Peer::heart_beat_then("0,100", vec![Step::ReadUntilClosed]);
     let mut c = StompClient::builder()
         .address(peer.addr)
         .unwrap()
@@ -203,13 +185,7 @@ fn a_receipt_that_never_comes_is_a_receipt_timeout() {
     let peer = Peer::connected_then(vec![Step::Read, Step::Silence(Duration::from_secs(2))]);
     let mut c = client(&peer);
     let r = c.message("/queue/b").receipt().send().unwrap().unwrap();
-    let err = c
-        .wait_for_receipt(&r, Duration::from_millis(200))
-        .unwrap_err();
-    assert!(
-        matches!(err, Error::Timeout(Timeout::Receipt(_))),
-        "{err:?}"
-    );
+    assert_no_receipt_within(&mut c, &r, Duration::from_millis(200));
 }
 
 #[test]
@@ -291,11 +267,7 @@ fn a_refused_login_everywhere_is_reported_as_the_broker_said() {
 
 #[test]
 fn connect_frame_carries_versions_host_login_and_heart_beat() {
-    let peer = Peer::start(vec![
-        Step::Read,
-        connected("1.2", "0,0"),
-        Step::ReadUntilClosed,
-    ]);
+    let peer = Peer::connected_then(vec![Step::ReadUntilClosed]);
     let c = StompClient::builder()
         .address(peer.addr)
         .unwrap()

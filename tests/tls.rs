@@ -274,17 +274,7 @@ fn a_silent_server_times_out_the_handshake() {
 fn mutual_tls_with_a_client_certificate() {
     let pki = Pki::new();
     let (port, server) = scripted_server(&pki);
-    let (cert, key) = pki.client_pem();
-    let tls = TlsConfig::new()
-        .ca_pem(pki.ca_pem())
-        .unwrap()
-        .client_cert_pem(cert, key)
-        .unwrap();
-    let mut client = StompClient::builder()
-        .address(format!("stomp+ssl://127.0.0.1:{port}"))
-        .unwrap()
-        .tls(tls)
-        .connect()
+    let mut client = scripted_client("127.0.0.1", port, client_tls(&pki, &pki))
         .expect("connect with a client certificate");
     assert_eq!(client.version(), stompy::Version::V1_2);
     client.disconnect().expect("disconnect");
@@ -295,18 +285,7 @@ fn mutual_tls_with_a_client_certificate() {
 fn large_bodies_both_ways_through_the_scripted_server() {
     let pki = Pki::new();
     let (port, server) = scripted_server(&pki);
-    let (cert, key) = pki.client_pem();
-    let tls = TlsConfig::new()
-        .ca_pem(pki.ca_pem())
-        .unwrap()
-        .client_cert_pem(cert, key)
-        .unwrap();
-    let mut client = StompClient::builder()
-        .address(format!("stomp+ssl://127.0.0.1:{port}"))
-        .unwrap()
-        .tls(tls)
-        .connect()
-        .expect("connect");
+    let mut client = scripted_client("127.0.0.1", port, client_tls(&pki, &pki)).expect("connect");
     client
         .subscription("/queue/echo")
         .ack(stompy::AckMode::Auto)
@@ -348,12 +327,7 @@ fn mutual_tls_with_client_certificate_files() {
         .client_cert(dir.join("client.pem"), dir.join("client.key"))
         .unwrap();
     let (port, server) = scripted_server(&pki);
-    let mut client = StompClient::builder()
-        .address(format!("stomp+ssl://localhost:{port}"))
-        .unwrap()
-        .tls(tls)
-        .connect()
-        .expect("connect");
+    let mut client = scripted_client("localhost", port, tls).expect("connect");
     client.disconnect().expect("disconnect");
     assert_eq!(server.join().unwrap(), Ok(()));
     std::fs::remove_dir_all(dir).unwrap();
@@ -363,11 +337,11 @@ fn mutual_tls_with_client_certificate_files() {
 fn mutual_tls_without_a_client_certificate_fails_clearly() {
     let pki = Pki::new();
     let (port, server) = scripted_server(&pki);
-    let r = StompClient::builder()
-        .address(format!("stomp+ssl://127.0.0.1:{port}"))
-        .unwrap()
-        .tls(TlsConfig::new().ca_pem(pki.ca_pem()).unwrap())
-        .connect();
+    let r = scripted_client(
+        "127.0.0.1",
+        port,
+        TlsConfig::new().ca_pem(pki.ca_pem()).unwrap(),
+    );
     let msg = tls_message(r);
     assert!(msg.contains("client certificate"), "{msg}");
     let server_err = server.join().unwrap().unwrap_err();
@@ -379,20 +353,29 @@ fn a_client_certificate_from_another_ca_is_refused() {
     let pki = Pki::new();
     let other = Pki::new();
     let (port, server) = scripted_server(&pki);
-    let (cert, key) = other.client_pem();
-    let tls = TlsConfig::new()
-        .ca_pem(pki.ca_pem())
-        .unwrap()
-        .client_cert_pem(cert, key)
-        .unwrap();
-    let r = StompClient::builder()
-        .address(format!("stomp+ssl://127.0.0.1:{port}"))
-        .unwrap()
-        .tls(tls)
-        .connect();
+    let r = scripted_client("127.0.0.1", port, client_tls(&pki, &other));
     let msg = tls_message(r);
     assert!(msg.contains("refused the client certificate"), "{msg}");
     assert!(server.join().unwrap().is_err());
+}
+
+/// Trusts `pki`'s CA and presents a client certificate signed by `issuer`'s CA.
+fn client_tls(pki: &Pki, issuer: &Pki) -> TlsConfig {
+    let (cert, key) = issuer.client_pem();
+    TlsConfig::new()
+        .ca_pem(pki.ca_pem())
+        .unwrap()
+        .client_cert_pem(cert, key)
+        .unwrap()
+}
+
+/// Connects to the scripted server at `host:port` over TLS with `tls` and nothing else set.
+fn scripted_client(host: &str, port: u16, tls: TlsConfig) -> Result<StompClient, Error> {
+    StompClient::builder()
+        .address(format!("stomp+ssl://{host}:{port}"))
+        .unwrap()
+        .tls(tls)
+        .connect()
 }
 
 /// A rustls server configuration that requires a client certificate signed by `pki`'s CA.

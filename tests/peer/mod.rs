@@ -8,7 +8,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use stompy::codec::{Decoder, Item};
-use stompy::{Frame, Limits, Version};
+use stompy::{Error, Frame, Limits, StompClient, Timeout, Version};
 
 /// One thing the peer does, in order.
 #[derive(Debug, Clone)]
@@ -51,6 +51,25 @@ pub fn connected(version: &str, heart_beat: &str) -> Step {
 /// Writes raw bytes.
 pub fn write(bytes: impl AsRef<[u8]>) -> Step {
     Step::Write(bytes.as_ref().to_vec())
+}
+
+/// Checks that `err` is a heart-beat timeout.
+#[track_caller]
+pub fn assert_heart_beat_timeout(err: &Error) {
+    assert!(
+        matches!(err, Error::Timeout(Timeout::HeartBeat(_))),
+        "{err:?}"
+    );
+}
+
+/// Waits `wait` for the receipt `id` and checks that the wait times out.
+#[track_caller]
+pub fn assert_no_receipt_within(c: &mut StompClient, id: &str, wait: Duration) {
+    let err = c.wait_for_receipt(id, wait).unwrap_err();
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Receipt(_))),
+        "{err:?}"
+    );
 }
 
 /// A peer accepting one connection and playing `steps` on it.
@@ -96,7 +115,13 @@ impl Peer {
     /// A peer that accepts and answers CONNECT with CONNECTED 1.2 (no heart-beats), then
     /// plays `steps`.
     pub fn connected_then(steps: Vec<Step>) -> Peer {
-        let mut all = vec![Step::Read, connected("1.2", "0,0")];
+        Peer::heart_beat_then("0,0", steps)
+    }
+
+    /// A peer that accepts and answers CONNECT with CONNECTED 1.2 and this `heart-beat`
+    /// header, then plays `steps`.
+    pub fn heart_beat_then(heart_beat: &str, steps: Vec<Step>) -> Peer {
+        let mut all = vec![Step::Read, connected("1.2", heart_beat)];
         all.extend(steps);
         Peer::start(all)
     }
