@@ -231,6 +231,41 @@ fn stomp_1_0_subscriptions_without_id() {
     c.expect_silence(Duration::from_millis(100));
 }
 
+/// A 1.0 client that pads its headers the way the 1.0 specification's examples do.
+#[test]
+fn stomp_1_0_padded_headers_as_in_the_spec_examples() {
+    let b = Broker::builder()
+        .user("guest", "guest")
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let mut c = Peer::raw(b.addr());
+    c.cmd(
+        Command::Connect,
+        &[("login", " guest"), ("passcode", "guest ")],
+    );
+    assert_eq!(c.recv().command(), Command::Connected);
+    c.cmd(
+        Command::Subscribe,
+        &[("destination", " /queue/foo"), ("ack", " client")],
+    );
+    let send = [("destination", " /queue/foo"), ("receipt", " sent")];
+    c.cmd_body(Command::Send, &send, b"hello");
+    let mut got = [c.recv(), c.recv()];
+    got.sort_by_key(|f| f.command() != Command::Receipt);
+    assert_eq!(got[0].get("receipt-id"), Some("sent"), "{:?}", got[0]);
+    let m = &got[1];
+    assert_eq!(m.destination(), Some("/queue/foo"), "{m:?}");
+    assert_eq!(m.body(), b"hello");
+    // `ack: client` was understood: the message waits for an ACK, which clears it.
+    let id = format!(" {}", m.message_id().unwrap());
+    c.with_receipt(Command::Ack, &[("message-id", &id)]);
+    c.cmd(Command::Disconnect, &[]);
+    let login = [("login", "guest"), ("passcode", "guest")];
+    let (mut again, _) = Peer::connect_with(b.addr(), "1.0", &login);
+    again.cmd(Command::Subscribe, &[("destination", "/queue/foo")]);
+    again.expect_silence(Duration::from_millis(100));
+}
+
 #[test]
 fn receipts_for_every_frame_that_asks() {
     let b = broker();

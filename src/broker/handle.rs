@@ -64,8 +64,17 @@ impl Engine {
                 .ok_or_else(|| format!("unsupported protocol versions: {list}"))?,
         };
         if !self.cfg.users.is_empty() {
-            let known = frame.get(header::LOGIN).and_then(|l| self.cfg.users.get(l));
-            let ok = known.is_some_and(|p| Some(p.as_str()) == frame.get(header::PASSCODE));
+            // A 1.0 client may pad its CONNECT headers as that spec's examples do
+            // (`login: guest`); 1.1+ values are taken as they are.
+            let field = |name| {
+                let v = frame.get(name);
+                match version {
+                    Version::V1_0 => v.map(|v| v.trim_matches([' ', '\t'])),
+                    _ => v,
+                }
+            };
+            let known = field(header::LOGIN).and_then(|l| self.cfg.users.get(l));
+            let ok = known.is_some_and(|p| Some(p.as_str()) == field(header::PASSCODE));
             if !ok {
                 return Err("login failed".into());
             }

@@ -247,11 +247,13 @@ impl Decoder {
         })?;
         self.pos += consumed;
         let escapes = !command.is_unescaped() && self.version != Version::V1_0;
+        let trims = !command.is_unescaped() && self.version == Version::V1_0;
         let head = |headers| Head {
             command,
             headers,
             content_length: None,
             escapes,
+            trims,
         };
         // Tried once per frame, when its command line is complete: a head that has not ended
         // yet is scanned once here, then read line by line as it arrives.

@@ -17,6 +17,10 @@ pub(super) struct Head {
     pub(super) content_length: Option<Result<u64, ProtocolError>>,
     /// True when the command and version escape headers.
     pub(super) escapes: bool,
+    /// True when names and values lose surrounding spaces and tabs: STOMP 1.0, whose examples
+    /// pad headers (`destination: /queue/a`), as many of its clients and brokers do. CONNECT,
+    /// STOMP and CONNECTED are kept as they are (a 1.1+ peer's values must not change).
+    pub(super) trims: bool,
 }
 
 /// The header lines of a head wholly buffered in `rest`, which starts after the command line.
@@ -136,7 +140,11 @@ impl Head {
     ) -> Result<(), ProtocolError> {
         let colon = find_colon(text.as_bytes())
             .ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
-        let (name, value) = (&text[..colon], &text[colon + 1..]);
+        let (mut name, mut value) = (&text[..colon], &text[colon + 1..]);
+        if self.trims {
+            let pad = |c: char| c == ' ' || c == '\t';
+            (name, value) = (name.trim_matches(pad), value.trim_matches(pad));
+        }
         if unescape {
             self.headers.push_with(|buf| {
                 let start = buf.len();
@@ -146,8 +154,10 @@ impl Head {
                 Ok::<_, ProtocolError>(name_len)
             })?;
         } else if let Some(at) = at {
-            let end = at + text.len();
-            self.headers.push_raw(at..at + colon, at + colon + 1..end);
+            // Where `name` and `value` (maybe trimmed) start in `text`, hence in the buffer.
+            let start = |s: &str| at + (s.as_ptr() as usize - text.as_ptr() as usize);
+            let (n, v) = (start(name), start(value));
+            self.headers.push_raw(n..n + name.len(), v..v + value.len());
         } else {
             self.headers.push(name, value);
         }

@@ -69,6 +69,17 @@ decode! {
         frame(C::Send, &[("destination", "/b")], b"y"),
     ], End::Idle;
 
+    // Padding: STOMP 1.0's own examples pad headers; 1.1 and 1.2 forbid trimming.
+    padded_headers_trimmed_in_1_0: V1_0; b"SUBSCRIBE\ndestination: /queue/foo\nack:\tclient \n content-length : 2 \n\nab\0" => [
+        frame(C::Subscribe, &[("destination", "/queue/foo"), ("ack", "client"), ("content-length", "2")], b"ab"),
+    ], End::Idle;
+    padded_connect_kept_in_1_0: V1_0; b"CONNECT\nlogin: guest\n\n\0" => [
+        frame(C::Connect, &[("login", " guest")], b""),
+    ], End::Idle;
+    padding_kept_in_1_1: V1_1; b"SEND\ndestination: /q \n\n\0" => [
+        frame(C::Send, &[("destination", " /q ")], b""),
+    ], End::Idle;
+
     // Line ends.
     crlf_line_ends_1_2: V1_2; b"SEND\r\ndestination:/q\r\n\r\nbody\0\r\n" => [
         frame(C::Send, &[("destination", "/q")], b"body"), HB,
