@@ -16,7 +16,7 @@ use stompy::{ClientBuilder, Error, StompClient, Version};
 use tungstenite::client::ClientRequestBuilder;
 use tungstenite::{Message, WebSocket};
 
-use common::{round_trip, unique_queue};
+use common::{round_trip, smalls_then_large, unique_queue};
 
 /// A broker with only a WebSocket listener, offering heart-beats every `hb_ms` both ways.
 fn ws_broker(hb_ms: u64) -> BrokerHandle {
@@ -76,30 +76,14 @@ fn a_one_mebibyte_binary_body_crosses_both_ways() {
     let mut client = ws_client(broker.addr(), Version::V1_2)
         .connect()
         .expect("connect");
-    let queue = unique_queue("broker-ws-large");
-    client
-        .subscription(&queue)
-        .wait_receipt(Duration::from_secs(5))
-        .subscribe()
-        .unwrap();
     let big: Vec<u8> = (0..1 << 20).map(|i: u32| (i % 256) as u8).collect();
-    for i in 0..50 {
-        client.send(&queue, format!("small {i}")).unwrap();
-    }
-    client.send(&queue, &big).unwrap();
-    for i in 0..50 {
-        let f = client
-            .recv_timeout(Duration::from_secs(5))
-            .unwrap()
-            .unwrap();
-        assert_eq!(f.text().unwrap(), format!("small {i}"));
-    }
-    let f = client
-        .recv_timeout(Duration::from_secs(10))
-        .unwrap()
-        .expect("the large message");
-    assert_eq!(f.body().len(), big.len());
-    assert!(f.body() == &big[..], "body differs");
+    smalls_then_large(
+        &mut client,
+        "broker-ws-large",
+        50,
+        &big,
+        Duration::from_secs(10),
+    );
     client.disconnect().unwrap();
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use stompy::{ClientBuilder, Error, StompClient, Version};
 
-use common::{broker_up, round_trip, unique_queue};
+use common::{broker_up, round_trip, smalls_then_large, unique_queue};
 
 const WS_PORT: u16 = 15674;
 #[cfg(feature = "tls")]
@@ -94,33 +94,13 @@ fn many_frames_and_a_large_body_cross_message_boundaries() {
         return;
     }
     let mut client = ws(Version::V1_2).connect().expect("connect");
-    let queue = unique_queue("ws-bulk");
-    client
-        .subscription(&queue)
-        .wait_receipt(Duration::from_secs(5))
-        .subscribe()
-        .unwrap();
     // RabbitMQ sends STOMP frames as text messages (unless `web_stomp.ws_frame = binary`),
     // so a body must be UTF-8 to cross it; NUL is.
     let big: String = (0..100_000u32)
         .map(|i| ['a', 'é', '\0', '€', '\n'][i as usize % 5])
         .collect();
-    for i in 0..200 {
-        client.send(&queue, format!("small {i}")).unwrap();
-    }
-    client.send(&queue, &big).unwrap();
-    for i in 0..200 {
-        let f = client
-            .recv_timeout(Duration::from_secs(5))
-            .unwrap()
-            .unwrap();
-        assert_eq!(f.text().unwrap(), format!("small {i}"));
-    }
-    let f = client
-        .recv_timeout(Duration::from_secs(5))
-        .unwrap()
-        .unwrap();
-    assert_eq!(f.body(), big.as_bytes(), "a body with NULs survives");
+    let (tag, wait) = ("ws-bulk", Duration::from_secs(5));
+    smalls_then_large(&mut client, tag, 200, big.as_bytes(), wait);
     client.disconnect().unwrap();
 }
 

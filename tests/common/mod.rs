@@ -261,6 +261,41 @@ pub fn round_trip(client: &mut stompy::StompClient, tag: &str, body: &str) {
     assert_eq!(frame.text().expect("utf-8 body"), body);
 }
 
+/// Sends `small` short text messages and then `big` to a fresh queue, and checks that all come
+/// back in order and whole (the large one within `big_wait`).
+#[track_caller]
+pub fn smalls_then_large(
+    client: &mut stompy::StompClient,
+    tag: &str,
+    small: usize,
+    big: &[u8],
+    big_wait: Duration,
+) {
+    let queue = unique_queue(tag);
+    client
+        .subscription(&queue)
+        .wait_receipt(Duration::from_secs(5))
+        .subscribe()
+        .unwrap();
+    for i in 0..small {
+        client.send(&queue, format!("small {i}")).unwrap();
+    }
+    client.send(&queue, big).unwrap();
+    for i in 0..small {
+        let f = client
+            .recv_timeout(Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.text().unwrap(), format!("small {i}"));
+    }
+    let f = client
+        .recv_timeout(big_wait)
+        .unwrap()
+        .expect("the large message");
+    assert_eq!(f.body().len(), big.len());
+    assert!(f.body() == big, "body differs");
+}
+
 /// Sends three bodies of about 2 MB (larger than the socket and TLS buffers, NULs inside) to a
 /// fresh queue and checks that each comes back whole and in order.
 #[track_caller]

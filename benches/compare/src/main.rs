@@ -97,25 +97,19 @@ fn suite(only: Option<&str>) {
     if on("client") {
         let fh = peer("firehose");
         let sink = peer("sink");
-        let w = "firehose consume, auto";
-        if want("raw") {
-            raw::firehose(&fh.addr, false, secs, w);
-        }
-        if want("stompy") {
-            stompy_runs::firehose(&fh.addr, false, secs, w);
-        }
-        if want("async-stomp") {
-            async_runs::firehose(&fh.addr, false, secs, w);
-        }
-        let w = "firehose consume, ACK each";
-        if want("raw") {
-            raw::firehose(&fh.addr, true, secs, w);
-        }
-        if want("stompy") {
-            stompy_runs::firehose(&fh.addr, true, secs, w);
-        }
-        if want("async-stomp") {
-            async_runs::firehose(&fh.addr, true, secs, w);
+        for (ack, w) in [
+            (false, "firehose consume, auto"),
+            (true, "firehose consume, ACK each"),
+        ] {
+            if want("raw") {
+                raw::firehose(&fh.addr, ack, secs, w);
+            }
+            if want("stompy") {
+                stompy_runs::firehose(&fh.addr, ack, secs, w);
+            }
+            if want("async-stomp") {
+                async_runs::firehose(&fh.addr, ack, secs, w);
+            }
         }
         let w = "sink publish";
         if want("raw") {
