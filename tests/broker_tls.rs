@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use stompy::broker::{Broker, BrokerHandle, BrokerTls, ListenerKind};
 use stompy::{Error, StompClient, TlsConfig};
 
 use common::pki::Pki;
-use common::{round_trip, unique_queue};
+use common::{plain_connect_is_refused, round_trip, unique_queue};
 
 /// The embedded broker's TLS settings with the test server certificate.
 fn broker_tls(pki: &Pki) -> BrokerTls {
@@ -133,16 +133,7 @@ fn a_failed_handshake_closes_only_its_connection() {
     let port = broker.addr().port();
     let mut good = connect(port, pki.with_client_cert()).expect("connect");
     // Plain STOMP on the TLS port: the broker answers with an alert and closes.
-    let mut plain = TcpStream::connect(broker.addr()).unwrap();
-    plain
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    plain
-        .write_all(b"CONNECT\naccept-version:1.2\n\n\0")
-        .unwrap();
-    let mut answer = Vec::new();
-    let _ = plain.read_to_end(&mut answer);
-    assert!(!answer.starts_with(b"CONNECTED"), "{answer:?}");
+    plain_connect_is_refused(broker.addr());
     // Refused certificates too.
     tls_error(connect(port, pki.trusting()));
     tls_error(connect(port, Pki::new().with_client_cert()));

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use stompy::{ClientBuilder, Error, StompClient, Version};
 use tungstenite::client::ClientRequestBuilder;
 use tungstenite::{Message, WebSocket};
 
-use common::{round_trip, smalls_then_large, unique_queue};
+use common::{plain_connect_is_refused, round_trip, smalls_then_large, unique_queue};
 
 /// A broker with only a WebSocket listener, offering heart-beats every `hb_ms` both ways.
 fn ws_broker(hb_ms: u64) -> BrokerHandle {
@@ -169,16 +168,7 @@ fn a_request_that_is_not_an_upgrade_closes_only_its_connection() {
     let mut good = ws_client(broker.addr(), Version::V1_2)
         .connect()
         .expect("connect");
-    let mut plain = TcpStream::connect(broker.addr()).unwrap();
-    plain
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    plain
-        .write_all(b"CONNECT\naccept-version:1.2\n\n\0")
-        .unwrap();
-    let mut answer = Vec::new();
-    let _ = plain.read_to_end(&mut answer);
-    assert!(!answer.starts_with(b"CONNECTED"), "{answer:?}");
+    plain_connect_is_refused(broker.addr());
     round_trip(&mut good, "broker-ws-survivor", "still here");
     let mut again = ws_client(broker.addr(), Version::V1_1)
         .connect()

@@ -261,6 +261,23 @@ pub fn round_trip(client: &mut stompy::StompClient, tag: &str, body: &str) {
     assert_eq!(frame.text().expect("utf-8 body"), body);
 }
 
+/// Sends a plain STOMP CONNECT to `addr` (a TLS or WebSocket port) and checks that no
+/// CONNECTED comes back before the broker closes.
+#[track_caller]
+pub fn plain_connect_is_refused(addr: std::net::SocketAddr) {
+    use std::io::{Read, Write};
+    let mut plain = std::net::TcpStream::connect(addr).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    plain
+        .write_all(b"CONNECT\naccept-version:1.2\n\n\0")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!answer.starts_with(b"CONNECTED"), "{answer:?}");
+}
+
 /// Sends `small` short text messages and then `big` to a fresh queue, and checks that all come
 /// back in order and whole (the large one within `big_wait`).
 #[track_caller]
