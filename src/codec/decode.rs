@@ -292,14 +292,14 @@ impl Decoder {
             max_headers,
             ..
         } = self.limits;
-        for &(start, len) in whole.lines() {
+        for &(start, len, colon) in whole.lines() {
             if len > max_header_line {
                 return Err(line_too_long(max_header_line));
             }
             head.check_count(max_headers)?;
             let line = &text[start..start + len];
             let unescape = backslash && memchr::memchr(b'\\', line.as_bytes()).is_some();
-            head.push_text(line, Some(start), unescape, self.version)?;
+            head.push_text(line, Some(start), Some(colon), unescape, self.version)?;
         }
         self.pos += whole.consumed;
         if let Some(frame) = self.whole_frame(&mut head)? {

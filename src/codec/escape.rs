@@ -1,5 +1,6 @@
 //! Header escaping per protocol version (1.0: none; 1.1: `\\ \n \c`; 1.2: adds `\r`).
 
+use super::swar::needs_escape;
 use crate::error::ProtocolError;
 use crate::frame::Version;
 
@@ -34,9 +35,8 @@ pub(crate) fn unescape_into(
 
 /// Appends `s` to `out`, escaped as `version` requires.
 pub(crate) fn escape_into(s: &str, escaped: bool, version: Version, out: &mut Vec<u8>) {
-    let needs =
-        |b: u8| matches!(b, b'\\' | b'\n' | b':') || (b == b'\r' && version == Version::V1_2);
-    if !escaped || version == Version::V1_0 || !s.bytes().any(needs) {
+    if !escaped || version == Version::V1_0 || !needs_escape(s.as_bytes(), version == Version::V1_2)
+    {
         out.extend_from_slice(s.as_bytes());
         return;
     }

@@ -2,6 +2,7 @@
 //! one pass.
 
 use super::escape::unescape_into;
+use super::swar::bytes_equal_to;
 use crate::error::ProtocolError;
 use crate::frame::{header, Command, Headers, Version};
 
@@ -23,12 +24,21 @@ pub(super) struct Head {
     pub(super) trims: bool,
 }
 
+/// One line of a head: start, length without EOL, first colon from the start.
+pub(super) type Line = (usize, usize, usize);
+
+/// A [`Line`]'s colon when it has none.
+pub(super) const NO_COLON: usize = usize::MAX;
+
 /// The header lines of a head wholly buffered in `rest`, which starts after the command line.
 /// The decoder keeps one and reuses its line list from frame to frame.
 #[derive(Debug, Default)]
 pub(super) struct WholeHead {
-    /// Start and length (without EOL) of each line, in `rest`.
-    lines: Vec<(usize, usize)>,
+    /// Each line in `rest`: start, length without EOL, and where its first colon is (relative
+    /// to the start; [`NO_COLON`] when it has none).
+    lines: Vec<Line>,
+    /// The first colon of the line being split, relative to `rest`.
+    colon: Option<usize>,
     /// Bytes of `rest` up to the end of the blank line.
     pub(super) consumed: usize,
     /// True when the head holds a backslash.
@@ -44,6 +54,7 @@ impl WholeHead {
     /// Forgets the last head, keeping the room its lines took.
     pub(super) fn reset(&mut self) {
         self.lines.clear();
+        self.colon = None;
         self.consumed = 0;
         self.backslash = false;
     }
@@ -57,11 +68,16 @@ impl WholeHead {
         for (n, chunk) in chunks.by_ref().enumerate() {
             let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
             self.backslash |= bytes_equal_to(x, b'\\') != 0;
-            let mut newlines = bytes_equal_to(x, b'\n');
-            while newlines != 0 {
-                let i = n * 8 + newlines.trailing_zeros() as usize / 8;
-                newlines &= newlines - 1;
-                if let Some(done) = self.line_end(rest, &mut start, i) {
+            let newlines = bytes_equal_to(x, b'\n');
+            // Colons and newlines in order: a line's first colon comes before its newline.
+            let mut marks = newlines | bytes_equal_to(x, b':');
+            while marks != 0 {
+                let bit = marks.trailing_zeros();
+                marks &= marks - 1;
+                let i = n * 8 + bit as usize / 8;
+                if newlines & (1 << bit) == 0 {
+                    self.colon.get_or_insert(i);
+                } else if let Some(done) = self.line_end(rest, &mut start, i) {
                     return done;
                 }
             }
@@ -69,7 +85,9 @@ impl WholeHead {
         let at = rest.len() - chunks.remainder().len();
         for (i, &b) in rest.iter().enumerate().skip(at) {
             self.backslash |= b == b'\\';
-            if b == b'\n' {
+            if b == b':' {
+                self.colon.get_or_insert(i);
+            } else if b == b'\n' {
                 if let Some(done) = self.line_end(rest, &mut start, i) {
                     return done;
                 }
@@ -92,13 +110,17 @@ impl WholeHead {
         if self.lines.len() == MAX_FAST_LINES {
             return Some(false);
         }
-        self.lines.push((*start, len));
+        let colon = match self.colon.take() {
+            Some(c) if c < *start + len => c - *start,
+            _ => NO_COLON,
+        };
+        self.lines.push((*start, len, colon));
         *start = i + 1;
         None
     }
 
     /// The lines found.
-    pub(super) fn lines(&self) -> &[(usize, usize)] {
+    pub(super) fn lines(&self) -> &[Line] {
         &self.lines
     }
 }
@@ -115,7 +137,7 @@ impl Head {
     ) -> Result<(), ProtocolError> {
         self.check_count(max_headers)?;
         let text = std::str::from_utf8(line).map_err(|_| ProtocolError::InvalidUtf8)?;
-        self.push_text(text, None, unescape, version)
+        self.push_text(text, None, None, unescape, version)
     }
 
     /// Refuses one more header when there are `max_headers` already.
@@ -130,16 +152,21 @@ impl Head {
     }
 
     /// Adds one header line already known to be UTF-8. `at` is where the line lies in the
-    /// headers' buffer when they were made with [`Headers::from_raw`].
+    /// headers' buffer when they were made with [`Headers::from_raw`]; `colon` is where its
+    /// first colon is, when already known ([`NO_COLON`]: it has none).
     pub(super) fn push_text(
         &mut self,
         text: &str,
         at: Option<usize>,
+        colon: Option<usize>,
         unescape: bool,
         version: Version,
     ) -> Result<(), ProtocolError> {
-        let colon = find_colon(text.as_bytes())
-            .ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
+        let colon = match colon {
+            Some(c) => Some(c).filter(|&c| c != NO_COLON),
+            None => find_colon(text.as_bytes()),
+        };
+        let colon = colon.ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
         let (mut name, mut value) = (&text[..colon], &text[colon + 1..]);
         if self.trims {
             let pad = |c: char| c == ' ' || c == '\t';
@@ -209,14 +236,6 @@ pub(super) fn line_too_long(max_line: usize) -> ProtocolError {
     }
 }
 
-/// The high bit of every byte of `x` that equals `b`, and no other bit (no false positives
-/// from borrows, unlike the usual zero-byte test).
-fn bytes_equal_to(x: u64, b: u8) -> u64 {
-    const LOWS: u64 = u64::from_le_bytes([0x7f; 8]);
-    let y = x ^ u64::from_le_bytes([b; 8]);
-    !(((y & LOWS) + LOWS) | y | LOWS)
-}
-
 /// The first colon in `line`. Names are short: eight bytes at a time beats a call to memchr.
 fn find_colon(line: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
@@ -260,7 +279,8 @@ fn truncate(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{bytes_equal_to, find_colon, WholeHead};
+    use super::super::swar::bytes_equal_to;
+    use super::{find_colon, WholeHead};
 
     #[test]
     fn bytes_equal_to_flags_exactly_the_equal_bytes() {
@@ -300,7 +320,7 @@ mod tests {
             let head = format!("{name}:1\r\nb:\\c\n\r\nbody");
             let mut w = WholeHead::new();
             assert!(w.split(head.as_bytes()), "{head:?}");
-            assert_eq!(w.lines(), [(0, pad + 2), (pad + 4, 4)]);
+            assert_eq!(w.lines(), [(0, pad + 2, pad), (pad + 4, 4, 1)]);
             assert_eq!(w.consumed, pad + 11);
             assert!(w.backslash);
             let mut w = WholeHead::new();

@@ -19,6 +19,7 @@ mod decode;
 mod encode;
 mod escape;
 mod head;
+mod swar;
 
 pub use decode::{Decoder, Item};
 pub use encode::{encode_frame, encode_heartbeat, encode_parts};
