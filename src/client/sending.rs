@@ -10,7 +10,13 @@ impl StompClient {
     /// # Errors
     /// As [`StompClient::send_frame`].
     pub fn send(&mut self, destination: &str, body: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.send_parts(&[(header::DESTINATION, destination)], body.as_ref())
+        self.ensure_connected()?;
+        let body = body.as_ref();
+        self.write_or_fail(|c| {
+            let now = c.recent();
+            c.session.send_to(destination, body, now)?;
+            c.flush_after_send()
+        })
     }
 
     /// Sends a SEND frame straight from its headers and body: no [`Frame`] is built.

@@ -57,8 +57,7 @@ pub fn encode_parts<'a>(
     }
     if !body.is_empty() || command.allows_body() {
         out.extend_from_slice(b"content-length:");
-        let mut n = itoa_buf(body.len());
-        out.extend_from_slice(n.as_bytes_mut());
+        write_decimal(body.len(), out);
         out.push(b'\n');
     }
     out.push(b'\n');
@@ -83,28 +82,18 @@ pub fn encode_heartbeat(out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-struct Digits {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl Digits {
-    fn as_bytes_mut(&mut self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn itoa_buf(mut n: usize) -> Digits {
-    let mut d = Digits {
-        buf: [0; 20],
-        start: 20,
-    };
+/// Appends `n` in decimal.
+pub(crate) fn write_decimal(n: usize, out: &mut Vec<u8>) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = n;
     loop {
-        d.start -= 1;
-        d.buf[d.start] = b'0' + (n % 10) as u8;
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
         n /= 10;
         if n == 0 {
-            return d;
+            break;
         }
     }
+    out.extend_from_slice(&digits[at..]);
 }

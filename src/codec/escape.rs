@@ -1,6 +1,6 @@
 //! Header escaping per protocol version (1.0: none; 1.1: `\\ \n \c`; 1.2: adds `\r`).
 
-use super::swar::needs_escape;
+use super::swar::may_need_escape;
 use crate::error::ProtocolError;
 use crate::frame::Version;
 
@@ -34,12 +34,16 @@ pub(crate) fn unescape_into(
 }
 
 /// Appends `s` to `out`, escaped as `version` requires.
+#[inline]
 pub(crate) fn escape_into(s: &str, escaped: bool, version: Version, out: &mut Vec<u8>) {
-    if !escaped || version == Version::V1_0 || !needs_escape(s.as_bytes(), version == Version::V1_2)
-    {
+    if !escaped || version == Version::V1_0 || !may_need_escape(s.as_bytes()) {
         out.extend_from_slice(s.as_bytes());
         return;
     }
+    escape_slow(s, version, out);
+}
+
+fn escape_slow(s: &str, version: Version, out: &mut Vec<u8>) {
     for b in s.bytes() {
         match b {
             b'\\' => out.extend_from_slice(b"\\\\"),

@@ -10,20 +10,21 @@ pub(super) fn bytes_equal_to(x: u64, b: u8) -> u64 {
     !(((y & LOWS) + LOWS) | y | LOWS)
 }
 
-/// True when `s` holds a byte that a header must escape: `\\`, LF, `:`, and CR when `cr`.
+/// False only when `s` holds no byte that a header may have to escape (`\\`, `:`, LF, CR):
+/// a cheap test that may say true for other control bytes (tab), after which the caller checks
+/// exactly.
 #[inline]
-pub(super) fn needs_escape(s: &[u8], cr: bool) -> bool {
-    let hit = |x: u64| {
-        let m = bytes_equal_to(x, b'\\') | bytes_equal_to(x, b'\n') | bytes_equal_to(x, b':');
-        m | if cr { bytes_equal_to(x, b'\r') } else { 0 }
-    };
+pub(super) fn may_need_escape(s: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    // Some byte below 0x20 (LF and CR are): exact as a whole, though not byte by byte.
+    let below_space = |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+    let hit = |x: u64| below_space(x) | bytes_equal_to(x, b':') | bytes_equal_to(x, b'\\');
     if s.len() < 8 {
-        return s
-            .iter()
-            .any(|&b| matches!(b, b'\\' | b'\n' | b':') || (cr && b == b'\r'));
+        return s.iter().any(|&b| b < 0x20 || b == b':' || b == b'\\');
     }
     let load = |at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
-    // Whole chunks, then the last eight bytes (overlapping the last chunk).
+    // Whole words, then the last eight bytes (overlapping the last word).
     let mut found = hit(load(s.len() - 8));
     let mut at = 0;
     while at + 8 <= s.len() {
@@ -35,23 +36,30 @@ pub(super) fn needs_escape(s: &[u8], cr: bool) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::needs_escape;
+    use super::may_need_escape;
 
     #[test]
-    fn needs_escape_agrees_with_a_plain_search() {
+    fn may_need_escape_never_misses_a_byte_to_escape() {
         for len in 0..24 {
             for at in 0..=len {
-                for special in [b'\\', b'\n', b':', b'\r', b'a', 0x80 | b':', b':' ^ 1] {
+                for special in [
+                    b'\\',
+                    b'\n',
+                    b':',
+                    b'\r',
+                    b'\t',
+                    b'a',
+                    0x80 | b':',
+                    b':' ^ 1,
+                    0x20,
+                    0x7f,
+                ] {
                     let mut s = vec![b'x'; len];
                     if at < len {
                         s[at] = special;
                     }
-                    for cr in [false, true] {
-                        let plain = s
-                            .iter()
-                            .any(|&b| matches!(b, b'\\' | b'\n' | b':') || (cr && b == b'\r'));
-                        assert_eq!(needs_escape(&s, cr), plain, "{s:?} cr={cr}");
-                    }
+                    let plain = s.iter().any(|&b| b < 0x20 || b == b':' || b == b'\\');
+                    assert_eq!(may_need_escape(&s), plain, "{s:?}");
                 }
             }
         }

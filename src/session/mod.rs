@@ -28,7 +28,9 @@ pub use heartbeat::parse_heart_beat;
 use heartbeat::HeartBeat;
 pub(crate) use receipt::ReceiptSet;
 
-use crate::codec::{encode_frame, encode_heartbeat, encode_parts, Decoder, Item, Limits};
+use crate::codec::{
+    encode_frame, encode_heartbeat, encode_parts, write_decimal, Decoder, Item, Limits,
+};
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Headers, Version};
 
@@ -122,6 +124,22 @@ pub struct Session {
     sent_log: Option<Vec<Frame>>,
     /// The fatal error that ended this connection: every later poll reports it again.
     failed: Option<Failed>,
+    /// The head of the last [`Session::send_to`], up to its `content-length` line.
+    send_head: SendHead,
+}
+
+/// A SEND head kept for the next message to the same destination: consumers of a queue are
+/// usually fed one destination at a time, and copying the head costs less than escaping it.
+#[derive(Debug, Default)]
+struct SendHead {
+    /// The version the head was written in.
+    version: Option<Version>,
+    destination: String,
+    /// `SEND`, the escaped `destination` line and `content-length:` (`prefix` bytes), then
+    /// the length of the last body and the blank line.
+    bytes: Vec<u8>,
+    prefix: usize,
+    body_len: usize,
 }
 
 /// A fatal error, kept (errors are not `Clone`) so that it is final.
@@ -167,6 +185,7 @@ impl Session {
             next_id: 0,
             sent_log: None,
             failed: None,
+            send_head: SendHead::default(),
         }
     }
 
@@ -396,6 +415,58 @@ impl Session {
             }
             Command::Disconnect => self.phase = Phase::Disconnecting,
             _ => {}
+        }
+        Ok(())
+    }
+
+    /// Queues a SEND of `body` to `destination`, with no other header: what
+    /// [`Session::send_parts`] writes for it, but the head is copied from the last such SEND
+    /// when the destination is the same.
+    ///
+    /// # Errors
+    /// As [`Session::send_parts`].
+    pub fn send_to(&mut self, destination: &str, body: &[u8], now: Instant) -> Result<(), Error> {
+        let cached = &self.send_head;
+        if cached.version != Some(self.version)
+            || cached.destination != destination
+            || self.phase != Phase::Connected
+            || self.sent_log.is_some()
+        {
+            return self.send_to_slow(destination, body, now);
+        }
+        if self.send_head.body_len != body.len() {
+            let cached = &mut self.send_head;
+            cached.bytes.truncate(cached.prefix);
+            write_decimal(body.len(), &mut cached.bytes);
+            cached.bytes.extend_from_slice(b"\n\n");
+            cached.body_len = body.len();
+        }
+        let out = &mut self.out;
+        out.reserve(self.send_head.bytes.len() + body.len() + 1);
+        out.extend_from_slice(&self.send_head.bytes);
+        out.extend_from_slice(body);
+        out.push(0);
+        self.heart_beat.on_sent(now);
+        Ok(())
+    }
+
+    /// [`Session::send_to`] through [`Session::send_parts`], keeping the head for next time.
+    fn send_to_slow(&mut self, destination: &str, body: &[u8], now: Instant) -> Result<(), Error> {
+        let start = self.out.len();
+        let headers = [(header::DESTINATION, destination)];
+        self.send_parts(Command::Send, headers.iter().copied(), body, now)?;
+        let frame = &self.out[start..];
+        let marker = b"\ncontent-length:";
+        let head = &frame[..frame.len() - body.len() - 1];
+        if let Some(at) = head.windows(marker.len()).rposition(|w| w == marker) {
+            let cache = &mut self.send_head;
+            cache.version = Some(self.version);
+            cache.destination.clear();
+            cache.destination.push_str(destination);
+            cache.bytes.clear();
+            cache.bytes.extend_from_slice(head);
+            cache.prefix = at + marker.len();
+            cache.body_len = body.len();
         }
         Ok(())
     }

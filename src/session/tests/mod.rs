@@ -353,3 +353,44 @@ fn send_parts_tracks_receipts_and_transactions_like_send_frame() {
     assert_eq!(sent[0].get("receipt"), Some("r-1"));
     assert_eq!(sent[1].command(), Command::Abort);
 }
+
+#[test]
+fn send_to_writes_what_send_parts_writes_whether_its_head_is_kept_or_not() {
+    let t0 = Instant::now();
+    let bodies: [&[u8]; 4] = [b"", b"x", b"a\0b", &[7; 1234]];
+    for version in ["1.0", "1.1", "1.2"] {
+        let mut s = open(version, "0,0", SessionConfig::default(), t0);
+        let mut reference = open(version, "0,0", SessionConfig::default(), t0);
+        // Repeats use the kept head; a new destination (escaped or not) replaces it.
+        for dest in ["/queue/a", "/queue/a", "/q/x:y", "/q/x:y", "/queue/a", "/q/back\\slash"] {
+            // Each body twice: the second time the kept length is used as well.
+            for body in bodies.iter().flat_map(|b| [*b, *b]) {
+                s.send_to(dest, body, t0).unwrap();
+                let headers = [("destination", dest)];
+                reference
+                    .send_parts(Command::Send, headers.into_iter(), body, t0)
+                    .unwrap();
+                assert_eq!(s.output(), reference.output(), "{version} {dest:?}");
+            }
+        }
+        // A destination this version cannot write is refused either way, and keeps nothing.
+        let bad = "/queue/new\nline";
+        let refused = s.send_to(bad, b"x", t0).is_err();
+        assert_eq!(refused, version == "1.0", "{version}");
+        if !refused {
+            let headers = [("destination", bad)];
+            reference
+                .send_parts(Command::Send, headers.into_iter(), b"x", t0)
+                .unwrap();
+        }
+        assert_eq!(s.output(), reference.output());
+    }
+    // After a new CONNECT the kept head is not used before the session is connected again.
+    let mut s = open("1.2", "0,0", SessionConfig::default(), t0);
+    s.send_to("/queue/a", b"x", t0).unwrap();
+    s.start("/", t0).unwrap();
+    assert!(matches!(
+        s.send_to("/queue/a", b"x", t0),
+        Err(Error::NotConnected(_))
+    ));
+}
