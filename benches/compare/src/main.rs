@@ -103,6 +103,7 @@ fn suite(only: Option<&str>) {
         ] {
             if want("raw") {
                 raw::firehose(&fh.addr, ack, secs, w);
+                raw::firehose_copy(&fh.addr, ack, secs, w);
             }
             if want("stompy") {
                 stompy_runs::firehose(&fh.addr, ack, secs, w);
@@ -114,6 +115,7 @@ fn suite(only: Option<&str>) {
         let w = "sink publish";
         if want("raw") {
             raw::publish(&sink.addr, secs, w);
+            raw::publish_copy(&sink.addr, secs, w);
         }
         if want("stompy") {
             stompy_runs::publish(&sink.addr, true, secs, w);

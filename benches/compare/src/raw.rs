@@ -74,6 +74,76 @@ pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
     m.report(workload, "raw", msgs);
 }
 
+/// The firehose read loop, plus what any client that hands out owned frames must do at
+/// least: one allocation and one copy per frame (then dropped). Shows how close to the floor
+/// such a client can get at all.
+pub fn firehose_copy(addr: &str, ack: bool, secs: Duration, workload: &str) {
+    let mut s = connect(addr, false);
+    let mode = if ack { "client-individual" } else { "auto" };
+    s.write_all(format!("SUBSCRIBE\nid:0\ndestination:/queue/f\nack:{mode}\n\n\0").as_bytes())
+        .unwrap();
+    let one_ack = b"ACK\nid:a-0\n\n\0";
+    let mut acks = Vec::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    // The part of a frame that the last read cut off.
+    let mut carry = Vec::new();
+    let m = Meter::start();
+    let mut msgs = 0u64;
+    let mut bytes = 0usize;
+    while m.elapsed() < secs {
+        let k = s.read(&mut buf).unwrap();
+        let mut start = 0;
+        let mut n = 0;
+        for nul in memchr::memchr_iter(0, &buf[..k]) {
+            let frame = if carry.is_empty() {
+                buf[start..nul].to_vec()
+            } else {
+                carry.extend_from_slice(&buf[start..nul]);
+                std::mem::take(&mut carry)
+            };
+            bytes += std::hint::black_box(frame).len();
+            start = nul + 1;
+            n += 1;
+        }
+        carry.extend_from_slice(&buf[start..k]);
+        msgs += n as u64;
+        if ack && n > 0 {
+            acks.clear();
+            for _ in 0..n {
+                acks.extend_from_slice(one_ack);
+            }
+            s.write_all(&acks).unwrap();
+        }
+    }
+    m.report(workload, "raw-copy", msgs);
+    assert!(bytes > 0);
+}
+
+/// Publishing to the sink as any client that writes a frame per send must at least: one copy
+/// of a pre-encoded frame into the output buffer per message, written every 64 KiB.
+pub fn publish_copy(addr: &str, secs: Duration, workload: &str) {
+    let mut s = connect(addr, false);
+    let frame = send_frames("/queue/sink", 1);
+    let mut out = Vec::with_capacity(128 * 1024);
+    let m = Meter::start();
+    let mut msgs = 0u64;
+    loop {
+        out.extend_from_slice(std::hint::black_box(&frame));
+        msgs += 1;
+        if out.len() >= 64 * 1024 {
+            s.write_all(&out).unwrap();
+            out.clear();
+            if m.elapsed() >= secs {
+                break;
+            }
+        }
+    }
+    s.write_all(&out).unwrap();
+    disconnect(&mut s);
+    count_nuls(&mut s, 1);
+    m.report(workload, "raw-copy", msgs);
+}
+
 /// Publishes to the sink for `secs`, then DISCONNECT and waits for its RECEIPT.
 pub fn publish(addr: &str, secs: Duration, workload: &str) {
     let mut s = connect(addr, false);
