@@ -68,7 +68,7 @@ pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
                     c.send(a.into()).await.unwrap();
                 }
             }
-            if msgs % 1024 == 0 && m.elapsed() >= secs {
+            if msgs.is_multiple_of(1024) && m.elapsed() >= secs {
                 break;
             }
         }
@@ -102,7 +102,7 @@ pub fn publish(addr: &str, secs: Duration, workload: &str) {
             // `feed` queues without flushing: the codec's buffer is written when it fills.
             c.feed(send_msg("/queue/sink", &b)).await.unwrap();
             msgs += 1;
-            if msgs % 1024 == 0 && m.elapsed() >= secs {
+            if msgs.is_multiple_of(1024) && m.elapsed() >= secs {
                 break;
             }
         }

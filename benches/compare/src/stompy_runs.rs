@@ -31,7 +31,7 @@ pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
         let f = c.recv().unwrap().expect("firehose closed");
         bytes += f.body().len();
         msgs += 1;
-        if msgs % 1024 == 0 && m.elapsed() >= secs {
+        if msgs.is_multiple_of(1024) && m.elapsed() >= secs {
             break;
         }
     }
@@ -47,7 +47,7 @@ pub fn publish(addr: &str, batch: bool, secs: Duration, workload: &str) {
     loop {
         c.send("/queue/sink", &b).unwrap();
         msgs += 1;
-        if msgs % 1024 == 0 && m.elapsed() >= secs {
+        if msgs.is_multiple_of(1024) && m.elapsed() >= secs {
             break;
         }
     }
