@@ -411,3 +411,36 @@ fn the_binary_serves_clients() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// A client that shuts down its sending side after its last frame (as a script piping frames
+/// into a socket does) still gets every reply those frames asked for, then the broker closes.
+#[test]
+fn a_half_closed_client_still_gets_its_replies() {
+    let b = broker();
+    let mut p = Peer::raw(b.addr());
+    let mut bytes = Vec::new();
+    for f in [
+        frame(Command::Connect, &[("accept-version", "1.2")], b""),
+        frame(
+            Command::Subscribe,
+            &[("id", "s"), ("destination", "/queue/half")],
+            b"",
+        ),
+        frame(
+            Command::Send,
+            &[("destination", "/queue/half"), ("receipt", "sent")],
+            b"last",
+        ),
+    ] {
+        stompy::codec::encode_frame(&f, stompy::Version::V1_2, &mut bytes).unwrap();
+    }
+    std::io::Write::write_all(&mut p.stream, &bytes).unwrap();
+    p.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(p.recv().command(), Command::Connected);
+    p.dec.set_version(stompy::Version::V1_2);
+    let mut got = [p.recv(), p.recv()];
+    got.sort_by_key(|f| f.command() != Command::Message);
+    assert_eq!(got[0].body(), b"last");
+    assert_eq!(got[1].get("receipt-id"), Some("sent"));
+    p.expect_closed();
+}

@@ -252,7 +252,7 @@ impl Server {
                 return;
             };
             match conn.read_from(&mut sock.link, now) {
-                Ok(0) => return self.drop_conn(id, now),
+                Ok(0) => return self.end_of_input(id, now),
                 Ok(_) => self.engine.process(id, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     sock.readable = false;
@@ -316,6 +316,16 @@ impl Server {
             }
             sock.link.close_write();
             self.lingering.push((sock.link, now + LINGER));
+        }
+    }
+
+    /// The peer shut down its sending side. What it asked for before (CONNECTED, receipts,
+    /// messages) still goes out, then the connection closes as after an ERROR.
+    fn end_of_input(&mut self, id: usize, now: Instant) {
+        let layered = matches!(self.socks.get(id), Some(Some(s)) if s.link.wants_write());
+        match self.engine.conn_mut(id) {
+            Some(conn) if layered || conn.pending_output() > 0 => conn.phase = Phase::Closing,
+            _ => self.drop_conn(id, now),
         }
     }
 
