@@ -444,3 +444,15 @@ fn a_half_closed_client_still_gets_its_replies() {
     assert_eq!(got[1].get("receipt-id"), Some("sent"));
     p.expect_closed();
 }
+
+/// An empty `destination` names nothing: SEND and SUBSCRIBE get an ERROR, as with none.
+#[test]
+fn an_empty_destination_is_an_error() {
+    let b = broker();
+    for command in [Command::Send, Command::Subscribe] {
+        let mut c = Peer::connect(b.addr(), "1.2");
+        let h = [("id", "s"), ("destination", ""), ("receipt", "r")];
+        c.cmd(command, &h);
+        assert_eq!(c.expect_error("destination").get("receipt-id"), Some("r"));
+    }
+}

@@ -104,9 +104,7 @@ impl Engine {
     }
 
     fn on_send(&mut self, id: usize, frame: Frame, now: Instant) -> Handled {
-        let dest = frame
-            .destination()
-            .ok_or("SEND without destination header")?;
+        let dest = destination(frame.destination()).ok_or("SEND without destination header")?;
         let destination = self.intern(dest);
         let tx = frame.get(header::TRANSACTION).map(str::to_owned);
         let (_, headers, body) = frame.into_parts();
@@ -129,9 +127,8 @@ impl Engine {
     }
 
     fn on_subscribe(&mut self, id: usize, frame: &Frame, now: Instant) -> Handled {
-        let dest = frame
-            .destination()
-            .ok_or("SUBSCRIBE without destination header")?;
+        let dest =
+            destination(frame.destination()).ok_or("SUBSCRIBE without destination header")?;
         let destination = self.intern(dest);
         let conn = self.conn_mut(id).ok_or("gone")?;
         let sub_id: Arc<str> = match frame.get(header::ID) {
@@ -270,6 +267,11 @@ impl Engine {
         }
         result
     }
+}
+
+/// A `destination` header's value, unless it is absent or empty (which names nothing).
+fn destination(value: Option<&str>) -> Option<&str> {
+    value.filter(|d| !d.is_empty())
 }
 
 fn unknown_tx(tx: &str) -> String {
