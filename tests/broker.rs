@@ -456,3 +456,34 @@ fn an_empty_destination_is_an_error() {
         assert_eq!(c.expect_error("destination").get("receipt-id"), Some("r"));
     }
 }
+
+/// A RECEIPT comes before the messages its frame set moving (as with RabbitMQ and ActiveMQ):
+/// a client that waits for the receipt of its SUBSCRIBE, ACK or NACK, then reads messages,
+/// sees every one of them after the receipt.
+#[test]
+fn receipts_come_before_the_messages_their_frame_released() {
+    let b = broker();
+    let mut p = Peer::connect(b.addr(), "1.2");
+    for i in 0..3 {
+        p.publish("/queue/order", &i.to_string());
+    }
+    p.with_receipt(Command::Send, &[("destination", "/queue/order")]);
+    let mut c = Peer::connect(b.addr(), "1.2");
+    let sub = [
+        ("id", "s"),
+        ("destination", "/queue/order"),
+        ("ack", "client-individual"),
+        ("prefetch-count", "2"),
+    ];
+    c.with_receipt(Command::Subscribe, &sub);
+    let (m0, m1) = (c.recv(), c.recv());
+    assert_eq!((m0.body(), m1.body()), (&b"0"[..], &b"1"[..]));
+    c.with_receipt(Command::Ack, &[("id", m0.get("ack").unwrap())]);
+    assert_eq!(c.recv().body(), b"2");
+    c.with_receipt(Command::Nack, &[("id", m1.get("ack").unwrap())]);
+    let again = c.recv();
+    assert_eq!(
+        (again.body(), again.get("redelivered")),
+        (&b"1"[..], Some("true"))
+    );
+}

@@ -215,12 +215,24 @@ impl Conn {
         self.heartbeat.sent(now);
     }
 
-    /// Queues a RECEIPT for `receipt`.
-    pub(crate) fn send_receipt(&mut self, receipt: &str, now: Instant) {
+    /// Where the next queued frame will start: see [`Conn::send_receipt_at`].
+    pub(crate) fn output_mark(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Queues a RECEIPT for `receipt` at `mark`, an [`Conn::output_mark`] taken before the
+    /// frame that asked for it was handled: the receipt goes out before the messages that
+    /// frame released (as other brokers do), after everything queued earlier.
+    pub(crate) fn send_receipt_at(&mut self, mark: usize, receipt: &str, now: Instant) {
+        let at = self.out.len();
         self.send(
             &Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, receipt),
             now,
         );
+        if (self.out_pos..at).contains(&mark) {
+            let len = self.out.len() - at;
+            self.out[mark..].rotate_right(len);
+        }
     }
 
     /// Queues an ERROR and stops handling input: the connection closes once it is flushed.

@@ -21,6 +21,7 @@ impl Engine {
         };
         let command = frame.command();
         let receipt = frame.get(header::RECEIPT).map(str::to_owned);
+        let mark = self.conn(id).map_or(0, |c| c.output_mark());
         let result = match (phase, command) {
             (Phase::AwaitConnect, Command::Connect | Command::Stomp) => {
                 self.on_connect(id, &frame, now)
@@ -45,7 +46,7 @@ impl Engine {
             Err(msg) => conn.send_error(&msg, receipt.as_deref(), now),
             Ok(()) => {
                 if let Some(r) = receipt.as_deref().filter(|_| !command.is_unescaped()) {
-                    conn.send_receipt(r, now);
+                    conn.send_receipt_at(mark, r, now);
                 }
                 if command == Command::Disconnect {
                     conn.phase = Phase::Closing;
