@@ -291,8 +291,13 @@ fn receipts_for_every_frame_that_asks() {
 #[test]
 fn violations_get_error_then_close() {
     let b = broker();
-    let cases: [(Command, Hdrs, &str); 5] = [
+    let cases: [(Command, Hdrs, &str); 6] = [
         (Command::Send, &[], "destination"),
+        (
+            Command::Subscribe,
+            &[("id", "s"), ("destination", "/queue/a"), ("ack", "bogus")],
+            "invalid ack mode \"bogus\"",
+        ),
         (
             Command::Unsubscribe,
             &[("id", "nope")],

@@ -141,7 +141,8 @@ impl Engine {
             return Err(format!("subscription id {sub_id:?} is already in use"));
         }
         let ack = frame.get(header::ACK);
-        let mode = AckMode::parse(ack).ok_or_else(|| format!("invalid ack mode {ack:?}"))?;
+        let mode = AckMode::parse(ack)
+            .ok_or_else(|| format!("invalid ack mode {:?}", ack.unwrap_or_default()))?;
         let prefetch = frame
             .get("prefetch-count")
             .or_else(|| frame.get("activemq.prefetchSize"))
