@@ -492,3 +492,47 @@ fn receipts_come_before_the_messages_their_frame_released() {
         (&b"1"[..], Some("true"))
     );
 }
+
+/// A subscriber that falls behind (the broker stops reading its socket until it catches up)
+/// but keeps its heart-beat promise is not dropped as silent.
+#[test]
+fn a_slow_reader_that_keeps_beating_is_not_dropped() {
+    let b = Broker::builder()
+        .heart_beat(100, 100)
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let (mut slow, _) = Peer::connect_with(b.addr(), "1.2", &[("heart-beat", "100,0")]);
+    socket2::SockRef::from(&slow.stream)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
+    slow.with_receipt(
+        Command::Subscribe,
+        &[("id", "s"), ("destination", "/topic/firehose")],
+    );
+    let mut publisher = Peer::connect(b.addr(), "1.2");
+    let big = vec![b'x'; 1 << 20];
+    for _ in 0..12 {
+        publisher.cmd_body(Command::Send, &[("destination", "/topic/firehose")], &big);
+    }
+    publisher.with_receipt(Command::Send, &[("destination", "/queue/elsewhere")]);
+    // Far longer than twice the interval, beating on time, reading nothing.
+    for _ in 0..20 {
+        std::io::Write::write_all(&mut slow.stream, b"\n").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    slow.cmd(
+        Command::Send,
+        &[("destination", "/queue/elsewhere"), ("receipt", "alive")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let f = slow
+            .recv_timeout(left)
+            .expect("the slow reader was dropped");
+        if f.command() == Command::Receipt {
+            assert_eq!(f.get("receipt-id"), Some("alive"));
+            break;
+        }
+    }
+}

@@ -87,6 +87,10 @@ impl Subscription {
 /// Output above this many bytes stops deliveries to the connection until it drains.
 pub(crate) const HIGH_WATER: usize = 1 << 20;
 
+/// Output above this many bytes stops the server reading the connection until the client
+/// catches up.
+pub(crate) const READ_PAUSE: usize = 4 * HIGH_WATER;
+
 /// A connection that sends nothing for this long before CONNECT is dropped.
 const CONNECT_WAIT: Duration = Duration::from_secs(30);
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
-use super::conn::{Phase, HIGH_WATER};
+use super::conn::{Phase, HIGH_WATER, READ_PAUSE};
 use super::engine::{Engine, Stored};
 use super::link::{Link, Setup};
 use super::listener::ListenerKind;
@@ -33,8 +33,6 @@ const FIRST_LISTENER: usize = usize::MAX - 3;
 
 /// Reads per connection per turn before other connections get theirs.
 const READS_PER_TURN: usize = 8;
-/// A connection whose output exceeds this is not read from until the client catches up.
-const READ_PAUSE: usize = 4 * HIGH_WATER;
 /// How long a closed connection's socket keeps draining input so the peer sees the ERROR.
 const LINGER: Duration = Duration::from_secs(2);
 
