@@ -291,8 +291,13 @@ fn receipts_for_every_frame_that_asks() {
 #[test]
 fn violations_get_error_then_close() {
     let b = broker();
-    let cases: [(Command, Hdrs, &str); 5] = [
+    let cases: [(Command, Hdrs, &str); 6] = [
         (Command::Send, &[], "destination"),
+        (
+            Command::Subscribe,
+            &[("id", "s"), ("destination", "/queue/a"), ("ack", "bogus")],
+            "invalid ack mode \"bogus\"",
+        ),
         (
             Command::Unsubscribe,
             &[("id", "nope")],
@@ -410,4 +415,124 @@ fn the_binary_serves_clients() {
     p.with_receipt(Command::Send, &[("destination", "/queue/bin")]);
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// A client that shuts down its sending side after its last frame (as a script piping frames
+/// into a socket does) still gets every reply those frames asked for, then the broker closes.
+#[test]
+fn a_half_closed_client_still_gets_its_replies() {
+    let b = broker();
+    let mut p = Peer::raw(b.addr());
+    let mut bytes = Vec::new();
+    for f in [
+        frame(Command::Connect, &[("accept-version", "1.2")], b""),
+        frame(
+            Command::Subscribe,
+            &[("id", "s"), ("destination", "/queue/half")],
+            b"",
+        ),
+        frame(
+            Command::Send,
+            &[("destination", "/queue/half"), ("receipt", "sent")],
+            b"last",
+        ),
+    ] {
+        stompy::codec::encode_frame(&f, stompy::Version::V1_2, &mut bytes).unwrap();
+    }
+    std::io::Write::write_all(&mut p.stream, &bytes).unwrap();
+    p.stream.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(p.recv().command(), Command::Connected);
+    p.dec.set_version(stompy::Version::V1_2);
+    let mut got = [p.recv(), p.recv()];
+    got.sort_by_key(|f| f.command() != Command::Message);
+    assert_eq!(got[0].body(), b"last");
+    assert_eq!(got[1].get("receipt-id"), Some("sent"));
+    p.expect_closed();
+}
+
+/// An empty `destination` names nothing: SEND and SUBSCRIBE get an ERROR, as with none.
+#[test]
+fn an_empty_destination_is_an_error() {
+    let b = broker();
+    for command in [Command::Send, Command::Subscribe] {
+        let mut c = Peer::connect(b.addr(), "1.2");
+        let h = [("id", "s"), ("destination", ""), ("receipt", "r")];
+        c.cmd(command, &h);
+        assert_eq!(c.expect_error("destination").get("receipt-id"), Some("r"));
+    }
+}
+
+/// A RECEIPT comes before the messages its frame set moving (as with RabbitMQ and ActiveMQ):
+/// a client that waits for the receipt of its SUBSCRIBE, ACK or NACK, then reads messages,
+/// sees every one of them after the receipt.
+#[test]
+fn receipts_come_before_the_messages_their_frame_released() {
+    let b = broker();
+    let mut p = Peer::connect(b.addr(), "1.2");
+    for i in 0..3 {
+        p.publish("/queue/order", &i.to_string());
+    }
+    p.with_receipt(Command::Send, &[("destination", "/queue/order")]);
+    let mut c = Peer::connect(b.addr(), "1.2");
+    let sub = [
+        ("id", "s"),
+        ("destination", "/queue/order"),
+        ("ack", "client-individual"),
+        ("prefetch-count", "2"),
+    ];
+    c.with_receipt(Command::Subscribe, &sub);
+    let (m0, m1) = (c.recv(), c.recv());
+    assert_eq!((m0.body(), m1.body()), (&b"0"[..], &b"1"[..]));
+    c.with_receipt(Command::Ack, &[("id", m0.get("ack").unwrap())]);
+    assert_eq!(c.recv().body(), b"2");
+    c.with_receipt(Command::Nack, &[("id", m1.get("ack").unwrap())]);
+    let again = c.recv();
+    assert_eq!(
+        (again.body(), again.get("redelivered")),
+        (&b"1"[..], Some("true"))
+    );
+}
+
+/// A subscriber that falls behind (the broker stops reading its socket until it catches up)
+/// but keeps its heart-beat promise is not dropped as silent.
+#[test]
+fn a_slow_reader_that_keeps_beating_is_not_dropped() {
+    let b = Broker::builder()
+        .heart_beat(100, 100)
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let (mut slow, _) = Peer::connect_with(b.addr(), "1.2", &[("heart-beat", "100,0")]);
+    socket2::SockRef::from(&slow.stream)
+        .set_recv_buffer_size(64 * 1024)
+        .unwrap();
+    slow.with_receipt(
+        Command::Subscribe,
+        &[("id", "s"), ("destination", "/topic/firehose")],
+    );
+    let mut publisher = Peer::connect(b.addr(), "1.2");
+    let big = vec![b'x'; 1 << 20];
+    for _ in 0..12 {
+        publisher.cmd_body(Command::Send, &[("destination", "/topic/firehose")], &big);
+    }
+    publisher.with_receipt(Command::Send, &[("destination", "/queue/elsewhere")]);
+    // Far longer than twice the interval, beating on time, reading nothing.
+    for _ in 0..20 {
+        std::io::Write::write_all(&mut slow.stream, b"\n").unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    slow.cmd(
+        Command::Send,
+        &[("destination", "/queue/elsewhere"), ("receipt", "alive")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let f = slow
+            .recv_timeout(left)
+            .expect("the slow reader was dropped");
+        if f.command() == Command::Receipt {
+            assert_eq!(f.get("receipt-id"), Some("alive"));
+            break;
+        }
+    }
 }

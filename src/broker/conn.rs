@@ -87,6 +87,10 @@ impl Subscription {
 /// Output above this many bytes stops deliveries to the connection until it drains.
 pub(crate) const HIGH_WATER: usize = 1 << 20;
 
+/// Output above this many bytes stops the server reading the connection until the client
+/// catches up.
+pub(crate) const READ_PAUSE: usize = 4 * HIGH_WATER;
+
 /// A connection that sends nothing for this long before CONNECT is dropped.
 const CONNECT_WAIT: Duration = Duration::from_secs(30);
 
@@ -215,12 +219,24 @@ impl Conn {
         self.heartbeat.sent(now);
     }
 
-    /// Queues a RECEIPT for `receipt`.
-    pub(crate) fn send_receipt(&mut self, receipt: &str, now: Instant) {
+    /// Where the next queued frame will start: see [`Conn::send_receipt_at`].
+    pub(crate) fn output_mark(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Queues a RECEIPT for `receipt` at `mark`, an [`Conn::output_mark`] taken before the
+    /// frame that asked for it was handled: the receipt goes out before the messages that
+    /// frame released (as other brokers do), after everything queued earlier.
+    pub(crate) fn send_receipt_at(&mut self, mark: usize, receipt: &str, now: Instant) {
+        let at = self.out.len();
         self.send(
             &Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, receipt),
             now,
         );
+        if (self.out_pos..at).contains(&mark) {
+            let len = self.out.len() - at;
+            self.out[mark..].rotate_right(len);
+        }
     }
 
     /// Queues an ERROR and stops handling input: the connection closes once it is flushed.

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{Conn, Delivery, Phase};
+use super::conn::{Conn, Delivery, Phase, READ_PAUSE};
 use super::heartbeat::Due;
 use super::queue::{is_topic, Consumer, Message, Pending, Queue};
 use crate::codec::{Item, Limits};
@@ -324,12 +324,13 @@ impl Engine {
     pub(crate) fn handle_timeout(&mut self, now: Instant) -> Vec<usize> {
         let mut dead = Vec::new();
         for id in self.conn_ids() {
-            let paused = !self.may_read(id);
+            let blocked = !self.may_read(id);
             let Some(conn) = self.conns[id].as_mut() else {
                 continue;
             };
-            if paused {
-                // Its input is left unread on purpose: that is not silence.
+            if blocked || conn.pending_output() >= READ_PAUSE {
+                // Its input is left unread on purpose (flow control, or a client that is
+                // behind with reading): that is not silence.
                 conn.heartbeat.received(now);
             }
             match conn.heartbeat.due(now) {

@@ -21,6 +21,7 @@ impl Engine {
         };
         let command = frame.command();
         let receipt = frame.get(header::RECEIPT).map(str::to_owned);
+        let mark = self.conn(id).map_or(0, |c| c.output_mark());
         let result = match (phase, command) {
             (Phase::AwaitConnect, Command::Connect | Command::Stomp) => {
                 self.on_connect(id, &frame, now)
@@ -45,7 +46,7 @@ impl Engine {
             Err(msg) => conn.send_error(&msg, receipt.as_deref(), now),
             Ok(()) => {
                 if let Some(r) = receipt.as_deref().filter(|_| !command.is_unescaped()) {
-                    conn.send_receipt(r, now);
+                    conn.send_receipt_at(mark, r, now);
                 }
                 if command == Command::Disconnect {
                     conn.phase = Phase::Closing;
@@ -104,9 +105,7 @@ impl Engine {
     }
 
     fn on_send(&mut self, id: usize, frame: Frame, now: Instant) -> Handled {
-        let dest = frame
-            .destination()
-            .ok_or("SEND without destination header")?;
+        let dest = destination(frame.destination()).ok_or("SEND without destination header")?;
         let destination = self.intern(dest);
         let tx = frame.get(header::TRANSACTION).map(str::to_owned);
         let (_, headers, body) = frame.into_parts();
@@ -129,9 +128,8 @@ impl Engine {
     }
 
     fn on_subscribe(&mut self, id: usize, frame: &Frame, now: Instant) -> Handled {
-        let dest = frame
-            .destination()
-            .ok_or("SUBSCRIBE without destination header")?;
+        let dest =
+            destination(frame.destination()).ok_or("SUBSCRIBE without destination header")?;
         let destination = self.intern(dest);
         let conn = self.conn_mut(id).ok_or("gone")?;
         let sub_id: Arc<str> = match frame.get(header::ID) {
@@ -143,7 +141,8 @@ impl Engine {
             return Err(format!("subscription id {sub_id:?} is already in use"));
         }
         let ack = frame.get(header::ACK);
-        let mode = AckMode::parse(ack).ok_or_else(|| format!("invalid ack mode {ack:?}"))?;
+        let mode = AckMode::parse(ack)
+            .ok_or_else(|| format!("invalid ack mode {:?}", ack.unwrap_or_default()))?;
         let prefetch = frame
             .get("prefetch-count")
             .or_else(|| frame.get("activemq.prefetchSize"))
@@ -270,6 +269,11 @@ impl Engine {
         }
         result
     }
+}
+
+/// A `destination` header's value, unless it is absent or empty (which names nothing).
+fn destination(value: Option<&str>) -> Option<&str> {
+    value.filter(|d| !d.is_empty())
 }
 
 fn unknown_tx(tx: &str) -> String {

@@ -56,8 +56,11 @@
 //! - NACK, UNSUBSCRIBE and a lost connection put un-ACKed queue messages back at the head of
 //!   their queue, flagged redelivered; un-ACKed topic messages are dropped.
 //! - Transactions hold SEND, ACK and NACK until COMMIT; ABORT or disconnect drops them.
-//! - Every frame with a `receipt` header gets its RECEIPT. A protocol violation gets an ERROR
-//!   (with `message`, `receipt-id`, a short text body) and the connection closes.
+//! - Every frame with a `receipt` header gets its RECEIPT, ahead of the messages that frame
+//!   released (a SUBSCRIBE's backlog, what an ACK or NACK let through). A protocol violation
+//!   gets an ERROR (with `message`, `receipt-id`, a short text body) and the connection closes.
+//! - A client that shuts down its sending side still gets what its frames asked for, then the
+//!   connection closes.
 //!
 //! # Listeners: TCP, TLS, WebSocket
 //! One broker listens on as many addresses as it is given, each speaking one

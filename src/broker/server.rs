@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 
-use super::conn::{Phase, HIGH_WATER};
+use super::conn::{Phase, HIGH_WATER, READ_PAUSE};
 use super::engine::{Engine, Stored};
 use super::link::{Link, Setup};
 use super::listener::ListenerKind;
@@ -33,8 +33,6 @@ const FIRST_LISTENER: usize = usize::MAX - 3;
 
 /// Reads per connection per turn before other connections get theirs.
 const READS_PER_TURN: usize = 8;
-/// A connection whose output exceeds this is not read from until the client catches up.
-const READ_PAUSE: usize = 4 * HIGH_WATER;
 /// How long a closed connection's socket keeps draining input so the peer sees the ERROR.
 const LINGER: Duration = Duration::from_secs(2);
 
@@ -252,7 +250,7 @@ impl Server {
                 return;
             };
             match conn.read_from(&mut sock.link, now) {
-                Ok(0) => return self.drop_conn(id, now),
+                Ok(0) => return self.end_of_input(id, now),
                 Ok(_) => self.engine.process(id, now),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     sock.readable = false;
@@ -316,6 +314,16 @@ impl Server {
             }
             sock.link.close_write();
             self.lingering.push((sock.link, now + LINGER));
+        }
+    }
+
+    /// The peer shut down its sending side. What it asked for before (CONNECTED, receipts,
+    /// messages) still goes out, then the connection closes as after an ERROR.
+    fn end_of_input(&mut self, id: usize, now: Instant) {
+        let layered = matches!(self.socks.get(id), Some(Some(s)) if s.link.wants_write());
+        match self.engine.conn_mut(id) {
+            Some(conn) if layered || conn.pending_output() > 0 => conn.phase = Phase::Closing,
+            _ => self.drop_conn(id, now),
         }
     }
 
