@@ -68,10 +68,13 @@ macro_rules! commands {
             }
 
             /// Parses a command line (without its EOL).
+            #[allow(non_upper_case_globals)]
             pub fn from_bytes(b: &[u8]) -> Option<Command> {
-                // Matching on literals compares the length first: one comparison, not fifteen.
-                match std::str::from_utf8(b).ok()? {
-                    $($name => Some(Command::$variant),)*
+                // Byte literals: compared by length first, and no UTF-8 check (every command
+                // is ASCII).
+                $(const $variant: &[u8] = $name.as_bytes();)*
+                match b {
+                    $($variant => Some(Command::$variant),)*
                     _ => None,
                 }
             }

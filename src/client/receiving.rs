@@ -87,7 +87,7 @@ impl StompClient {
 
     /// Remembers a MESSAGE the application is about to see, if the client must ACK it later.
     pub(super) fn track_ack(&mut self, frame: &Frame, transaction: Option<&str>) {
-        if frame.command() != Command::Message {
+        if frame.command() != Command::Message || !self.session.auto_acks_any() {
             return;
         }
         let sub = self.session.subscription_of(frame);

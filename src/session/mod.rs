@@ -229,6 +229,12 @@ impl Session {
         self.subs.iter().find(|s| s.id == id)
     }
 
+    /// True when some subscription wants its messages ACKed by the client for the application
+    /// (a client ack mode with auto-ACK on): otherwise no MESSAGE needs looking up for it.
+    pub(crate) fn auto_acks_any(&self) -> bool {
+        self.subs.iter().any(|s| s.auto_ack && s.ack.needs_ack())
+    }
+
     /// The subscription a MESSAGE belongs to: the one its `subscription` header names or,
     /// when the header is missing (some STOMP 1.0 brokers omit it), the only subscription to
     /// its destination.

@@ -362,7 +362,14 @@ fn send_to_writes_what_send_parts_writes_whether_its_head_is_kept_or_not() {
         let mut s = open(version, "0,0", SessionConfig::default(), t0);
         let mut reference = open(version, "0,0", SessionConfig::default(), t0);
         // Repeats use the kept head; a new destination (escaped or not) replaces it.
-        for dest in ["/queue/a", "/queue/a", "/q/x:y", "/q/x:y", "/queue/a", "/q/back\\slash"] {
+        for dest in [
+            "/queue/a",
+            "/queue/a",
+            "/q/x:y",
+            "/q/x:y",
+            "/queue/a",
+            "/q/back\\slash",
+        ] {
             // Each body twice: the second time the kept length is used as well.
             for body in bodies.iter().flat_map(|b| [*b, *b]) {
                 s.send_to(dest, body, t0).unwrap();
