@@ -162,6 +162,51 @@ fn frames_in_text_messages_split_and_joined_anyhow() {
     assert!(next_text(&mut ws).starts_with("RECEIPT\nreceipt-id:bye\n"));
 }
 
+/// The next data message: its payload, and whether it came as text.
+fn next_message(ws: &mut WebSocket<TcpStream>) -> (Vec<u8>, bool) {
+    loop {
+        match ws.read().expect("a message") {
+            Message::Text(t) => return (t.as_bytes().to_vec(), true),
+            Message::Binary(b) => return (b.to_vec(), false),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn each_frame_comes_in_a_message_of_its_own_text_when_it_is_utf8() {
+    let broker = ws_broker(10_000);
+    let (mut ws, _) = raw_ws(broker.addr(), &["v12.stomp"]);
+    let queue = unique_queue("broker-ws-one-frame");
+    ws.send(Message::text("CONNECT\naccept-version:1.2\nhost:/\n\n\0"))
+        .unwrap();
+    let (connected, text) = next_message(&mut ws);
+    assert!(connected.starts_with(b"CONNECTED\n") && connected.ends_with(b"\0"));
+    assert!(text);
+    // Two messages wait in the queue; the SUBSCRIBE's receipt and both MESSAGEs then leave
+    // the broker at once, in one write, yet arrive as three messages.
+    let mut sends = format!("SEND\ndestination:{queue}\n\nfirst\0").into_bytes();
+    sends.extend_from_slice(format!("SEND\ndestination:{queue}\ncontent-length:3\n\n").as_bytes());
+    sends.extend_from_slice(&[0xff, 0, 0xfe, 0]);
+    sends.extend_from_slice(b"SUBSCRIBE\nid:0\ndestination:");
+    sends.extend_from_slice(format!("{queue}\nreceipt:sub\n\n\0").as_bytes());
+    ws.send(Message::binary(sends)).unwrap();
+    let (receipt, text) = next_message(&mut ws);
+    assert_eq!(receipt, b"RECEIPT\nreceipt-id:sub\n\n\0");
+    assert!(text);
+    let (first, text) = next_message(&mut ws);
+    assert!(first.starts_with(b"MESSAGE\n"), "{first:?}");
+    assert!(first.ends_with(b"\n\nfirst\0"), "{first:?}");
+    assert!(text);
+    let (second, text) = next_message(&mut ws);
+    assert!(second.starts_with(b"MESSAGE\n"), "{second:?}");
+    assert!(
+        second.ends_with(&[b'\n', b'\n', 0xff, 0, 0xfe, 0]),
+        "{second:?}"
+    );
+    assert!(!text, "a body that is not UTF-8 comes in a binary message");
+}
+
 #[test]
 fn a_request_that_is_not_an_upgrade_closes_only_its_connection() {
     let broker = ws_broker(10_000);

@@ -212,8 +212,11 @@ fn scripted_ws_server() -> (u16, thread::JoinHandle<Seen>) {
         // The next STOMP frame, or "" for a pong.
         let next_frame =
             |ws: &mut tungstenite::WebSocket<_>, seen: &mut Seen| match ws.read().unwrap() {
-                Message::Binary(b) => {
-                    let text = String::from_utf8_lossy(&b).into_owned();
+                // Frames of UTF-8 come in text messages, one frame per message.
+                Message::Text(t) => {
+                    let text = t.to_string();
+                    assert!(text.ends_with('\0'), "one whole frame: {text:?}");
+                    assert_eq!(text.matches('\0').count(), 1, "one frame: {text:?}");
                     seen.frames.push(text.clone());
                     text
                 }
