@@ -2,7 +2,7 @@
 
 use std::io::{self, Read};
 
-use super::head::{line_too_long, next_line, Head, WholeHead};
+use super::head::{line_too_long, next_line, Head, WholeHead, NO_COLON};
 use super::Limits;
 use crate::error::ProtocolError;
 use crate::frame::{Command, Frame, Headers, Version};
@@ -292,11 +292,17 @@ impl Decoder {
             max_headers,
             ..
         } = self.limits;
+        // Without escapes or padding, each header is two spans of the copied head.
+        let plain = !backslash && !head.trims;
         for &(start, len, colon) in whole.lines() {
             if len > max_header_line {
                 return Err(line_too_long(max_header_line));
             }
             head.check_count(max_headers)?;
+            if plain && colon != NO_COLON {
+                head.push_span(text, start, colon, len);
+                continue;
+            }
             let line = &text[start..start + len];
             let unescape = backslash && memchr::memchr(b'\\', line.as_bytes()).is_some();
             head.push_text(line, Some(start), Some(colon), unescape, self.version)?;

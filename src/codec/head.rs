@@ -140,6 +140,17 @@ impl Head {
         self.push_text(text, None, None, unescape, version)
     }
 
+    /// Adds the header at `start` in `head` (the text given to [`Headers::from_raw`]), whose
+    /// line is `len` bytes with its first colon at `colon`, as it is: no escapes, no padding.
+    #[inline]
+    pub(super) fn push_span(&mut self, head: &str, start: usize, colon: usize, len: usize) {
+        let (name, value) = (start..start + colon, start + colon + 1..start + len);
+        if self.content_length.is_none() && &head[name.clone()] == header::CONTENT_LENGTH {
+            self.content_length = Some(parse_content_length(&head[value.clone()]));
+        }
+        self.headers.push_raw(name, value);
+    }
+
     /// Refuses one more header when there are `max_headers` already.
     pub(super) fn check_count(&self, max_headers: usize) -> Result<(), ProtocolError> {
         if self.headers.len() >= max_headers {
