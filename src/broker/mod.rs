@@ -79,8 +79,9 @@
 //! (an untrusted or missing client certificate, a request that is not a WebSocket upgrade)
 //! closes only its connection. A WebSocket listener accepts any path, answers with the
 //! highest STOMP subprotocol offered (`v12.stomp`, `v11.stomp`, `v10.stomp`), reads frames
-//! from text and binary messages, and sends binary ones. The engine only sees bytes in and
-//! bytes out per connection.
+//! from text and binary messages, and sends each frame in a message of its own, text when it
+//! is UTF-8 and binary otherwise (as RabbitMQ and ActiveMQ do). The engine only sees bytes in
+//! and bytes out per connection.
 
 mod conn;
 pub(crate) mod engine;
@@ -221,7 +222,8 @@ impl BrokerBuilder {
     /// upgrades on any path, answers with the highest STOMP subprotocol the client offers
     /// (`v12.stomp`, `v11.stomp`, `v10.stomp`; none if it offers none), reads STOMP frames
     /// from text and binary messages (a frame may span messages, and a message may hold
-    /// several frames) and sends binary messages.
+    /// several frames) and sends one frame per message: text when the frame is UTF-8, binary
+    /// otherwise.
     ///
     /// One WebSocket message may be at most [`Limits::max_body`] plus 1 MiB.
     ///
