@@ -102,8 +102,8 @@ fn suite(only: Option<&str>) {
             (true, "firehose consume, ACK each"),
         ] {
             if want("raw") {
-                raw::firehose(&fh.addr, ack, secs, w);
-                raw::firehose_copy(&fh.addr, ack, secs, w);
+                raw::firehose(&fh.addr, ack, false, secs, w);
+                raw::firehose(&fh.addr, ack, true, secs, w);
             }
             if want("stompy") {
                 stompy_runs::firehose(&fh.addr, ack, secs, w);
