@@ -96,21 +96,24 @@ pub struct AckToken {
 impl AckToken {
     /// The token of a MESSAGE frame.
     pub fn of(frame: &Frame) -> Self {
-        AckToken {
-            message_id: frame.get(header::MESSAGE_ID).map(str::to_owned),
-            subscription: frame.get(header::SUBSCRIPTION).map(str::to_owned),
-            ack: frame.get(header::ACK).map(str::to_owned),
-        }
+        let mut token = AckToken {
+            message_id: None,
+            subscription: None,
+            ack: None,
+        };
+        token.refill(frame);
+        token
     }
 
     /// Makes this the token of `frame`, reusing the strings it already holds.
     pub(crate) fn refill(&mut self, frame: &Frame) {
-        for (slot, name) in [
-            (&mut self.message_id, header::MESSAGE_ID),
-            (&mut self.subscription, header::SUBSCRIPTION),
-            (&mut self.ack, header::ACK),
+        let ids = AckIds::of(frame);
+        for (slot, value) in [
+            (&mut self.message_id, ids.message_id),
+            (&mut self.subscription, ids.subscription),
+            (&mut self.ack, ids.ack),
         ] {
-            match (slot.as_mut(), frame.get(name)) {
+            match (slot.as_mut(), value) {
                 (Some(s), Some(v)) => {
                     s.clear();
                     s.push_str(v);

@@ -29,7 +29,8 @@ use heartbeat::HeartBeat;
 pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
-    encode_frame, encode_heartbeat, encode_parts, write_decimal, Decoder, Item, Limits,
+    encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts, write_decimal, Decoder,
+    Item, Limits,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Headers, Version};
@@ -559,13 +560,12 @@ impl Session {
         }
         // Encoded straight from the token: no frame is built for the most frequent write.
         let headers = ids.headers(command, self.version, transaction)?;
-        encode_parts(
-            command,
-            headers.iter().flatten().copied(),
-            b"",
-            self.version,
-            &mut self.out,
-        )?;
+        let headers = headers.iter().flatten().copied();
+        if self.version == Version::V1_2 {
+            encode_bodiless_1_2(command, headers, &mut self.out);
+        } else {
+            encode_parts(command, headers, b"", self.version, &mut self.out)?;
+        }
         self.heart_beat.on_sent(now);
         Ok(())
     }

@@ -200,3 +200,30 @@ fn re_encoding_a_decoded_frame_gives_the_same_bytes() {
         }
     }
 }
+
+#[test]
+fn bodiless_1_2_frames_are_written_as_encode_parts_writes_them() {
+    use crate::codec::{encode_bodiless_1_2, encode_parts};
+    let values = ["a-1", "", "x:y", "back\\slash", "new\nline", "cr\r", "ünï"];
+    for command in [C::Ack, C::Nack] {
+        for id in values {
+            for tx in [None, Some("tx:1")] {
+                let headers: Vec<(&str, &str)> = std::iter::once(("id", id))
+                    .chain(tx.map(|t| ("transaction", t)))
+                    .collect();
+                let mut fast = Vec::new();
+                encode_bodiless_1_2(command, headers.iter().copied(), &mut fast);
+                let mut plain = Vec::new();
+                encode_parts(
+                    command,
+                    headers.iter().copied(),
+                    b"",
+                    Version::V1_2,
+                    &mut plain,
+                )
+                .unwrap();
+                assert_eq!(fast, plain, "{command} {id:?} {tx:?}");
+            }
+        }
+    }
+}
