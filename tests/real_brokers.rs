@@ -436,3 +436,38 @@ fn the_simplest_connect_works_on_rabbitmq() {
         common::round_trip(&mut c, "simplest", "hi");
     }
 }
+
+#[test]
+fn without_auto_content_length_activemq_delivers_text_messages() {
+    // ActiveMQ makes a SEND with content-length a BytesMessage and delivers it with one; a
+    // SEND without it becomes a TextMessage, delivered without one.
+    let Some(b) = common::activemq() else { return };
+    let q = unique_queue("text-message");
+    let mut c = StompClient::builder()
+        .address(b.addr().as_str())
+        .unwrap()
+        .login(b.login, b.passcode)
+        .auto_content_length(false)
+        .connect()
+        .unwrap();
+    subscribe(&mut c, &q, AckMode::Auto);
+    send_confirmed(&mut c, &q, "as text");
+    let text = next(&mut c, "ActiveMQ");
+    assert_eq!(body(&text), "as text");
+    assert_eq!(text.get("content-length"), None, "a TextMessage: {text:?}");
+    // A body with a NUL still needs the length, and gets it.
+    c.send(&q, b"a\0b").unwrap();
+    let bytes = next(&mut c, "ActiveMQ");
+    assert_eq!(bytes.body(), b"a\0b");
+    assert_eq!(
+        bytes.get("content-length"),
+        Some("3"),
+        "a BytesMessage: {bytes:?}"
+    );
+    // The default: every SEND carries it.
+    let mut d = connect(&b, Version::V1_2);
+    d.send(&q, "as bytes").unwrap();
+    let default = next(&mut c, "ActiveMQ");
+    assert_eq!(body(&default), "as bytes");
+    assert_eq!(default.get("content-length"), Some("8"), "{default:?}");
+}

@@ -233,6 +233,23 @@ impl ClientBuilder {
         self
     }
 
+    /// Whether every SEND carries `content-length` (default on). Off, a SEND whose body
+    /// holds no NUL is written without it, like stomp.py's `auto_content_length=False`:
+    /// ActiveMQ then delivers it to JMS consumers as a `TextMessage` instead of a
+    /// `BytesMessage`. Bodies with a NUL always get one (they need it).
+    ///
+    /// ```no_run
+    /// let client = stompy::StompClient::builder()
+    ///     .address("127.0.0.1:61613")?
+    ///     .auto_content_length(false)
+    ///     .connect()?;
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    pub fn auto_content_length(mut self, yes: bool) -> Self {
+        self.cfg.session.auto_content_length = yes;
+        self
+    }
+
     /// Write batching (default off). Off, every send, ACK, SUBSCRIBE ... is written to the
     /// socket before the call returns: one system call per frame. On, frames queue in the
     /// client's output buffer and go out in one write when it holds 64 KiB, whenever the

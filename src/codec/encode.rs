@@ -34,6 +34,20 @@ pub fn encode_parts<'a>(
     version: Version,
     out: &mut Vec<u8>,
 ) -> Result<(), Error> {
+    encode_parts_with(command, headers, body, version, true, out)
+}
+
+/// [`encode_parts`], writing `content-length` only when `length` says so (a given one is then
+/// dropped too). Without it the body ends at the first NUL: the caller makes sure it has none.
+pub(crate) fn encode_parts_with<'a>(
+    command: Command,
+    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    body: &[u8],
+    version: Version,
+    length: bool,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    debug_assert!(length || !body.contains(&0));
     let start = out.len();
     let escaped = !command.is_unescaped();
     let plain = !escaped || version == Version::V1_0;
@@ -55,7 +69,7 @@ pub fn encode_parts<'a>(
         escape_into(value, escaped, version, out);
         out.push(b'\n');
     }
-    if !body.is_empty() || command.allows_body() {
+    if length && (!body.is_empty() || command.allows_body()) {
         out.extend_from_slice(b"content-length:");
         write_decimal(body.len(), out);
         out.push(b'\n');

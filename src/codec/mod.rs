@@ -22,7 +22,7 @@ mod head;
 mod swar;
 
 pub use decode::{Decoder, Item};
-pub(crate) use encode::{encode_bodiless_1_2, write_decimal};
+pub(crate) use encode::{encode_bodiless_1_2, encode_parts_with, write_decimal};
 pub use encode::{encode_frame, encode_heartbeat, encode_parts};
 
 /// Hard limits on what the peer may send, so that a hostile peer cannot make stompy allocate

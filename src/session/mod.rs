@@ -29,8 +29,8 @@ use heartbeat::HeartBeat;
 pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
-    encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts, write_decimal, Decoder,
-    Item, Limits,
+    encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts, encode_parts_with,
+    write_decimal, Decoder, Item, Limits,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Headers, Version};
@@ -61,6 +61,11 @@ pub struct SessionConfig {
     pub heart_beat_scale: f64,
     /// Limits on what the broker may send.
     pub limits: Limits,
+    /// Write `content-length` on every SEND (the default). Off, a SEND whose body holds no
+    /// NUL goes without one, as stomp.py's `auto_content_length=False` sends it: ActiveMQ then
+    /// delivers a JMS `TextMessage` rather than a `BytesMessage`. A body with a NUL, or a
+    /// `content-length` given by the caller, always gets the real length.
+    pub auto_content_length: bool,
 }
 
 impl Default for SessionConfig {
@@ -75,6 +80,7 @@ impl Default for SessionConfig {
             heart_beat: (0, 0),
             heart_beat_scale: 1.5,
             limits: Limits::default(),
+            auto_content_length: true,
         }
     }
 }
@@ -396,7 +402,12 @@ impl Session {
         if command == Command::Nack && self.version == Version::V1_0 {
             return Err(Error::invalid("NACK does not exist in STOMP 1.0"));
         }
-        encode_parts(command, headers.clone(), body, self.version, &mut self.out)?;
+        let length = self.cfg.auto_content_length
+            || command != Command::Send
+            || body.contains(&0)
+            || headers.clone().any(|(n, _)| n == header::CONTENT_LENGTH);
+        let (version, out) = (self.version, &mut self.out);
+        encode_parts_with(command, headers.clone(), body, version, length, out)?;
         self.heart_beat.on_sent(now);
         if let Some(log) = &mut self.sent_log {
             log.push(Frame::from_parts(
@@ -435,6 +446,7 @@ impl Session {
     pub fn send_to(&mut self, destination: &str, body: &[u8], now: Instant) -> Result<(), Error> {
         let cached = &self.send_head;
         if cached.version != Some(self.version)
+            || !self.cfg.auto_content_length
             || cached.destination != destination
             || self.phase != Phase::Connected
             || self.sent_log.is_some()

@@ -401,3 +401,31 @@ fn send_to_writes_what_send_parts_writes_whether_its_head_is_kept_or_not() {
         Err(Error::NotConnected(_))
     ));
 }
+
+#[test]
+fn without_auto_content_length_a_send_carries_one_only_when_it_needs_it() {
+    let t0 = Instant::now();
+    let cfg = SessionConfig {
+        auto_content_length: false,
+        ..SessionConfig::default()
+    };
+    let mut s = open("1.2", "0,0", cfg, t0);
+    s.send_to("/queue/a", b"text", t0).unwrap();
+    s.send_to("/queue/a", b"text again", t0).unwrap();
+    s.send_to("/queue/a", b"nul\0inside", t0).unwrap();
+    let given = [("destination", "/queue/a"), ("content-length", "99")];
+    s.send_parts(Command::Send, given.into_iter(), b"given", t0)
+        .unwrap();
+    let wire = String::from_utf8(s.output().to_vec()).unwrap();
+    assert_eq!(
+        wire,
+        "SEND\ndestination:/queue/a\n\ntext\0\
+         SEND\ndestination:/queue/a\n\ntext again\0\
+         SEND\ndestination:/queue/a\ncontent-length:10\n\nnul\0inside\0\
+         SEND\ndestination:/queue/a\ncontent-length:5\n\ngiven\0"
+    );
+    // Other frames are as always; and the default writes it on every SEND.
+    let mut d = open("1.2", "0,0", SessionConfig::default(), t0);
+    d.send_to("/queue/a", b"text", t0).unwrap();
+    assert!(String::from_utf8_lossy(d.output()).contains("content-length:4\n"));
+}
