@@ -140,6 +140,11 @@ impl Conn {
         Ok(n)
     }
 
+    /// True when the last [`Conn::read_from`] got data but filled less than the room offered.
+    pub(crate) fn last_read_was_short(&self) -> bool {
+        self.decoder.last_read_was_short()
+    }
+
     /// Appends bytes received from the client.
     #[cfg(test)]
     pub(crate) fn feed(&mut self, bytes: &[u8], now: Instant) {

@@ -99,6 +99,11 @@ impl Link {
         }
     }
 
+    /// True for plain TCP, where a short read means the socket is empty.
+    pub(crate) fn is_plain_tcp(&self) -> bool {
+        matches!(self, Link::Open(Stream::Tcp(_)))
+    }
+
     /// True while the WebSocket upgrade runs: it may wait for the socket to take its answer,
     /// so a writable socket is a reason to [`Read::read`] too.
     pub(crate) fn is_upgrading(&self) -> bool {

@@ -42,6 +42,9 @@ struct Peer {
     link: Link,
     readable: bool,
     writable: bool,
+    /// `poll` reported the peer's end closed (or an error): a read would not block, so a
+    /// short read does not prove the socket empty.
+    read_closed: bool,
 }
 
 /// The event loop's state.
@@ -101,6 +104,7 @@ impl Server {
                         if let Some(Some(s)) = self.socks.get_mut(id) {
                             let writable = ev.is_writable() || ev.is_write_closed();
                             s.readable |= ev.is_readable() || ev.is_read_closed() || ev.is_error();
+                            s.read_closed |= ev.is_read_closed() || ev.is_error();
                             // An upgrade waiting to write its answer goes on by reading.
                             s.readable |= writable && s.link.is_upgrading();
                             s.writable |= writable;
@@ -222,6 +226,7 @@ impl Server {
             link,
             readable: true,
             writable: true,
+            read_closed: false,
         });
     }
 
@@ -251,7 +256,18 @@ impl Server {
             };
             match conn.read_from(&mut sock.link, now) {
                 Ok(0) => return self.end_of_input(id, now),
-                Ok(_) => self.engine.process(id, now),
+                Ok(_) => {
+                    // A plain TCP read that filled less than the room offered emptied the
+                    // socket: new data will wake `poll` (edge-triggered), so another read now
+                    // would only return `WouldBlock`.
+                    if conn.last_read_was_short() && sock.link.is_plain_tcp() && !sock.read_closed {
+                        sock.readable = false;
+                    }
+                    self.engine.process(id, now);
+                    if !matches!(self.socks.get(id), Some(Some(s)) if s.readable) {
+                        return;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     sock.readable = false;
                     return;
