@@ -55,8 +55,10 @@ pub(crate) struct WsStream {
     /// The message being read, and how much of it was handed out.
     input: Bytes,
     pos: usize,
-    /// Written messages not yet all on the socket.
+    /// Written messages not yet all on the socket, which was full.
     unflushed: bool,
+    /// Messages queued since the last flush (written together by the next one).
+    queued: bool,
     /// The peer closed (Close frame, or the connection ended).
     closed: bool,
 }
@@ -99,6 +101,7 @@ impl WsStream {
             input: Bytes::new(),
             pos: 0,
             unflushed: false,
+            queued: false,
             closed: false,
         }
     }
@@ -109,12 +112,13 @@ impl WsStream {
 
     /// Messages (or the TLS records under them) waiting for the socket.
     pub(crate) fn wants_write(&self) -> bool {
-        self.unflushed || self.ws.get_ref().wants_write()
+        self.unflushed || self.queued || self.ws.get_ref().wants_write()
     }
 
     /// Writes pending messages; `Ok(true)` when none is left, `Ok(false)` when the socket is
     /// full.
     pub(crate) fn flush_ws(&mut self) -> io::Result<bool> {
+        self.queued = false;
         match self.ws.flush() {
             Ok(()) => {
                 self.unflushed = false;
@@ -185,9 +189,9 @@ impl Read for WsStream {
 }
 
 impl Write for WsStream {
-    /// Sends the frame (or heart-beats) at the start of `buf` as one message, text when it is
+    /// Queues the frame (or heart-beats) at the start of `buf` as one message, text when it is
     /// UTF-8 (otherwise binary, or up to 64 KiB of anything else); `WouldBlock` while earlier
-    /// messages are not yet on the socket.
+    /// messages wait for a full socket. [`Write::flush`] (or `flush_ws`) puts them on it.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -201,13 +205,17 @@ impl Write for WsStream {
             Ok(text) => Message::Text(text),
             Err(_) => Message::Binary(bytes),
         };
+        // Queued: tungstenite writes its buffer out once it passes its write buffer size, and
+        // the caller flushes after its last write (`flush_layers`), so a batch of frames costs
+        // a system call per buffer, not per frame.
         match self.ws.write(message) {
-            Ok(()) => {}
+            Ok(()) => self.queued = true,
             // The message is queued; the socket is full.
-            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {}
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                self.unflushed = true;
+            }
             Err(e) => return Err(into_io(e)),
         }
-        self.flush_ws()?;
         Ok(n)
     }
 
