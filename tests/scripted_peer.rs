@@ -380,3 +380,59 @@ fn a_flood_during_a_receipt_wait_is_a_backlog_error_not_unbounded_memory() {
         "the frames are kept"
     );
 }
+
+#[test]
+fn frames_received_before_a_failed_write_are_still_delivered() {
+    let three: String = ["one", "two", "three"]
+        .iter()
+        .map(|b| MSG.replace("hello", b))
+        .collect();
+    // One write: the client reads all three at once, then the peer resets the connection.
+    let peer = Peer::connected_then(vec![Step::Read, write(three), Step::Read, Step::Reset]);
+    let mut c = subscribed(&peer);
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"one");
+    c.send("/queue/b", "seen one").unwrap();
+    peer.frames(); // the reset is done
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let err = loop {
+        match c.send("/queue/b", "x") {
+            Err(e) => break e,
+            Ok(()) => assert!(Instant::now() < deadline, "sends never failed"),
+        }
+    };
+    assert!(matches!(err, Error::Io(_)), "{err:?}");
+    // The two messages the client had read before the failure are not lost with it.
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"two");
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"three");
+    assert!(c.recv().unwrap().is_none());
+    assert!(matches!(c.close_reason(), Some(Error::Io(_))));
+}
+
+#[test]
+fn frames_received_before_a_failed_heart_beat_come_before_the_error() {
+    let three: String = ["one", "two", "three"]
+        .iter()
+        .map(|b| MSG.replace("hello", b))
+        .collect();
+    let peer = Peer::heart_beat_then(
+        "0,100",
+        vec![Step::Read, write(three), Step::Read, Step::Reset],
+    );
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .heart_beat(Duration::from_millis(100), Duration::ZERO)
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"one");
+    c.send("/queue/b", "seen one").unwrap();
+    peer.frames(); // the reset is done
+                   // Work for longer than the heart-beat interval: the next call writes a heart-beat first.
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"two");
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"three");
+    assert!(matches!(c.recv(), Err(Error::Io(_))));
+    assert!(matches!(c.close_reason(), Some(Error::Io(_))));
+    assert!(c.recv().unwrap().is_none());
+}

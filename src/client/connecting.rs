@@ -85,6 +85,7 @@ impl StompClient {
         self.epoch += 1;
         self.broker_address = Some(addr.clone());
         self.close_reason = None;
+        self.deferred_error = None;
         if let Some(f) = self.session.connected_frame() {
             self.listeners.each(|l| l.on_connected(addr, f));
         }
@@ -103,6 +104,9 @@ impl StompClient {
     /// After a lost connection: reconnect if configured, else record why it ended.
     /// Returns Ok(true) when a new connection is up.
     pub(super) fn on_connection_lost(&mut self, err: Option<Error>) -> Result<bool, Error> {
+        // Frames that arrived whole before the failure (a failed write finds them still in
+        // the decoder) are delivered, not dropped with the connection.
+        self.hold_decoded();
         self.drop_connection();
         let disconnecting = self.session.phase() == Phase::Disconnecting;
         let reason = err.or_else(|| self.last_broker_error.take());

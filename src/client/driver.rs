@@ -159,6 +159,29 @@ impl StompClient {
         Ok(())
     }
 
+    /// Moves every whole frame still in the decoder to the held frames (RECEIPTs to the
+    /// receipts, an ERROR to `last_broker_error`), before the connection is dropped.
+    pub(super) fn hold_decoded(&mut self) {
+        if self.conn.is_none() {
+            return;
+        }
+        let now = self.recent();
+        loop {
+            match self.session.poll_event(now) {
+                Ok(Some(Event::Frame(f))) => {
+                    self.inbox_bytes += held_size(&f);
+                    self.inbox.push_back(f);
+                }
+                Ok(Some(Event::Receipt(id))) => self.receipts.insert(&id),
+                Ok(Some(Event::Connected | Event::HeartBeat)) => {}
+                Ok(None) => break,
+                Err(e) if e.broker_error().is_some() => self.last_broker_error = Some(e),
+                Err(e) if !e.is_fatal() => {}
+                Err(_) => break,
+            }
+        }
+    }
+
     /// After a reconnect: frames held from the old connection that needed an ACK can no
     /// longer be acknowledged; the broker redelivers them, so they go.
     pub(super) fn drop_held_unacked(&mut self) {

@@ -96,6 +96,9 @@ pub struct StompClient {
     close_reason: Option<Error>,
     /// An ERROR frame seen on the current connection: the likely cause if it closes.
     last_broker_error: Option<Error>,
+    /// The failure that ended the connection, for `recv` to report once the frames that
+    /// arrived before it are handed out.
+    deferred_error: Option<Error>,
     broker_address: Option<Address>,
     epoch: u64,
     reconnects: u64,
@@ -141,6 +144,7 @@ impl StompClient {
             spare_ack: None,
             close_reason: None,
             last_broker_error: None,
+            deferred_error: None,
             broker_address: None,
             epoch: 0,
             reconnects: 0,

@@ -47,7 +47,7 @@ impl StompClient {
                 return Ok(Some(f));
             }
             if self.conn.is_none() {
-                return Ok(None);
+                return self.deferred_error.take().map_or(Ok(None), Err);
             }
             match self.pump(deadline) {
                 // Nothing is held (the loop checked): the frame goes straight out.
@@ -69,10 +69,15 @@ impl StompClient {
                 }
                 Err(e) if e.is_fatal() => {
                     if !self.on_connection_lost(Some(e))? {
-                        return Err(self.close_reason.as_ref().map_or_else(
+                        let err = self.close_reason.as_ref().map_or_else(
                             || Error::NotConnected("connection lost".into()),
                             clone_error,
-                        ));
+                        );
+                        if self.inbox.is_empty() {
+                            return Err(err);
+                        }
+                        // Frames that arrived before the failure go first.
+                        self.deferred_error = Some(err);
                     }
                 }
                 Err(e) => {
