@@ -5,7 +5,7 @@ mod peer;
 use std::time::{Duration, Instant};
 
 use peer::{assert_heart_beat_timeout, assert_no_receipt_within, connected, write, Peer, Step};
-use stompy::{Command, Error, Limits, ProtocolError, StompClient, Timeout};
+use stompy::{AckMode, Command, Error, Limits, ProtocolError, StompClient, Timeout};
 
 const MSG: &str = "MESSAGE\ndestination:/queue/a\nmessage-id:1\nsubscription:sub-1\n\nhello\0";
 
@@ -435,4 +435,77 @@ fn frames_received_before_a_failed_heart_beat_come_before_the_error() {
     assert!(matches!(c.recv(), Err(Error::Io(_))));
     assert!(matches!(c.close_reason(), Some(Error::Io(_))));
     assert!(c.recv().unwrap().is_none());
+}
+
+fn message(subscription: &str, n: u32) -> String {
+    format!(
+        "MESSAGE\ndestination:/queue/a\nmessage-id:{n}\nsubscription:{subscription}\n\
+         ack:ack-{n}\n\nm{n}\0"
+    )
+}
+
+/// Subscribes `sub-1` with client-individual acks (auto-ACK on).
+fn subscribed_client_individual(peer: &Peer) -> StompClient {
+    let mut c = client(peer);
+    c.subscription("/queue/a")
+        .id("sub-1")
+        .ack(AckMode::ClientIndividual)
+        .subscribe()
+        .unwrap();
+    c
+}
+
+#[test]
+fn messages_in_flight_when_unsubscribing_are_delivered_and_not_acked() {
+    // RabbitMQ and ActiveMQ both send what they had dispatched before they saw UNSUBSCRIBE.
+    let peer = Peer::connected_then(vec![
+        Step::Read, // SUBSCRIBE
+        Step::Read, // UNSUBSCRIBE
+        Step::Read, // SEND with receipt
+        write(format!(
+            "{}{}RECEIPT\nreceipt-id:r-1\n\n\0",
+            message("sub-1", 1),
+            message("sub-1", 2)
+        )),
+        Step::ReadUntilClosed,
+    ]);
+    let mut c = subscribed_client_individual(&peer);
+    c.unsubscribe("sub-1").unwrap();
+    c.message("/queue/b").receipt_id("r-1").send().unwrap();
+    c.wait_for_receipt("r-1", Duration::from_secs(5)).unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"m1");
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"m2");
+    let err = c.recv_timeout(Duration::from_millis(50)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(Timeout::Recv(_))), "{err:?}");
+    drop(c);
+    let commands: Vec<_> = peer.frames().iter().map(|f| f.command()).collect();
+    assert_eq!(
+        commands,
+        [
+            Command::Connect,
+            Command::Subscribe,
+            Command::Unsubscribe,
+            Command::Send,
+            Command::Disconnect
+        ],
+        "no ACK after UNSUBSCRIBE: RabbitMQ answers one with ERROR"
+    );
+}
+
+#[test]
+fn a_pending_auto_ack_is_not_sent_after_unsubscribe() {
+    let peer = Peer::connected_then(vec![
+        Step::Read, // SUBSCRIBE
+        write(message("sub-1", 1)),
+        Step::Read, // UNSUBSCRIBE
+        write(message("sub-1", 2)),
+        Step::ReadUntilClosed,
+    ]);
+    let mut c = subscribed_client_individual(&peer);
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"m1");
+    c.unsubscribe("sub-1").unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"m2");
+    drop(c);
+    let commands: Vec<_> = peer.frames().iter().map(|f| f.command()).collect();
+    assert!(!commands.contains(&Command::Ack), "{commands:?}");
 }

@@ -138,6 +138,18 @@ impl StompClient {
         }
     }
 
+    /// Forgets the pending auto-ACKs of a subscription that ended.
+    pub(super) fn forget_acks_of(&mut self, subscription: &str) {
+        for slot in [&mut self.pending_ack, &mut self.loop_ack] {
+            if slot
+                .as_ref()
+                .is_some_and(|p| p.token.subscription.as_deref() == Some(subscription))
+            {
+                *slot = None;
+            }
+        }
+    }
+
     /// An iterator of `Result<Frame, Error>`: errors come inline; it ends on a clean close or
     /// after a fatal error.
     pub fn frames(&mut self) -> Frames<'_> {
