@@ -263,3 +263,32 @@ fn held_messages_from_a_lost_connection_are_not_acked_on_the_new_one() {
         .send_and_wait(T)
         .unwrap();
 }
+
+/// A broker that answers every CONNECT with CONNECTED and closes the connection at once.
+fn closing_right_after_connected() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for sock in listener.incoming() {
+            let Ok(mut sock) = sock else { return };
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf);
+            let _ = sock.write_all(b"CONNECTED\nversion:1.2\n\n\0");
+        }
+    });
+    addr
+}
+
+#[test]
+fn recv_timeout_holds_against_a_broker_that_closes_right_after_connected() {
+    let mut c = reconnecting(closing_right_after_connected());
+    for _ in 0..5 {
+        let start = std::time::Instant::now();
+        let err = c.recv_timeout(Duration::from_millis(200)).unwrap_err();
+        let took = start.elapsed();
+        assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+        assert!(took < Duration::from_millis(300), "{took:?}");
+    }
+    assert!(c.reconnect_count() > 0);
+}

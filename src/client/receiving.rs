@@ -41,6 +41,7 @@ impl StompClient {
             }
         }
         let deadline = timeout.map(|t| Instant::now() + t);
+        let mut reconnected = false;
         loop {
             if let Some(f) = self.next_held() {
                 self.track_ack(&f, transaction);
@@ -48,6 +49,12 @@ impl StompClient {
             }
             if self.conn.is_none() {
                 return self.deferred_error.take().map_or(Ok(None), Err);
+            }
+            // A broker that closes every connection right after CONNECTED must not keep the
+            // client reconnecting past the deadline (a pump that sees the close at once never
+            // gets to look at it).
+            if reconnected && deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout(Timeout::Recv(timeout.unwrap_or_default())));
             }
             match self.pump(deadline) {
                 // Nothing is held (the loop checked): the frame goes straight out.
@@ -66,9 +73,11 @@ impl StompClient {
                     if !self.on_connection_lost(None)? {
                         return Ok(None);
                     }
+                    reconnected = true;
                 }
                 Err(e) if e.is_fatal() => {
-                    if !self.on_connection_lost(Some(e))? {
+                    reconnected = self.on_connection_lost(Some(e))?;
+                    if !reconnected {
                         let err = self.close_reason.as_ref().map_or_else(
                             || Error::NotConnected("connection lost".into()),
                             clone_error,
