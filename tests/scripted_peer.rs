@@ -344,6 +344,35 @@ fn a_1_0_message_without_subscription_header_is_still_auto_acked() {
 }
 
 #[test]
+fn a_1_0_message_without_subscription_header_is_auto_acked_with_two_subscriptions_there() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.0", "0,0"),
+        Step::Read, // SUBSCRIBE
+        Step::Read, // SUBSCRIBE
+        write("MESSAGE\ndestination:/queue/a\nmessage-id:m-1\n\none\0"),
+        write("MESSAGE\ndestination:/queue/a\nmessage-id:m-2\n\ntwo\0"),
+        Step::Read, // the ACK of m-1: a 1.0 ACK needs only the message-id
+        Step::Close,
+    ]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .versions([stompy::Version::V1_0])
+        .connect()
+        .unwrap();
+    c.subscribe("/queue/a", AckMode::Client).unwrap();
+    c.subscribe("/queue/a", AckMode::Client).unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"one");
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"two");
+    drop(c); // a missing ACK makes the DISCONNECT the last frame
+    let frames = peer.frames();
+    let ack = frames.last().unwrap();
+    assert_eq!(ack.command(), Command::Ack);
+    assert_eq!(ack.get("message-id"), Some("m-1"));
+}
+
+#[test]
 fn a_flood_during_a_receipt_wait_is_a_backlog_error_not_unbounded_memory() {
     let big = format!(
         "MESSAGE\ndestination:/queue/a\nmessage-id:1\nsubscription:sub-1\n\n{}\0",

@@ -187,10 +187,7 @@ impl StompClient {
     pub(super) fn drop_held_unacked(&mut self) {
         let session = &self.session;
         let needs_ack = |f: &Frame| {
-            f.command() == Command::Message
-                && session
-                    .subscription_of(f)
-                    .is_some_and(|s| s.ack.needs_ack())
+            f.command() == Command::Message && session.message_is(f, |s| s.ack.needs_ack())
         };
         self.inbox.retain(|f| !needs_ack(f));
         self.inbox_bytes = self.inbox.iter().map(held_size).sum();

@@ -104,8 +104,10 @@ impl StompClient {
         if frame.command() != Command::Message || !self.session.auto_acks_any() {
             return;
         }
-        let sub = self.session.subscription_of(frame);
-        if sub.is_some_and(|s| s.auto_ack && s.ack.needs_ack()) {
+        if self
+            .session
+            .message_is(frame, |s| s.auto_ack && s.ack.needs_ack())
+        {
             // The last token sent lends its strings: no allocation per message.
             let token = match self.spare_ack.take() {
                 Some(mut t) => {

@@ -263,6 +263,25 @@ impl Session {
         matching.next().is_none().then_some(first)
     }
 
+    /// True when `message` belongs to a subscription for which `pred` holds: the one its
+    /// `subscription` header names or, without the header, every subscription to its
+    /// destination (at least one). A STOMP 1.0 broker may omit the header even when two
+    /// subscriptions share the destination; an ACK there needs only the `message-id`.
+    pub(crate) fn message_is(&self, message: &Frame, pred: impl Fn(&Subscription) -> bool) -> bool {
+        if let Some(id) = message.subscription() {
+            return self.subscription(id).is_some_and(pred);
+        }
+        let Some(dest) = message.destination() else {
+            return false;
+        };
+        let mut matching = self
+            .subs
+            .iter()
+            .filter(|s| s.destination == dest)
+            .peekable();
+        matching.peek().is_some() && matching.all(pred)
+    }
+
     /// True when this transaction was begun and not yet committed or aborted.
     pub fn in_transaction(&self, id: &str) -> bool {
         self.transactions.contains(id)
