@@ -1,6 +1,8 @@
 //! Reconnect and failover with counts: every message processed, duplicates only as flagged
 //! redeliveries, nothing lost.
 
+mod peer;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -291,4 +293,46 @@ fn recv_timeout_holds_against_a_broker_that_closes_right_after_connected() {
         assert!(took < Duration::from_millis(300), "{took:?}");
     }
     assert!(c.reconnect_count() > 0);
+}
+
+#[test]
+fn a_connection_lost_on_the_auto_ack_after_a_loop_callback_is_re_established() {
+    use peer::{connected, write, Peer, Step};
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    preload(broker.addr(), "/queue/a", 0..1);
+    // The first broker delivers one message and resets the connection while the callback
+    // runs: the auto-ACK due when it returns is the write that finds the connection gone.
+    let first = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "0,0"),
+        Step::Read, // SUBSCRIBE
+        write("MESSAGE\ndestination:/queue/a\nmessage-id:m\nsubscription:sub-1\nack:a\n\nfirst\0"),
+        Step::Reset,
+    ]);
+    let mut c = StompClient::builder()
+        .addresses([first.addr, broker.addr()])
+        .unwrap()
+        .auto_reconnect(true)
+        .reconnect_policy(patient())
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a")
+        .id("sub-1")
+        .ack(AckMode::ClientIndividual)
+        .subscribe()
+        .unwrap();
+    let mut first = Some(first);
+    let mut bodies = Vec::new();
+    let out = c
+        .loop_with(|_, frame| {
+            if let Some(peer) = first.take() {
+                peer.frames(); // the reset is done
+            }
+            bodies.push(frame.text().unwrap().into_owned());
+            (bodies.len() == 2).then_some(())
+        })
+        .expect("the loop goes on over the new connection");
+    assert_eq!(out, Some(()));
+    assert_eq!(bodies, ["first", "0"]);
+    assert_eq!(c.reconnect_count(), 1);
 }

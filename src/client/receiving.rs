@@ -34,12 +34,7 @@ impl StompClient {
         timeout: Option<Duration>,
         transaction: Option<&str>,
     ) -> Result<Option<Frame>, Error> {
-        if let Err(e) = self.send_pending_ack() {
-            // A lost connection loses the ACK too: the broker redelivers the message.
-            if !e.is_fatal() || !self.on_connection_lost(Some(clone_error(&e)))? {
-                return Err(e);
-            }
-        }
+        self.send_pending_ack_or_reconnect()?;
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut reconnected = false;
         loop {
@@ -138,6 +133,18 @@ impl StompClient {
         self.flush_after_ack()
     }
 
+    /// [`StompClient::send_pending_ack`]; when the write finds the connection gone, the
+    /// connection is dropped (and re-established with auto-reconnect, then `Ok`).
+    fn send_pending_ack_or_reconnect(&mut self) -> Result<(), Error> {
+        if let Err(e) = self.send_pending_ack() {
+            // A lost connection loses the ACK too: the broker redelivers the message.
+            if !e.is_fatal() || !self.on_connection_lost(Some(clone_error(&e)))? {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// Forgets the pending auto-ACK without sending it (used when the application rejected
     /// the message itself).
     pub(super) fn cancel_pending_ack_for(&mut self, frame: &Frame) {
@@ -218,10 +225,10 @@ impl StompClient {
             let out = callback(self, frame);
             if let Some(p) = self.loop_ack.take() {
                 let inner = self.pending_ack.replace(p);
-                self.send_pending_ack()?;
+                self.send_pending_ack_or_reconnect()?;
                 self.pending_ack = inner;
             }
-            self.send_pending_ack()?;
+            self.send_pending_ack_or_reconnect()?;
             if out.is_some() {
                 return Ok(out);
             }
