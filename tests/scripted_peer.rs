@@ -318,6 +318,34 @@ fn the_overall_connect_deadline_bounds_every_address_and_round() {
 }
 
 #[test]
+fn the_overall_connect_deadline_passing_during_the_back_off_is_an_error_not_a_panic() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = dead.local_addr().unwrap();
+    drop(dead);
+    let policy = stompy::ReconnectPolicy {
+        initial: Duration::from_millis(1),
+        jitter: 0.0,
+        attempts: Some(5),
+        ..Default::default()
+    };
+    // Deadlines a little past the first back-off: with some of them, the sleep overruns the
+    // deadline and the next round starts out of time, before trying any address.
+    for micros in (1000..3000).step_by(5) {
+        let err = StompClient::builder()
+            .address(addr)
+            .unwrap()
+            .reconnect_policy(policy)
+            .connect_total_timeout(Duration::from_micros(micros))
+            .connect()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Io(_) | Error::ConnectFailed { .. }),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
 fn a_1_0_message_without_subscription_header_is_still_auto_acked() {
     let peer = Peer::start(vec![
         Step::Read,

@@ -11,14 +11,16 @@ impl StompClient {
         let mut rounds = 0u32;
         let overall = self.cfg.connect_total_timeout.map(|t| Instant::now() + t);
         let out_of_time = |t: &Option<Instant>| t.is_some_and(|t| Instant::now() >= t);
+        let mut last = None;
         loop {
-            let mut last = None;
             let mut permanent_everywhere = true;
+            let mut tried = false;
             for addr in self.cfg.addresses.clone() {
                 if attempts > 0 && out_of_time(&overall) {
                     break;
                 }
                 attempts += 1;
+                tried = true;
                 match self.connect_one(&addr, overall) {
                     Ok(()) => return Ok(()),
                     Err(e) => {
@@ -29,10 +31,13 @@ impl StompClient {
                 }
             }
             rounds += 1;
-            let last = last.expect("at least one address");
             let delay = self.cfg.reconnect.delay(rounds);
             let too_late = overall.is_some_and(|t| Instant::now() + delay >= t);
-            if permanent_everywhere || too_late || !self.cfg.reconnect.allows(rounds) {
+            // The overall deadline can pass while the back-off sleeps (a sleep may overrun), so
+            // that a round tries nothing: the last error is then the previous round's.
+            if !tried || permanent_everywhere || too_late || !self.cfg.reconnect.allows(rounds) {
+                let last =
+                    last.unwrap_or(Error::Timeout(Timeout::Connect(self.cfg.connect_timeout)));
                 return Err(if attempts == 1 {
                     last
                 } else {
