@@ -336,3 +336,33 @@ fn a_connection_lost_on_the_auto_ack_after_a_loop_callback_is_re_established() {
     assert_eq!(bodies, ["first", "0"]);
     assert_eq!(c.reconnect_count(), 1);
 }
+
+#[test]
+fn a_reconnect_that_fails_right_after_connected_leaves_the_client_disconnected() {
+    use peer::{connected, Peer, Step};
+    let first = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "0,0"),
+        Step::Read, // SUBSCRIBE
+        Step::Close,
+    ]);
+    // Answers CONNECT and resets at once: re-subscribing finds the connection gone.
+    let second = Peer::start(vec![Step::Read, connected("1.2", "0,0"), Step::Reset]);
+    let mut c = StompClient::builder()
+        .addresses([first.addr, second.addr])
+        .unwrap()
+        .connected_timeout(Duration::from_secs(1))
+        .auto_reconnect(true)
+        .reconnect_policy(ReconnectPolicy::once())
+        .connect()
+        .unwrap();
+    c.subscribe("/queue/a", AckMode::Client).unwrap();
+    let _ = c.recv_timeout(T);
+    second.frames();
+    assert!(c.close_reason().is_some());
+    assert!(!c.is_connected(), "{:?}", c.close_reason());
+    assert!(matches!(
+        c.send("/queue/a", "x"),
+        Err(Error::NotConnected(_))
+    ));
+}

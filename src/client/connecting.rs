@@ -94,8 +94,15 @@ impl StompClient {
         if let Some(f) = self.session.connected_frame() {
             self.listeners.each(|l| l.on_connected(addr, f));
         }
-        self.session.resubscribe_all(Instant::now())?;
-        self.flush_now()?;
+        let resubscribed = self
+            .session
+            .resubscribe_all(Instant::now())
+            .and_then(|()| self.flush_now());
+        if let Err(e) = resubscribed {
+            // Gone right after CONNECTED: this attempt failed, and leaves no connection behind.
+            self.drop_connection();
+            return Err(e);
+        }
         log::info!("connected to {addr} (STOMP {})", self.version());
         Ok(())
     }
