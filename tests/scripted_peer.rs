@@ -566,3 +566,24 @@ fn a_pending_auto_ack_is_not_sent_after_unsubscribe() {
     let commands: Vec<_> = peer.frames().iter().map(|f| f.command()).collect();
     assert!(!commands.contains(&Command::Ack), "{commands:?}");
 }
+
+#[test]
+fn an_unexpected_frame_during_a_receipt_wait_is_not_taken_for_the_close_reason() {
+    let peer = Peer::connected_then(vec![
+        Step::Read, // SEND with receipt
+        write("SEND\ndestination:/queue/a\n\nx\0"),
+        Step::Close,
+    ]);
+    let mut c = client(&peer);
+    c.message("/queue/b").receipt_id("r-1").send().unwrap();
+    let err = c
+        .wait_for_receipt("r-1", Duration::from_secs(5))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(ProtocolError::Unexpected(_))),
+        "{err:?}"
+    );
+    assert!(c.recv().unwrap().is_none());
+    // Only an ERROR frame is taken for the reason of a close that follows it.
+    assert!(c.close_reason().is_none(), "{:?}", c.close_reason());
+}

@@ -278,7 +278,9 @@ impl StompClient {
                     return Err(e);
                 }
                 Err(e) => {
-                    self.last_broker_error = Some(clone_error(&e));
+                    if e.broker_error().is_some() {
+                        self.last_broker_error = Some(clone_error(&e));
+                    }
                     return Err(e);
                 }
             }
