@@ -587,3 +587,40 @@ fn an_unexpected_frame_during_a_receipt_wait_is_not_taken_for_the_close_reason()
     // Only an ERROR frame is taken for the reason of a close that follows it.
     assert!(c.close_reason().is_none(), "{:?}", c.close_reason());
 }
+
+#[test]
+fn timeouts_too_large_for_an_instant_mean_no_deadline_not_a_panic() {
+    let broker = stompy::broker::Broker::bind("127.0.0.1:0").unwrap();
+    let mut c = StompClient::builder()
+        .address(broker.addr())
+        .unwrap()
+        .connect_timeout(Duration::MAX)
+        .connected_timeout(Duration::MAX)
+        .connect_total_timeout(Duration::MAX)
+        .write_timeout(Duration::MAX)
+        .disconnect_timeout(Duration::MAX)
+        .connect()
+        .unwrap();
+    c.subscribe("/queue/max", AckMode::Auto).unwrap();
+    c.send("/queue/max", "x").unwrap();
+    c.flush().unwrap();
+    assert_eq!(c.recv_timeout(Duration::MAX).unwrap().unwrap().body(), b"x");
+    let r = c.message("/queue/other").receipt().send().unwrap().unwrap();
+    c.wait_for_receipt(&r, Duration::MAX).unwrap();
+    c.disconnect().unwrap();
+}
+
+#[test]
+fn an_infinite_heart_beat_scale_never_times_out_and_does_not_panic() {
+    let peer = Peer::heart_beat_then("100,0", vec![Step::Silence(Duration::from_secs(1))]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .heart_beat(Duration::ZERO, Duration::from_millis(100))
+        .heart_beat_scale(f64::INFINITY)
+        .disconnect_timeout(Duration::from_millis(50))
+        .connect()
+        .unwrap();
+    let err = c.recv_timeout(Duration::from_millis(400)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(Timeout::Recv(_))), "{err:?}");
+}

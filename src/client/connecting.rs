@@ -9,7 +9,7 @@ impl StompClient {
     pub(super) fn connect_rounds(&mut self) -> Result<(), Error> {
         let mut attempts = 0u32;
         let mut rounds = 0u32;
-        let overall = self.cfg.connect_total_timeout.map(|t| Instant::now() + t);
+        let overall = (self.cfg.connect_total_timeout).map(|t| deadline_after(Instant::now(), t));
         let out_of_time = |t: &Option<Instant>| t.is_some_and(|t| Instant::now() >= t);
         let mut last = None;
         loop {
@@ -32,7 +32,7 @@ impl StompClient {
             }
             rounds += 1;
             let delay = self.cfg.reconnect.delay(rounds);
-            let too_late = overall.is_some_and(|t| Instant::now() + delay >= t);
+            let too_late = overall.is_some_and(|t| deadline_after(Instant::now(), delay) >= t);
             // The overall deadline can pass while the back-off sleeps (a sleep may overrun), so
             // that a round tries nothing: the last error is then the previous round's.
             if !tried || permanent_everywhere || too_late || !self.cfg.reconnect.allows(rounds) {
@@ -63,7 +63,7 @@ impl StompClient {
         self.last_broker_error = None;
         let now = Instant::now();
         self.session.start(DEFAULT_VHOST, now)?;
-        let own = now + self.cfg.connected_timeout;
+        let own = deadline_after(now, self.cfg.connected_timeout);
         let deadline = overall.map_or(own, |o| o.min(own));
         loop {
             match self.pump(Some(deadline)) {

@@ -115,7 +115,7 @@ impl StompClient {
     /// Drives the connection (holding arriving frames) until at most `level` bytes of output
     /// are queued, or the write timeout passes.
     pub(super) fn drain_to(&mut self, level: usize) -> Result<(), Error> {
-        let deadline = Instant::now() + self.cfg.write_timeout;
+        let deadline = deadline_after(Instant::now(), self.cfg.write_timeout);
         loop {
             let Some(conn) = self.conn.as_mut() else {
                 return Err(Error::NotConnected("connection is closed".into()));
@@ -147,7 +147,7 @@ impl StompClient {
             Event::Frame(f) => {
                 self.inbox_bytes += held_size(&f);
                 self.inbox.push_back(f);
-                let max = MAX_HELD_BYTES + self.cfg.session.limits.max_body;
+                let max = MAX_HELD_BYTES.saturating_add(self.cfg.session.limits.max_body);
                 if self.inbox_bytes > max {
                     let bytes = self.inbox_bytes;
                     return Err(ProtocolError::Backlog { bytes, max }.into());

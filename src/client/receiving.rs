@@ -35,7 +35,7 @@ impl StompClient {
         transaction: Option<&str>,
     ) -> Result<Option<Frame>, Error> {
         self.send_pending_ack_or_reconnect()?;
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = timeout.map(|t| deadline_after(Instant::now(), t));
         let mut reconnected = false;
         loop {
             if let Some(f) = self.next_held() {
@@ -250,7 +250,7 @@ impl StompClient {
     /// [`Error::Broker`] for an ERROR frame meanwhile; [`Error::NotConnected`] when the
     /// connection closes first.
     pub fn wait_for_receipt(&mut self, receipt_id: &str, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(Instant::now(), timeout);
         loop {
             if self.receipts.remove(receipt_id) {
                 return Ok(());
