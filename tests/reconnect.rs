@@ -1,6 +1,8 @@
 //! Reconnect and failover with counts: every message processed, duplicates only as flagged
 //! redeliveries, nothing lost.
 
+mod peer;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -262,4 +264,105 @@ fn held_messages_from_a_lost_connection_are_not_acked_on_the_new_one() {
         .body("z")
         .send_and_wait(T)
         .unwrap();
+}
+
+/// A broker that answers every CONNECT with CONNECTED and closes the connection at once.
+fn closing_right_after_connected() -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for sock in listener.incoming() {
+            let Ok(mut sock) = sock else { return };
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf);
+            let _ = sock.write_all(b"CONNECTED\nversion:1.2\n\n\0");
+        }
+    });
+    addr
+}
+
+#[test]
+fn recv_timeout_holds_against_a_broker_that_closes_right_after_connected() {
+    let mut c = reconnecting(closing_right_after_connected());
+    for _ in 0..5 {
+        let start = std::time::Instant::now();
+        let err = c.recv_timeout(Duration::from_millis(200)).unwrap_err();
+        let took = start.elapsed();
+        assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+        assert!(took < Duration::from_millis(300), "{took:?}");
+    }
+    assert!(c.reconnect_count() > 0);
+}
+
+#[test]
+fn a_connection_lost_on_the_auto_ack_after_a_loop_callback_is_re_established() {
+    use peer::{connected, write, Peer, Step};
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    preload(broker.addr(), "/queue/a", 0..1);
+    // The first broker delivers one message and resets the connection while the callback
+    // runs: the auto-ACK due when it returns is the write that finds the connection gone.
+    let first = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "0,0"),
+        Step::Read, // SUBSCRIBE
+        write("MESSAGE\ndestination:/queue/a\nmessage-id:m\nsubscription:sub-1\nack:a\n\nfirst\0"),
+        Step::Reset,
+    ]);
+    let mut c = StompClient::builder()
+        .addresses([first.addr, broker.addr()])
+        .unwrap()
+        .auto_reconnect(true)
+        .reconnect_policy(patient())
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a")
+        .id("sub-1")
+        .ack(AckMode::ClientIndividual)
+        .subscribe()
+        .unwrap();
+    let mut first = Some(first);
+    let mut bodies = Vec::new();
+    let out = c
+        .loop_with(|_, frame| {
+            if let Some(peer) = first.take() {
+                peer.frames(); // the reset is done
+            }
+            bodies.push(frame.text().unwrap().into_owned());
+            (bodies.len() == 2).then_some(())
+        })
+        .expect("the loop goes on over the new connection");
+    assert_eq!(out, Some(()));
+    assert_eq!(bodies, ["first", "0"]);
+    assert_eq!(c.reconnect_count(), 1);
+}
+
+#[test]
+fn a_reconnect_that_fails_right_after_connected_leaves_the_client_disconnected() {
+    use peer::{connected, Peer, Step};
+    let first = Peer::start(vec![
+        Step::Read,
+        connected("1.2", "0,0"),
+        Step::Read, // SUBSCRIBE
+        Step::Close,
+    ]);
+    // Answers CONNECT and resets at once: re-subscribing finds the connection gone.
+    let second = Peer::start(vec![Step::Read, connected("1.2", "0,0"), Step::Reset]);
+    let mut c = StompClient::builder()
+        .addresses([first.addr, second.addr])
+        .unwrap()
+        .connected_timeout(Duration::from_secs(1))
+        .auto_reconnect(true)
+        .reconnect_policy(ReconnectPolicy::once())
+        .connect()
+        .unwrap();
+    c.subscribe("/queue/a", AckMode::Client).unwrap();
+    let _ = c.recv_timeout(T);
+    second.frames();
+    assert!(c.close_reason().is_some());
+    assert!(!c.is_connected(), "{:?}", c.close_reason());
+    assert!(matches!(
+        c.send("/queue/a", "x"),
+        Err(Error::NotConnected(_))
+    ));
 }

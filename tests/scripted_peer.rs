@@ -5,7 +5,7 @@ mod peer;
 use std::time::{Duration, Instant};
 
 use peer::{assert_heart_beat_timeout, assert_no_receipt_within, connected, write, Peer, Step};
-use stompy::{Command, Error, Limits, ProtocolError, StompClient, Timeout};
+use stompy::{AckMode, Command, Error, Limits, ProtocolError, StompClient, Timeout};
 
 const MSG: &str = "MESSAGE\ndestination:/queue/a\nmessage-id:1\nsubscription:sub-1\n\nhello\0";
 
@@ -318,6 +318,34 @@ fn the_overall_connect_deadline_bounds_every_address_and_round() {
 }
 
 #[test]
+fn the_overall_connect_deadline_passing_during_the_back_off_is_an_error_not_a_panic() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = dead.local_addr().unwrap();
+    drop(dead);
+    let policy = stompy::ReconnectPolicy {
+        initial: Duration::from_millis(1),
+        jitter: 0.0,
+        attempts: Some(5),
+        ..Default::default()
+    };
+    // Deadlines a little past the first back-off: with some of them, the sleep overruns the
+    // deadline and the next round starts out of time, before trying any address.
+    for micros in (1000..3000).step_by(5) {
+        let err = StompClient::builder()
+            .address(addr)
+            .unwrap()
+            .reconnect_policy(policy)
+            .connect_total_timeout(Duration::from_micros(micros))
+            .connect()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Io(_) | Error::ConnectFailed { .. }),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
 fn a_1_0_message_without_subscription_header_is_still_auto_acked() {
     let peer = Peer::start(vec![
         Step::Read,
@@ -337,6 +365,35 @@ fn a_1_0_message_without_subscription_header_is_still_auto_acked() {
     c.subscribe("/queue/a", stompy::AckMode::Client).unwrap();
     assert_eq!(c.recv().unwrap().unwrap().body(), b"one");
     assert_eq!(c.recv().unwrap().unwrap().body(), b"two");
+    let frames = peer.frames();
+    let ack = frames.last().unwrap();
+    assert_eq!(ack.command(), Command::Ack);
+    assert_eq!(ack.get("message-id"), Some("m-1"));
+}
+
+#[test]
+fn a_1_0_message_without_subscription_header_is_auto_acked_with_two_subscriptions_there() {
+    let peer = Peer::start(vec![
+        Step::Read,
+        connected("1.0", "0,0"),
+        Step::Read, // SUBSCRIBE
+        Step::Read, // SUBSCRIBE
+        write("MESSAGE\ndestination:/queue/a\nmessage-id:m-1\n\none\0"),
+        write("MESSAGE\ndestination:/queue/a\nmessage-id:m-2\n\ntwo\0"),
+        Step::Read, // the ACK of m-1: a 1.0 ACK needs only the message-id
+        Step::Close,
+    ]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .versions([stompy::Version::V1_0])
+        .connect()
+        .unwrap();
+    c.subscribe("/queue/a", AckMode::Client).unwrap();
+    c.subscribe("/queue/a", AckMode::Client).unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"one");
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"two");
+    drop(c); // a missing ACK makes the DISCONNECT the last frame
     let frames = peer.frames();
     let ack = frames.last().unwrap();
     assert_eq!(ack.command(), Command::Ack);
@@ -379,4 +436,191 @@ fn a_flood_during_a_receipt_wait_is_a_backlog_error_not_unbounded_memory() {
         1024 * 1024,
         "the frames are kept"
     );
+}
+
+#[test]
+fn frames_received_before_a_failed_write_are_still_delivered() {
+    let three: String = ["one", "two", "three"]
+        .iter()
+        .map(|b| MSG.replace("hello", b))
+        .collect();
+    // One write: the client reads all three at once, then the peer resets the connection.
+    let peer = Peer::connected_then(vec![Step::Read, write(three), Step::Read, Step::Reset]);
+    let mut c = subscribed(&peer);
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"one");
+    c.send("/queue/b", "seen one").unwrap();
+    peer.frames(); // the reset is done
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let err = loop {
+        match c.send("/queue/b", "x") {
+            Err(e) => break e,
+            Ok(()) => assert!(Instant::now() < deadline, "sends never failed"),
+        }
+    };
+    assert!(matches!(err, Error::Io(_)), "{err:?}");
+    // The two messages the client had read before the failure are not lost with it.
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"two");
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"three");
+    assert!(c.recv().unwrap().is_none());
+    assert!(matches!(c.close_reason(), Some(Error::Io(_))));
+}
+
+#[test]
+fn frames_received_before_a_failed_heart_beat_come_before_the_error() {
+    let three: String = ["one", "two", "three"]
+        .iter()
+        .map(|b| MSG.replace("hello", b))
+        .collect();
+    let peer = Peer::heart_beat_then(
+        "0,100",
+        vec![Step::Read, write(three), Step::Read, Step::Reset],
+    );
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .heart_beat(Duration::from_millis(100), Duration::ZERO)
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a").id("sub-1").subscribe().unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"one");
+    c.send("/queue/b", "seen one").unwrap();
+    peer.frames(); // the reset is done
+                   // Work for longer than the heart-beat interval: the next call writes a heart-beat first.
+    std::thread::sleep(Duration::from_millis(150));
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"two");
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"three");
+    assert!(matches!(c.recv(), Err(Error::Io(_))));
+    assert!(matches!(c.close_reason(), Some(Error::Io(_))));
+    assert!(c.recv().unwrap().is_none());
+}
+
+fn message(subscription: &str, n: u32) -> String {
+    format!(
+        "MESSAGE\ndestination:/queue/a\nmessage-id:{n}\nsubscription:{subscription}\n\
+         ack:ack-{n}\n\nm{n}\0"
+    )
+}
+
+/// Subscribes `sub-1` with client-individual acks (auto-ACK on).
+fn subscribed_client_individual(peer: &Peer) -> StompClient {
+    let mut c = client(peer);
+    c.subscription("/queue/a")
+        .id("sub-1")
+        .ack(AckMode::ClientIndividual)
+        .subscribe()
+        .unwrap();
+    c
+}
+
+#[test]
+fn messages_in_flight_when_unsubscribing_are_delivered_and_not_acked() {
+    // RabbitMQ and ActiveMQ both send what they had dispatched before they saw UNSUBSCRIBE.
+    let peer = Peer::connected_then(vec![
+        Step::Read, // SUBSCRIBE
+        Step::Read, // UNSUBSCRIBE
+        Step::Read, // SEND with receipt
+        write(format!(
+            "{}{}RECEIPT\nreceipt-id:r-1\n\n\0",
+            message("sub-1", 1),
+            message("sub-1", 2)
+        )),
+        Step::ReadUntilClosed,
+    ]);
+    let mut c = subscribed_client_individual(&peer);
+    c.unsubscribe("sub-1").unwrap();
+    c.message("/queue/b").receipt_id("r-1").send().unwrap();
+    c.wait_for_receipt("r-1", Duration::from_secs(5)).unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"m1");
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"m2");
+    let err = c.recv_timeout(Duration::from_millis(50)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(Timeout::Recv(_))), "{err:?}");
+    drop(c);
+    let commands: Vec<_> = peer.frames().iter().map(|f| f.command()).collect();
+    assert_eq!(
+        commands,
+        [
+            Command::Connect,
+            Command::Subscribe,
+            Command::Unsubscribe,
+            Command::Send,
+            Command::Disconnect
+        ],
+        "no ACK after UNSUBSCRIBE: RabbitMQ answers one with ERROR"
+    );
+}
+
+#[test]
+fn a_pending_auto_ack_is_not_sent_after_unsubscribe() {
+    let peer = Peer::connected_then(vec![
+        Step::Read, // SUBSCRIBE
+        write(message("sub-1", 1)),
+        Step::Read, // UNSUBSCRIBE
+        write(message("sub-1", 2)),
+        Step::ReadUntilClosed,
+    ]);
+    let mut c = subscribed_client_individual(&peer);
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"m1");
+    c.unsubscribe("sub-1").unwrap();
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"m2");
+    drop(c);
+    let commands: Vec<_> = peer.frames().iter().map(|f| f.command()).collect();
+    assert!(!commands.contains(&Command::Ack), "{commands:?}");
+}
+
+#[test]
+fn an_unexpected_frame_during_a_receipt_wait_is_not_taken_for_the_close_reason() {
+    let peer = Peer::connected_then(vec![
+        Step::Read, // SEND with receipt
+        write("SEND\ndestination:/queue/a\n\nx\0"),
+        Step::Close,
+    ]);
+    let mut c = client(&peer);
+    c.message("/queue/b").receipt_id("r-1").send().unwrap();
+    let err = c
+        .wait_for_receipt("r-1", Duration::from_secs(5))
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(ProtocolError::Unexpected(_))),
+        "{err:?}"
+    );
+    assert!(c.recv().unwrap().is_none());
+    // Only an ERROR frame is taken for the reason of a close that follows it.
+    assert!(c.close_reason().is_none(), "{:?}", c.close_reason());
+}
+
+#[test]
+fn timeouts_too_large_for_an_instant_mean_no_deadline_not_a_panic() {
+    let broker = stompy::broker::Broker::bind("127.0.0.1:0").unwrap();
+    let mut c = StompClient::builder()
+        .address(broker.addr())
+        .unwrap()
+        .connect_timeout(Duration::MAX)
+        .connected_timeout(Duration::MAX)
+        .connect_total_timeout(Duration::MAX)
+        .write_timeout(Duration::MAX)
+        .disconnect_timeout(Duration::MAX)
+        .connect()
+        .unwrap();
+    c.subscribe("/queue/max", AckMode::Auto).unwrap();
+    c.send("/queue/max", "x").unwrap();
+    c.flush().unwrap();
+    assert_eq!(c.recv_timeout(Duration::MAX).unwrap().unwrap().body(), b"x");
+    let r = c.message("/queue/other").receipt().send().unwrap().unwrap();
+    c.wait_for_receipt(&r, Duration::MAX).unwrap();
+    c.disconnect().unwrap();
+}
+
+#[test]
+fn an_infinite_heart_beat_scale_never_times_out_and_does_not_panic() {
+    let peer = Peer::heart_beat_then("100,0", vec![Step::Silence(Duration::from_secs(1))]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .heart_beat(Duration::ZERO, Duration::from_millis(100))
+        .heart_beat_scale(f64::INFINITY)
+        .disconnect_timeout(Duration::from_millis(50))
+        .connect()
+        .unwrap();
+    let err = c.recv_timeout(Duration::from_millis(400)).unwrap_err();
+    assert!(matches!(err, Error::Timeout(Timeout::Recv(_))), "{err:?}");
 }

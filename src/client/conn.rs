@@ -61,7 +61,7 @@ impl Conn {
         cfg: &ClientConfig,
         overall: Option<Instant>,
     ) -> Result<Conn, Error> {
-        let own = Instant::now() + cfg.connect_timeout;
+        let own = super::deadline_after(Instant::now(), cfg.connect_timeout);
         let deadline = overall.map_or(own, |o| o.min(own));
         let mut opts = cfg.transport.clone();
         // Room for the headers of a frame whose body is as large as allowed.

@@ -9,16 +9,18 @@ impl StompClient {
     pub(super) fn connect_rounds(&mut self) -> Result<(), Error> {
         let mut attempts = 0u32;
         let mut rounds = 0u32;
-        let overall = self.cfg.connect_total_timeout.map(|t| Instant::now() + t);
+        let overall = (self.cfg.connect_total_timeout).map(|t| deadline_after(Instant::now(), t));
         let out_of_time = |t: &Option<Instant>| t.is_some_and(|t| Instant::now() >= t);
+        let mut last = None;
         loop {
-            let mut last = None;
             let mut permanent_everywhere = true;
+            let mut tried = false;
             for addr in self.cfg.addresses.clone() {
                 if attempts > 0 && out_of_time(&overall) {
                     break;
                 }
                 attempts += 1;
+                tried = true;
                 match self.connect_one(&addr, overall) {
                     Ok(()) => return Ok(()),
                     Err(e) => {
@@ -29,10 +31,13 @@ impl StompClient {
                 }
             }
             rounds += 1;
-            let last = last.expect("at least one address");
             let delay = self.cfg.reconnect.delay(rounds);
-            let too_late = overall.is_some_and(|t| Instant::now() + delay >= t);
-            if permanent_everywhere || too_late || !self.cfg.reconnect.allows(rounds) {
+            let too_late = overall.is_some_and(|t| deadline_after(Instant::now(), delay) >= t);
+            // The overall deadline can pass while the back-off sleeps (a sleep may overrun), so
+            // that a round tries nothing: the last error is then the previous round's.
+            if !tried || permanent_everywhere || too_late || !self.cfg.reconnect.allows(rounds) {
+                let last =
+                    last.unwrap_or(Error::Timeout(Timeout::Connect(self.cfg.connect_timeout)));
                 return Err(if attempts == 1 {
                     last
                 } else {
@@ -58,7 +63,7 @@ impl StompClient {
         self.last_broker_error = None;
         let now = Instant::now();
         self.session.start(DEFAULT_VHOST, now)?;
-        let own = now + self.cfg.connected_timeout;
+        let own = deadline_after(now, self.cfg.connected_timeout);
         let deadline = overall.map_or(own, |o| o.min(own));
         loop {
             match self.pump(Some(deadline)) {
@@ -85,11 +90,19 @@ impl StompClient {
         self.epoch += 1;
         self.broker_address = Some(addr.clone());
         self.close_reason = None;
+        self.deferred_error = None;
         if let Some(f) = self.session.connected_frame() {
             self.listeners.each(|l| l.on_connected(addr, f));
         }
-        self.session.resubscribe_all(Instant::now())?;
-        self.flush_now()?;
+        let resubscribed = self
+            .session
+            .resubscribe_all(Instant::now())
+            .and_then(|()| self.flush_now());
+        if let Err(e) = resubscribed {
+            // Gone right after CONNECTED: this attempt failed, and leaves no connection behind.
+            self.drop_connection();
+            return Err(e);
+        }
         log::info!("connected to {addr} (STOMP {})", self.version());
         Ok(())
     }
@@ -103,6 +116,9 @@ impl StompClient {
     /// After a lost connection: reconnect if configured, else record why it ended.
     /// Returns Ok(true) when a new connection is up.
     pub(super) fn on_connection_lost(&mut self, err: Option<Error>) -> Result<bool, Error> {
+        // Frames that arrived whole before the failure (a failed write finds them still in
+        // the decoder) are delivered, not dropped with the connection.
+        self.hold_decoded();
         self.drop_connection();
         let disconnecting = self.session.phase() == Phase::Disconnecting;
         let reason = err.or_else(|| self.last_broker_error.take());

@@ -115,7 +115,7 @@ impl StompClient {
     /// Drives the connection (holding arriving frames) until at most `level` bytes of output
     /// are queued, or the write timeout passes.
     pub(super) fn drain_to(&mut self, level: usize) -> Result<(), Error> {
-        let deadline = Instant::now() + self.cfg.write_timeout;
+        let deadline = deadline_after(Instant::now(), self.cfg.write_timeout);
         loop {
             let Some(conn) = self.conn.as_mut() else {
                 return Err(Error::NotConnected("connection is closed".into()));
@@ -147,7 +147,7 @@ impl StompClient {
             Event::Frame(f) => {
                 self.inbox_bytes += held_size(&f);
                 self.inbox.push_back(f);
-                let max = MAX_HELD_BYTES + self.cfg.session.limits.max_body;
+                let max = MAX_HELD_BYTES.saturating_add(self.cfg.session.limits.max_body);
                 if self.inbox_bytes > max {
                     let bytes = self.inbox_bytes;
                     return Err(ProtocolError::Backlog { bytes, max }.into());
@@ -159,15 +159,35 @@ impl StompClient {
         Ok(())
     }
 
+    /// Moves every whole frame still in the decoder to the held frames (RECEIPTs to the
+    /// receipts, an ERROR to `last_broker_error`), before the connection is dropped.
+    pub(super) fn hold_decoded(&mut self) {
+        if self.conn.is_none() {
+            return;
+        }
+        let now = self.recent();
+        loop {
+            match self.session.poll_event(now) {
+                Ok(Some(Event::Frame(f))) => {
+                    self.inbox_bytes += held_size(&f);
+                    self.inbox.push_back(f);
+                }
+                Ok(Some(Event::Receipt(id))) => self.receipts.insert(&id),
+                Ok(Some(Event::Connected | Event::HeartBeat)) => {}
+                Ok(None) => break,
+                Err(e) if e.broker_error().is_some() => self.last_broker_error = Some(e),
+                Err(e) if !e.is_fatal() => {}
+                Err(_) => break,
+            }
+        }
+    }
+
     /// After a reconnect: frames held from the old connection that needed an ACK can no
     /// longer be acknowledged; the broker redelivers them, so they go.
     pub(super) fn drop_held_unacked(&mut self) {
         let session = &self.session;
         let needs_ack = |f: &Frame| {
-            f.command() == Command::Message
-                && session
-                    .subscription_of(f)
-                    .is_some_and(|s| s.ack.needs_ack())
+            f.command() == Command::Message && session.message_is(f, |s| s.ack.needs_ack())
         };
         self.inbox.retain(|f| !needs_ack(f));
         self.inbox_bytes = self.inbox.iter().map(held_size).sum();

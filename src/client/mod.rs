@@ -45,6 +45,15 @@ const MAX_UNCLAIMED_RECEIPTS: usize = 4096;
 /// past this many bytes the wait fails with [`ProtocolError::Backlog`].
 pub(crate) const MAX_HELD_BYTES: usize = 64 * 1024 * 1024;
 
+/// What a deadline that does not fit in an `Instant` becomes: never, in practice.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `now + d`; a timeout too large for an `Instant` (`Duration::MAX`, say) means no
+/// deadline rather than an overflow panic.
+pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d).unwrap_or_else(|| now + FOREVER)
+}
+
 /// Bytes a held frame accounts for.
 fn held_size(f: &Frame) -> usize {
     f.body().len() + f.headers().byte_len() + 64
@@ -96,6 +105,9 @@ pub struct StompClient {
     close_reason: Option<Error>,
     /// An ERROR frame seen on the current connection: the likely cause if it closes.
     last_broker_error: Option<Error>,
+    /// The failure that ended the connection, for `recv` to report once the frames that
+    /// arrived before it are handed out.
+    deferred_error: Option<Error>,
     broker_address: Option<Address>,
     epoch: u64,
     reconnects: u64,
@@ -141,6 +153,7 @@ impl StompClient {
             spare_ack: None,
             close_reason: None,
             last_broker_error: None,
+            deferred_error: None,
             broker_address: None,
             epoch: 0,
             reconnects: 0,

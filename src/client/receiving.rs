@@ -34,20 +34,22 @@ impl StompClient {
         timeout: Option<Duration>,
         transaction: Option<&str>,
     ) -> Result<Option<Frame>, Error> {
-        if let Err(e) = self.send_pending_ack() {
-            // A lost connection loses the ACK too: the broker redelivers the message.
-            if !e.is_fatal() || !self.on_connection_lost(Some(clone_error(&e)))? {
-                return Err(e);
-            }
-        }
-        let deadline = timeout.map(|t| Instant::now() + t);
+        self.send_pending_ack_or_reconnect()?;
+        let deadline = timeout.map(|t| deadline_after(Instant::now(), t));
+        let mut reconnected = false;
         loop {
             if let Some(f) = self.next_held() {
                 self.track_ack(&f, transaction);
                 return Ok(Some(f));
             }
             if self.conn.is_none() {
-                return Ok(None);
+                return self.deferred_error.take().map_or(Ok(None), Err);
+            }
+            // A broker that closes every connection right after CONNECTED must not keep the
+            // client reconnecting past the deadline (a pump that sees the close at once never
+            // gets to look at it).
+            if reconnected && deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(Error::Timeout(Timeout::Recv(timeout.unwrap_or_default())));
             }
             match self.pump(deadline) {
                 // Nothing is held (the loop checked): the frame goes straight out.
@@ -66,13 +68,20 @@ impl StompClient {
                     if !self.on_connection_lost(None)? {
                         return Ok(None);
                     }
+                    reconnected = true;
                 }
                 Err(e) if e.is_fatal() => {
-                    if !self.on_connection_lost(Some(e))? {
-                        return Err(self.close_reason.as_ref().map_or_else(
+                    reconnected = self.on_connection_lost(Some(e))?;
+                    if !reconnected {
+                        let err = self.close_reason.as_ref().map_or_else(
                             || Error::NotConnected("connection lost".into()),
                             clone_error,
-                        ));
+                        );
+                        if self.inbox.is_empty() {
+                            return Err(err);
+                        }
+                        // Frames that arrived before the failure go first.
+                        self.deferred_error = Some(err);
                     }
                 }
                 Err(e) => {
@@ -90,8 +99,10 @@ impl StompClient {
         if frame.command() != Command::Message || !self.session.auto_acks_any() {
             return;
         }
-        let sub = self.session.subscription_of(frame);
-        if sub.is_some_and(|s| s.auto_ack && s.ack.needs_ack()) {
+        if self
+            .session
+            .message_is(frame, |s| s.auto_ack && s.ack.needs_ack())
+        {
             // The last token sent lends its strings: no allocation per message.
             let token = match self.spare_ack.take() {
                 Some(mut t) => {
@@ -122,12 +133,36 @@ impl StompClient {
         self.flush_after_ack()
     }
 
+    /// [`StompClient::send_pending_ack`]; when the write finds the connection gone, the
+    /// connection is dropped (and re-established with auto-reconnect, then `Ok`).
+    fn send_pending_ack_or_reconnect(&mut self) -> Result<(), Error> {
+        if let Err(e) = self.send_pending_ack() {
+            // A lost connection loses the ACK too: the broker redelivers the message.
+            if !e.is_fatal() || !self.on_connection_lost(Some(clone_error(&e)))? {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
     /// Forgets the pending auto-ACK without sending it (used when the application rejected
     /// the message itself).
     pub(super) fn cancel_pending_ack_for(&mut self, frame: &Frame) {
         let ids = AckIds::of(frame);
         for slot in [&mut self.pending_ack, &mut self.loop_ack] {
             if slot.as_ref().is_some_and(|p| p.token.ids() == ids) {
+                *slot = None;
+            }
+        }
+    }
+
+    /// Forgets the pending auto-ACKs of a subscription that ended.
+    pub(super) fn forget_acks_of(&mut self, subscription: &str) {
+        for slot in [&mut self.pending_ack, &mut self.loop_ack] {
+            if slot
+                .as_ref()
+                .is_some_and(|p| p.token.subscription.as_deref() == Some(subscription))
+            {
                 *slot = None;
             }
         }
@@ -190,10 +225,10 @@ impl StompClient {
             let out = callback(self, frame);
             if let Some(p) = self.loop_ack.take() {
                 let inner = self.pending_ack.replace(p);
-                self.send_pending_ack()?;
+                self.send_pending_ack_or_reconnect()?;
                 self.pending_ack = inner;
             }
-            self.send_pending_ack()?;
+            self.send_pending_ack_or_reconnect()?;
             if out.is_some() {
                 return Ok(out);
             }
@@ -215,7 +250,7 @@ impl StompClient {
     /// [`Error::Broker`] for an ERROR frame meanwhile; [`Error::NotConnected`] when the
     /// connection closes first.
     pub fn wait_for_receipt(&mut self, receipt_id: &str, timeout: Duration) -> Result<(), Error> {
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(Instant::now(), timeout);
         loop {
             if self.receipts.remove(receipt_id) {
                 return Ok(());
@@ -243,7 +278,9 @@ impl StompClient {
                     return Err(e);
                 }
                 Err(e) => {
-                    self.last_broker_error = Some(clone_error(&e));
+                    if e.broker_error().is_some() {
+                        self.last_broker_error = Some(clone_error(&e));
+                    }
                     return Err(e);
                 }
             }

@@ -54,7 +54,8 @@ impl ReconnectPolicy {
             * (1.0 + self.increase).powi(round.saturating_sub(1).min(1000) as i32);
         let base = base.min(self.max.as_secs_f64());
         let jitter = base * self.jitter * random_unit();
-        Duration::from_secs_f64((base + jitter).min(self.max.as_secs_f64()).max(0.0))
+        let secs = (base + jitter).min(self.max.as_secs_f64()).max(0.0);
+        Duration::try_from_secs_f64(secs).unwrap_or(self.max)
     }
 
     /// True when another round may start after `rounds` failed ones.

@@ -85,12 +85,17 @@ impl StompClient {
 
     /// Ends a subscription.
     ///
+    /// A message of this subscription handed out and not yet auto-ACKed stays un-ACKed (as on
+    /// disconnect): brokers refuse or ignore ACKs after UNSUBSCRIBE, and redeliver it. Messages
+    /// the broker sent before it saw the UNSUBSCRIBE are still delivered, never auto-ACKed.
+    ///
     /// # Errors
     /// [`Error::Invalid`] for an unknown id; otherwise as [`StompClient::send_frame`].
     pub fn unsubscribe(&mut self, id: &str) -> Result<(), Error> {
         self.ensure_connected()?;
         self.write_or_fail(|c| {
             c.session.unsubscribe(id, None, Instant::now())?;
+            c.forget_acks_of(id);
             c.flush_after_send()
         })
     }

@@ -4,6 +4,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, ProtocolError, Timeout};
 
+/// The longest silence a heart-beat scale can allow.
+const LONGEST_SILENCE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
 /// Parses a `heart-beat` header value `"x,y"` (milliseconds).
 pub fn parse_heart_beat(v: &str) -> Result<(u32, u32), ProtocolError> {
     let bad = || ProtocolError::InvalidHeartBeat(v.chars().take(64).collect());
@@ -57,7 +60,11 @@ impl HeartBeat {
         let recv_every = ms(cy, sx);
         HeartBeat {
             send_every: ms(cx, sy),
-            recv_timeout: recv_every.map(|d| d.mul_f64(scale.max(1.0))),
+            // A scale too large for a Duration (infinity, say) means a silence of ~100 years.
+            recv_timeout: recv_every.map(|d| {
+                let secs = (d.as_secs_f64() * scale.max(1.0)).min(LONGEST_SILENCE.as_secs_f64());
+                Duration::try_from_secs_f64(secs).unwrap_or(LONGEST_SILENCE)
+            }),
             recv_every,
             last_sent: now,
             last_recv: now + recv_every.unwrap_or_default(),

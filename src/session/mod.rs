@@ -39,6 +39,11 @@ use crate::frame::{header, Command, Frame, Headers, Version};
 /// are forgotten (a wait for one of those still ends by its deadline).
 const MAX_PENDING_RECEIPTS: usize = 65_536;
 
+/// Subscription ids unsubscribed on this connection that the session remembers, so that a
+/// MESSAGE the broker sent before it saw the UNSUBSCRIBE is still delivered; past this the
+/// oldest are forgotten.
+const MAX_UNSUBSCRIBED: usize = 4096;
+
 /// What a session needs to know to open a connection.
 #[derive(Debug, Clone)]
 pub struct SessionConfig {
@@ -125,6 +130,8 @@ pub struct Session {
     heart_beat: HeartBeat,
     connected: Option<Frame>,
     subs: Vec<Subscription>,
+    /// Ids unsubscribed on this connection: MESSAGEs already in flight for them are expected.
+    unsubscribed: ReceiptSet,
     receipts: ReceiptSet,
     transactions: HashSet<String>,
     next_id: u64,
@@ -187,6 +194,7 @@ impl Session {
             heart_beat: HeartBeat::off(now),
             connected: None,
             subs: Vec::new(),
+            unsubscribed: ReceiptSet::new(MAX_UNSUBSCRIBED),
             receipts: ReceiptSet::new(MAX_PENDING_RECEIPTS),
             transactions: HashSet::new(),
             next_id: 0,
@@ -255,6 +263,25 @@ impl Session {
         matching.next().is_none().then_some(first)
     }
 
+    /// True when `message` belongs to a subscription for which `pred` holds: the one its
+    /// `subscription` header names or, without the header, every subscription to its
+    /// destination (at least one). A STOMP 1.0 broker may omit the header even when two
+    /// subscriptions share the destination; an ACK there needs only the `message-id`.
+    pub(crate) fn message_is(&self, message: &Frame, pred: impl Fn(&Subscription) -> bool) -> bool {
+        if let Some(id) = message.subscription() {
+            return self.subscription(id).is_some_and(pred);
+        }
+        let Some(dest) = message.destination() else {
+            return false;
+        };
+        let mut matching = self
+            .subs
+            .iter()
+            .filter(|s| s.destination == dest)
+            .peekable();
+        matching.peek().is_some() && matching.all(pred)
+    }
+
     /// True when this transaction was begun and not yet committed or aborted.
     pub fn in_transaction(&self, id: &str) -> bool {
         self.transactions.contains(id)
@@ -321,6 +348,7 @@ impl Session {
         self.connected = None;
         self.heart_beat = HeartBeat::off(now);
         self.receipts.clear();
+        self.unsubscribed.clear();
         self.transactions.clear();
         self.failed = None;
         self.phase = Phase::Connecting;
@@ -513,6 +541,7 @@ impl Session {
             f.headers_mut().push(header::RECEIPT, r);
         }
         self.send_frame(&f, now)?;
+        self.unsubscribed.remove(&sub.id);
         self.subs.push(sub);
         Ok(())
     }
@@ -536,6 +565,7 @@ impl Session {
             f.headers_mut().push(header::RECEIPT, r);
         }
         self.send_frame(&f, now)?;
+        self.unsubscribed.insert(id);
         self.subs.remove(i);
         Ok(())
     }
@@ -670,7 +700,9 @@ impl Session {
                     return Err(unexpected("MESSAGE before CONNECTED"));
                 }
                 if let Some(sub) = frame.subscription() {
-                    if self.subscription(sub).is_none() {
+                    // One sent before the broker saw our UNSUBSCRIBE is delivered: real brokers
+                    // send those, and an auto-mode message would be lost otherwise.
+                    if self.subscription(sub).is_none() && !self.unsubscribed.contains(sub) {
                         return Err(unexpected(&format!(
                             "MESSAGE for unknown subscription {sub:?}"
                         )));
