@@ -4,6 +4,8 @@
 mod peer;
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use stompy::broker::Broker;
@@ -266,25 +268,52 @@ fn held_messages_from_a_lost_connection_are_not_acked_on_the_new_one() {
         .unwrap();
 }
 
-/// A broker that answers every CONNECT with CONNECTED and closes the connection at once.
-fn closing_right_after_connected() -> std::net::SocketAddr {
+/// A broker that answers every CONNECT with CONNECTED and closes the connection at once;
+/// returns its address and how many connections it accepted so far.
+fn closing_right_after_connected() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let count = accepted.clone();
     std::thread::spawn(move || {
         for sock in listener.incoming() {
             let Ok(mut sock) = sock else { return };
+            count.fetch_add(1, Ordering::SeqCst);
             let mut buf = [0u8; 4096];
             let _ = sock.read(&mut buf);
             let _ = sock.write_all(b"CONNECTED\nversion:1.2\n\n\0");
         }
     });
-    addr
+    (addr, accepted)
+}
+
+#[test]
+fn a_broker_that_closes_right_after_connected_is_not_reconnected_to_in_a_tight_loop() {
+    // Each such drop counts as a failed round: the policy's back-off, then its attempts.
+    let (addr, accepted) = closing_right_after_connected();
+    let mut c = StompClient::builder()
+        .address(addr)
+        .unwrap()
+        .auto_reconnect(true)
+        .connect()
+        .unwrap();
+    let end = c.recv_timeout(Duration::from_secs(10));
+    assert!(
+        matches!(end, Ok(None)),
+        "gives up as after failed rounds: {end:?}"
+    );
+    assert!(!c.is_connected());
+    let n = accepted.load(Ordering::SeqCst);
+    assert!(
+        n <= 4,
+        "{n} connections: the default policy allows 3 rounds"
+    );
 }
 
 #[test]
 fn recv_timeout_holds_against_a_broker_that_closes_right_after_connected() {
-    let mut c = reconnecting(closing_right_after_connected());
+    let mut c = reconnecting(closing_right_after_connected().0);
     for _ in 0..5 {
         let start = std::time::Instant::now();
         let err = c.recv_timeout(Duration::from_millis(200)).unwrap_err();

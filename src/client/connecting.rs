@@ -104,6 +104,8 @@ impl StompClient {
             return Err(e);
         }
         log::info!("connected to {addr} (STOMP {})", self.version());
+        self.connected_at = Some(Instant::now());
+        self.heard_since_connected = false;
         Ok(())
     }
 
@@ -132,6 +134,23 @@ impl StompClient {
             );
             self.pending_ack = None;
             self.loop_ack = None;
+            // A broker that closes every connection right after CONNECTED must not be
+            // reconnected to in a tight loop: such a drop counts as a failed round.
+            let quick = !self.heard_since_connected
+                && self.connected_at.is_some_and(|t| t.elapsed() < QUICK_DROP);
+            self.quick_drops = if quick { self.quick_drops + 1 } else { 0 };
+            if self.quick_drops > 0 {
+                // The reconnect that follows is a round; past the policy's rounds, give up.
+                if !self.cfg.reconnect.allows(self.quick_drops - 1) {
+                    self.close_reason = reason;
+                    return Ok(false);
+                }
+                let mut delay = self.cfg.reconnect.delay(self.quick_drops);
+                if let Some(d) = self.call_deadline {
+                    delay = delay.min(d.saturating_duration_since(Instant::now()));
+                }
+                std::thread::sleep(delay);
+            }
             match self.connect_rounds() {
                 Ok(()) => {
                     self.drop_held_unacked();

@@ -12,6 +12,7 @@ impl StompClient {
             return Ok(Pumped::Closed);
         };
         let res = conn.pump(&mut self.session, deadline);
+        self.heard_since_connected |= matches!(res, Ok(Pumped::Event(_)));
         if !self.listeners.is_empty() {
             self.tell_listeners(&res);
         }

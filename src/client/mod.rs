@@ -45,6 +45,10 @@ const MAX_UNCLAIMED_RECEIPTS: usize = 4096;
 /// past this many bytes the wait fails with [`ProtocolError::Backlog`].
 pub(crate) const MAX_HELD_BYTES: usize = 64 * 1024 * 1024;
 
+/// A connection that ends sooner than this after CONNECTED, having received nothing else,
+/// was not worth making: the next reconnect waits as after a failed round.
+const QUICK_DROP: Duration = Duration::from_secs(1);
+
 /// What a deadline that does not fit in an `Instant` becomes: never, in practice.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
@@ -111,6 +115,14 @@ pub struct StompClient {
     broker_address: Option<Address>,
     epoch: u64,
     reconnects: u64,
+    /// When the current connection got its CONNECTED, and whether anything came after it.
+    connected_at: Option<Instant>,
+    heard_since_connected: bool,
+    /// Connections in a row that ended within [`QUICK_DROP`] of CONNECTED with nothing else
+    /// received: each counts as a failed round of the reconnect policy.
+    quick_drops: u32,
+    /// The deadline of the `recv_timeout` under way, if any.
+    call_deadline: Option<Instant>,
     listeners: Listeners,
     /// A send writes once this many bytes are queued (see `flush_after_send`).
     write_at: usize,
@@ -157,6 +169,10 @@ impl StompClient {
             broker_address: None,
             epoch: 0,
             reconnects: 0,
+            connected_at: None,
+            heard_since_connected: false,
+            quick_drops: 0,
+            call_deadline: None,
             listeners,
         };
         client.session.record_sent(!client.listeners.is_empty());

@@ -34,8 +34,21 @@ impl StompClient {
         timeout: Option<Duration>,
         transaction: Option<&str>,
     ) -> Result<Option<Frame>, Error> {
-        self.send_pending_ack_or_reconnect()?;
         let deadline = timeout.map(|t| deadline_after(Instant::now(), t));
+        // A reconnect's back-off inside this call sleeps no further than its deadline.
+        self.call_deadline = deadline;
+        let res = self.recv_until(deadline, timeout, transaction);
+        self.call_deadline = None;
+        res
+    }
+
+    fn recv_until(
+        &mut self,
+        deadline: Option<Instant>,
+        timeout: Option<Duration>,
+        transaction: Option<&str>,
+    ) -> Result<Option<Frame>, Error> {
+        self.send_pending_ack_or_reconnect()?;
         let mut reconnected = false;
         loop {
             if let Some(f) = self.next_held() {
