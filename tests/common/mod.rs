@@ -278,6 +278,17 @@ pub fn plain_connect_is_refused(addr: std::net::SocketAddr) {
     assert!(!answer.starts_with(b"CONNECTED"), "{answer:?}");
 }
 
+/// A fresh queue that `client` subscribed to (auto ACK), its SUBSCRIBE receipted.
+fn fresh_subscribed_queue(client: &mut stompy::StompClient, tag: &str) -> String {
+    let queue = unique_queue(tag);
+    client
+        .subscription(&queue)
+        .wait_receipt(Duration::from_secs(5))
+        .subscribe()
+        .unwrap();
+    queue
+}
+
 /// Sends `small` short text messages and then `big` to a fresh queue, and checks that all come
 /// back in order and whole (the large one within `big_wait`).
 #[track_caller]
@@ -288,12 +299,7 @@ pub fn smalls_then_large(
     big: &[u8],
     big_wait: Duration,
 ) {
-    let queue = unique_queue(tag);
-    client
-        .subscription(&queue)
-        .wait_receipt(Duration::from_secs(5))
-        .subscribe()
-        .unwrap();
+    let queue = fresh_subscribed_queue(client, tag);
     for i in 0..small {
         client.send(&queue, format!("small {i}")).unwrap();
     }
@@ -317,12 +323,7 @@ pub fn smalls_then_large(
 /// fresh queue and checks that each comes back whole and in order.
 #[track_caller]
 pub fn large_bodies(client: &mut stompy::StompClient, tag: &str) {
-    let queue = unique_queue(tag);
-    client
-        .subscription(&queue)
-        .wait_receipt(Duration::from_secs(5))
-        .subscribe()
-        .unwrap();
+    let queue = fresh_subscribed_queue(client, tag);
     let bodies: Vec<Vec<u8>> = (0..3u32)
         .map(|n| (0..2_000_000 + n).map(|i| (i % 253) as u8).collect())
         .collect();
