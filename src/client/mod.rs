@@ -203,8 +203,9 @@ impl StompClient {
         self.conn.is_some() && self.session.phase() == Phase::Connected
     }
 
-    /// Why the last connection ended, or why iteration stopped: `None` for a clean close (or
-    /// while connected).
+    /// Why the last connection ended, or why `for frame in &mut client` stopped (an ERROR
+    /// frame stops it too, though the connection may stay open): `None` for a clean close, and
+    /// while connected until then.
     pub fn close_reason(&self) -> Option<&Error> {
         self.close_reason.as_ref()
     }
