@@ -433,6 +433,8 @@ fn frames_received_before_a_failed_write_are_still_delivered() {
     // One write: the client reads all three at once, then the peer resets the connection.
     let peer = Peer::connected_then(vec![Step::Read, write(three), Step::Read, Step::Reset]);
     let mut c = subscribed(&peer);
+    let stats = stompy::StatsListener::new();
+    c.add_listener("stats", stats.clone());
     assert_eq!(c.recv().unwrap().unwrap().body(), b"one");
     c.send("/queue/b", "seen one").unwrap();
     peer.frames(); // the reset is done
@@ -449,6 +451,8 @@ fn frames_received_before_a_failed_write_are_still_delivered() {
     assert_eq!(c.recv().unwrap().unwrap().body(), b"three");
     assert!(c.recv().unwrap().is_none());
     assert!(matches!(c.close_reason(), Some(Error::Io(_))));
+    let received = stats.stats().received.get(&Command::Message).copied();
+    assert_eq!(received, Some(3), "listeners see the kept frames too");
 }
 
 #[test]

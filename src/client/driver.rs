@@ -168,7 +168,17 @@ impl StompClient {
         }
         let now = self.recent();
         loop {
-            match self.session.poll_event(now) {
+            let res = self.session.poll_event(now);
+            if !self.listeners.is_empty() {
+                // Listeners see these frames as if `pump` had returned them.
+                let seen = match &res {
+                    Ok(Some(ev)) => Ok(Pumped::Event(ev.clone())),
+                    Ok(None) => Ok(Pumped::Deadline),
+                    Err(e) => Err(clone_error(e)),
+                };
+                self.tell_listeners(&seen);
+            }
+            match res {
                 Ok(Some(Event::Frame(f))) => {
                     self.inbox_bytes += held_size(&f);
                     self.inbox.push_back(f);
