@@ -139,6 +139,29 @@ fn prefetch_count_limits_in_flight_messages() {
 }
 
 #[test]
+fn a_1_2_ack_by_message_id_acks_that_message() {
+    // RabbitMQ makes `ack` equal to `message-id`, so clients that ACK by the latter work
+    // there. Here the two differ (`ack` values are never plain numbers); such an ACK still
+    // finds its message, never another one whose ack number happens to be the same.
+    let b = broker();
+    let mut c = Peer::connect(b.addr(), "1.2");
+    c.publish("/queue/elsewhere", "takes a message id");
+    c.subscribe("s", "/queue/by-id", "client-individual");
+    c.publish("/queue/by-id", "a");
+    c.publish("/queue/by-id", "b");
+    let (a, bm) = (c.recv(), c.recv());
+    assert_ne!(a.get("ack"), a.message_id());
+    c.with_receipt(Command::Ack, &[("id", bm.message_id().unwrap())]);
+    c.cmd(Command::Disconnect, &[]);
+    c.expect_closed();
+    let mut d = Peer::connect(b.addr(), "1.2");
+    d.subscribe("s", "/queue/by-id", "auto");
+    let m = d.recv();
+    assert_eq!((m.body(), m.get("redelivered")), (&b"a"[..], Some("true")));
+    d.expect_silence(Duration::from_millis(200));
+}
+
+#[test]
 fn client_ack_is_cumulative() {
     let b = broker();
     let mut c = Peer::connect(b.addr(), "1.1");

@@ -270,9 +270,9 @@ impl Conn {
         let ack = self.next_ack;
         self.next_ack += 1;
         let s = &mut self.subs[sub];
-        let (mut id_buf, mut ack_buf) = ([0u8; 20], [0u8; 20]);
+        let (mut id_buf, mut ack_buf) = ([0u8; 20], [0u8; 21]);
         let id = fmt_u64(p.msg.id, &mut id_buf);
-        let ack_str = fmt_u64(ack, &mut ack_buf);
+        let ack_str = fmt_ack_id(ack, &mut ack_buf);
         let acked = s.mode != AckMode::Auto;
         let ours = [
             (header::SUBSCRIPTION, &*s.id),
@@ -331,6 +331,21 @@ fn is_reserved(name: &str) -> bool {
 }
 
 /// Writes `n` in decimal into `buf`, without allocating.
+/// An `ack` header value: `a` and the delivery's number, so that it never reads as a
+/// `message-id` (plain numbers), which a client may send instead.
+pub(crate) fn fmt_ack_id(n: u64, buf: &mut [u8; 21]) -> &str {
+    let mut digits = [0u8; 20];
+    let len = fmt_u64(n, &mut digits).len();
+    buf[0] = b'a';
+    buf[1..=len].copy_from_slice(&digits[20 - len..]);
+    std::str::from_utf8(&buf[..=len]).unwrap_or("a0")
+}
+
+/// The delivery number in an `ack` header value written by [`fmt_ack_id`].
+pub(crate) fn parse_ack_id(v: &str) -> Option<u64> {
+    v.strip_prefix('a')?.parse().ok()
+}
+
 pub(crate) fn fmt_u64(mut n: u64, buf: &mut [u8; 20]) -> &str {
     let mut i = buf.len();
     loop {

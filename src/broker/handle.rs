@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{AckMode, Phase, Subscription};
+use super::conn::{parse_ack_id, AckMode, Phase, Subscription};
 use super::engine::Engine;
 use super::heartbeat::{self, HeartBeat};
 use super::queue::{is_topic, Consumer, Message};
@@ -281,7 +281,9 @@ fn unknown_tx(tx: &str) -> String {
 }
 
 /// Finds the delivery an ACK or NACK names: by the 1.2 `id` header (the MESSAGE's `ack`), or by
-/// 1.0/1.1 `message-id`, optionally narrowed by `subscription`.
+/// 1.0/1.1 `message-id`, optionally narrowed by `subscription`. A 1.2 `id` that is a
+/// `message-id` instead (RabbitMQ makes the two equal, so clients get away with it there) finds
+/// that message's pending delivery.
 fn find_delivery(conn: &super::conn::Conn, frame: &Frame) -> Option<(Arc<str>, u64)> {
     let by_ack = |ack: u64| {
         conn.subs
@@ -289,21 +291,27 @@ fn find_delivery(conn: &super::conn::Conn, frame: &Frame) -> Option<(Arc<str>, u
             .find(|s| s.unacked.binary_search_by_key(&ack, |d| d.ack).is_ok())
             .map(|s| (s.id.clone(), ack))
     };
-    let id = frame.get(header::ID).and_then(|v| v.parse().ok());
-    if conn.version == Version::V1_2 {
-        return by_ack(id?);
-    }
-    let Some(msg_id) = frame.message_id().and_then(|v| v.parse::<u64>().ok()) else {
-        return by_ack(id?);
+    let by_message = |msg_id: u64, wanted: Option<&str>| {
+        conn.subs
+            .iter()
+            .filter(|s| wanted.map_or(true, |w| &*s.id == w))
+            .find_map(|s| {
+                s.unacked
+                    .iter()
+                    .find(|d| d.msg.id == msg_id)
+                    .map(|d| (s.id.clone(), d.ack))
+            })
     };
-    let wanted = frame.subscription();
-    conn.subs
-        .iter()
-        .filter(|s| wanted.map_or(true, |w| &*s.id == w))
-        .find_map(|s| {
-            s.unacked
-                .iter()
-                .find(|d| d.msg.id == msg_id)
-                .map(|d| (s.id.clone(), d.ack))
-        })
+    let id = frame.get(header::ID);
+    let ack_id = id.and_then(parse_ack_id);
+    if conn.version == Version::V1_2 {
+        return match ack_id {
+            Some(ack) => by_ack(ack),
+            None => by_message(id?.parse().ok()?, None),
+        };
+    }
+    match frame.message_id().and_then(|v| v.parse::<u64>().ok()) {
+        Some(msg_id) => by_message(msg_id, frame.subscription()),
+        None => by_ack(ack_id?),
+    }
 }

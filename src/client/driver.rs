@@ -169,14 +169,10 @@ impl StompClient {
         let now = self.recent();
         loop {
             let res = self.session.poll_event(now);
-            if !self.listeners.is_empty() {
-                // Listeners see these frames as if `pump` had returned them.
-                let seen = match &res {
-                    Ok(Some(ev)) => Ok(Pumped::Event(ev.clone())),
-                    Ok(None) => Ok(Pumped::Deadline),
-                    Err(e) => Err(clone_error(e)),
-                };
-                self.tell_listeners(&seen);
+            if let (false, Ok(Some(ev))) = (self.listeners.is_empty(), &res) {
+                // Listeners see these frames as if `pump` had returned them (the error that
+                // ended the connection they heard of already: a fatal one repeats here).
+                self.tell_listeners(&Ok(Pumped::Event(ev.clone())));
             }
             match res {
                 Ok(Some(Event::Frame(f))) => {
