@@ -50,9 +50,11 @@
 //!   subscriber whose prefetch is full, or who stopped reading (16 MiB queued), misses them.
 //! - Ack modes `auto`, `client` (cumulative over the subscription's deliveries) and
 //!   `client-individual`. MESSAGE frames carry `subscription`, `message-id` (unique per
-//!   message, stable over redeliveries), `destination`, `ack` (a per-delivery id, in client
-//!   modes), `redelivered:true` for redeliveries, and the sender's own headers. ACK and NACK
-//!   name the delivery by `id` (1.2) or `message-id` (1.0, 1.1).
+//!   message, stable over redeliveries), `destination`, `ack` (a per-delivery id such as
+//!   `a12`, in client modes), `redelivered:true` for redeliveries, and the sender's own
+//!   headers. ACK and NACK name the delivery by `id` (1.2) or `message-id` (1.0, 1.1); a 1.2
+//!   `id` holding a `message-id` (as RabbitMQ, whose two are equal, lets clients send) finds
+//!   that message's pending delivery.
 //! - NACK, UNSUBSCRIBE and a lost connection put un-ACKed queue messages back at the head of
 //!   their queue, flagged redelivered; un-ACKed topic messages are dropped.
 //! - Transactions hold SEND, ACK and NACK until COMMIT; ABORT or disconnect drops them.
