@@ -41,6 +41,25 @@ pub enum Error {
     /// The connection was lost and re-established; an open transaction did not survive it.
     #[error("connection was re-established; transaction {0} was lost")]
     TransactionLost(String),
+    /// The broker closed the connection without an ERROR frame and without being asked to
+    /// (no DISCONNECT): a crash, a restart, a network cut. Seen as
+    /// [`StompClient::close_reason`](crate::StompClient::close_reason) after `recv` returned
+    /// `Ok(None)`, and by listeners.
+    #[error("the broker closed the connection without DISCONNECT or ERROR")]
+    ConnectionClosed,
+    /// The connection that asked for this receipt is gone (or it was never asked for on the
+    /// current one): the RECEIPT will not come, and the frame may or may not have reached the
+    /// broker. Confirmed sends never end a wait this way: they are sent again after a
+    /// reconnect, and their receipt is asked for again.
+    #[error("receipt {0:?} will not come: its connection was lost")]
+    ReceiptLost(String),
+    /// Confirmed sends are still waiting for their receipts (see
+    /// [`StompClient::take_unconfirmed`](crate::StompClient::take_unconfirmed)).
+    #[error("{count} confirmed sends are still unconfirmed")]
+    Unconfirmed {
+        /// How many.
+        count: usize,
+    },
     /// Every address in the failover list was tried and none accepted the connection.
     #[error("could not connect to any broker ({attempts} attempts); last error: {last}")]
     ConnectFailed {
@@ -79,9 +98,11 @@ impl Error {
     /// leave the connection usable.
     pub fn is_fatal(&self) -> bool {
         match self {
-            Error::Io(_) | Error::Tls(_) | Error::WebSocket(_) | Error::ConnectFailed { .. } => {
-                true
-            }
+            Error::Io(_)
+            | Error::Tls(_)
+            | Error::WebSocket(_)
+            | Error::ConnectFailed { .. }
+            | Error::ConnectionClosed => true,
             Error::Protocol(p) => !matches!(
                 p,
                 ProtocolError::Unexpected(_) | ProtocolError::Backlog { .. }
@@ -129,6 +150,9 @@ pub enum Timeout {
     Recv(Duration),
     /// The broker did not read what the client wrote in time.
     Write(Duration),
+    /// Confirmed sends were not all confirmed in time (a full window, or
+    /// [`wait_for_confirms`](crate::StompClient::wait_for_confirms)).
+    Confirm(Duration),
 }
 
 impl fmt::Display for Timeout {
@@ -140,6 +164,7 @@ impl fmt::Display for Timeout {
             Timeout::HeartBeat(d) => ("no heart-beat from broker", d),
             Timeout::Recv(d) => ("no frame received", d),
             Timeout::Write(d) => ("broker not reading", d),
+            Timeout::Confirm(d) => ("waiting for confirmed sends", d),
         };
         write!(f, "{what} after {d:?}")
     }

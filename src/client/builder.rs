@@ -23,6 +23,8 @@ pub(crate) struct ClientConfig {
     pub(crate) write_timeout: Duration,
     pub(crate) reconnect: ReconnectPolicy,
     pub(crate) auto_reconnect: bool,
+    /// Every SEND outside a transaction is a confirmed send.
+    pub(crate) confirm: bool,
     /// Frames queued by sends wait in the output buffer until it holds this many bytes, or
     /// the client waits, or [`StompClient::flush`]; 0 writes each frame at once.
     pub(crate) write_batch: usize,
@@ -67,6 +69,7 @@ impl Default for ClientBuilder {
                 write_timeout: Duration::from_secs(30),
                 reconnect: ReconnectPolicy::default(),
                 auto_reconnect: false,
+                confirm: false,
                 write_batch: 0,
                 transport: TransportOptions {
                     socket: SocketOptions {
@@ -219,17 +222,53 @@ impl ClientBuilder {
     }
 
     /// Retry policy for connecting and reconnecting: rounds over the address list with
-    /// back-off. The default is stomp.py's (three rounds, 0.1 s growing by 50 %); see
-    /// [`ReconnectPolicy`].
+    /// back-off. By default the first connect gives up after three rounds (0.1 s growing by
+    /// 50 %) and a reconnect never does (waits capped at 5 s); see [`ReconnectPolicy`].
     pub fn reconnect_policy(mut self, p: ReconnectPolicy) -> Self {
         self.cfg.reconnect = p;
         self
     }
 
-    /// Reconnects (with the policy) when an open connection is lost, CONNECTs again and
-    /// re-subscribes every active subscription. Off by default.
+    /// Reconnects (with the policy) when an open connection is lost, CONNECTs again,
+    /// re-subscribes every active subscription and sends every unconfirmed
+    /// [confirmed send](ClientBuilder::confirmed_sends) again. Off by default. With the default
+    /// policy the client keeps trying until the broker is back (a restart, a failover to
+    /// another address), while every call's own deadline still holds; see
+    /// [`ReconnectPolicy`].
     pub fn auto_reconnect(mut self, yes: bool) -> Self {
         self.cfg.auto_reconnect = yes;
+        self
+    }
+
+    /// Confirmed sends for every SEND outside a transaction (default off): `send`,
+    /// `send_json`, `message(..).send()` and `send_frame` all work as
+    /// [`StompClient::send_confirmed`]. With [`ClientBuilder::auto_reconnect`] and client
+    /// ACKs on the consuming side, nothing is lost when a broker dies; what may come twice
+    /// is a message the broker took just before a connection was lost.
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let addr = broker.addr();
+    /// use std::time::Duration;
+    /// let mut client = stompy::StompClient::builder()
+    ///     .address(addr)?
+    ///     .auto_reconnect(true)
+    ///     .confirmed_sends(true)
+    ///     .connect()?;
+    /// client.send("/queue/orders", "one")?;
+    /// client.wait_for_confirms(Duration::from_secs(5))?;
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    pub fn confirmed_sends(mut self, yes: bool) -> Self {
+        self.cfg.confirm = yes;
+        self
+    }
+
+    /// How many confirmed sends may wait for their receipts at once: `frames` and `bytes`
+    /// (default 1024 frames, 16 MiB). A send into a full window waits for receipts, so
+    /// memory stays bounded when the broker is slow or gone.
+    pub fn confirm_window(mut self, frames: usize, bytes: usize) -> Self {
+        self.cfg.session.confirm_window = crate::session::ConfirmWindow { frames, bytes };
         self
     }
 

@@ -1,53 +1,104 @@
 //! Connecting, reconnecting and closing: rounds over the address list with back-off,
 //! CONNECT and CONNECTED, re-subscribing after a loss, DISCONNECT with a receipt.
 
+use super::driver::Turn;
 use super::*;
+
+/// How [`StompClient::run_rounds`] ended.
+enum RoundsEnd {
+    Connected,
+    /// The call's deadline passed first.
+    Deadline,
+    /// The rounds' budget is spent.
+    Over,
+}
 
 impl StompClient {
     // ---- connecting ----------------------------------------------------------------------
 
+    /// The first connect: the policy's rounds, failing fast on a wrong address or login.
     pub(super) fn connect_rounds(&mut self) -> Result<(), Error> {
-        let mut attempts = 0u32;
-        let mut rounds = 0u32;
-        let overall = (self.cfg.connect_total_timeout).map(|t| deadline_after(Instant::now(), t));
-        let out_of_time = |t: &Option<Instant>| t.is_some_and(|t| Instant::now() >= t);
-        let mut last = None;
+        let now = Instant::now();
+        let mut rounds = Rounds::first(self.cfg.reconnect, self.cfg.connect_total_timeout, now);
+        match self.run_rounds(&mut rounds, None) {
+            RoundsEnd::Connected => Ok(()),
+            _ => Err(rounds.into_error(self.connect_timeout_error())),
+        }
+    }
+
+    fn connect_timeout_error(&self) -> Error {
+        Error::Timeout(Timeout::Connect(self.cfg.connect_timeout))
+    }
+
+    /// Tries the addresses in rounds, with back-off, until one connects, the rounds are over,
+    /// or `deadline` passes (then `rounds` says where to go on). Each attempt gets at most
+    /// what remains of the deadline and of the rounds' own budget.
+    fn run_rounds(&mut self, rounds: &mut Rounds, deadline: Option<Instant>) -> RoundsEnd {
+        let addresses = self.cfg.addresses.len();
         loop {
-            let mut permanent_everywhere = true;
-            let mut tried = false;
-            for addr in self.cfg.addresses.clone() {
-                if attempts > 0 && out_of_time(&overall) {
-                    break;
+            let now = Instant::now();
+            if rounds.is_over(now) {
+                return RoundsEnd::Over;
+            }
+            let wake = rounds.not_before();
+            if wake > now {
+                if deadline.is_some_and(|d| d <= wake) {
+                    let d = deadline.unwrap_or(wake);
+                    std::thread::sleep(d.saturating_duration_since(now));
+                    return RoundsEnd::Deadline;
                 }
-                attempts += 1;
-                tried = true;
-                match self.connect_one(&addr, overall) {
-                    Ok(()) => return Ok(()),
-                    Err(e) => {
-                        log::info!("connect to {addr} failed: {e}");
-                        permanent_everywhere &= e.is_permanent();
-                        last = Some(e);
+                std::thread::sleep(wake - now); // the back-off between rounds
+                continue;
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                return RoundsEnd::Deadline;
+            }
+            let limit = match (deadline, rounds.give_up_at()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let addr = self.cfg.addresses[rounds.next_address() % addresses].clone();
+            match self.connect_one(&addr, limit) {
+                Ok(()) => return RoundsEnd::Connected,
+                Err(e) => {
+                    log::info!("connect to {addr} failed: {e}");
+                    // Cut short by the call's deadline: the same address is tried next time.
+                    if deadline.is_some_and(|d| Instant::now() >= d) && e.is_timeout() {
+                        return RoundsEnd::Deadline;
                     }
+                    rounds.failed(e, addresses, Instant::now());
                 }
             }
-            rounds += 1;
-            let delay = self.cfg.reconnect.delay(rounds);
-            let too_late = overall.is_some_and(|t| deadline_after(Instant::now(), delay) >= t);
-            // The overall deadline can pass while the back-off sleeps (a sleep may overrun), so
-            // that a round tries nothing: the last error is then the previous round's.
-            if !tried || permanent_everywhere || too_late || !self.cfg.reconnect.allows(rounds) {
-                let last =
-                    last.unwrap_or(Error::Timeout(Timeout::Connect(self.cfg.connect_timeout)));
-                return Err(if attempts == 1 {
-                    last
-                } else {
-                    Error::ConnectFailed {
-                        attempts,
-                        last: Box::new(last),
-                    }
-                });
+        }
+    }
+
+    /// Goes on re-establishing a lost connection, within `deadline`.
+    ///
+    /// # Errors
+    /// The error that ended reconnecting ([`Error::ConnectFailed`] or the last attempt's),
+    /// once the policy gives up; it is the close reason then.
+    pub(super) fn reconnect_within(&mut self, deadline: Option<Instant>) -> Result<Turn, Error> {
+        let Some(mut rounds) = self.reconnecting.take() else {
+            return Ok(Turn::Closed);
+        };
+        match self.run_rounds(&mut rounds, deadline) {
+            RoundsEnd::Connected => {
+                self.drop_held_unacked();
+                self.reconnects += 1;
+                let n = self.reconnects;
+                self.listeners.each(|l| l.on_reconnected(n));
+                Ok(Turn::Reconnected)
             }
-            std::thread::sleep(delay); // the back-off between rounds
+            RoundsEnd::Deadline => {
+                self.reconnecting = Some(rounds);
+                Ok(Turn::Reconnecting)
+            }
+            RoundsEnd::Over => {
+                let e = rounds.into_error(self.connect_timeout_error());
+                log::warn!("gave up reconnecting: {e}");
+                self.close_reason = Some(clone_error(&e));
+                Err(e)
+            }
         }
     }
 
@@ -94,9 +145,12 @@ impl StompClient {
         if let Some(f) = self.session.connected_frame() {
             self.listeners.each(|l| l.on_connected(addr, f));
         }
+        // Subscriptions first, then every send still unconfirmed, in order, before anything new.
+        let now = Instant::now();
         let resubscribed = self
             .session
-            .resubscribe_all(Instant::now())
+            .resubscribe_all(now)
+            .and_then(|()| self.session.resend_unconfirmed(now))
             .and_then(|()| self.flush_now());
         if let Err(e) = resubscribed {
             // Gone right after CONNECTED: this attempt failed, and leaves no connection behind.
@@ -115,79 +169,77 @@ impl StompClient {
         }
     }
 
-    /// After a lost connection: reconnect if configured, else record why it ended.
-    /// Returns Ok(true) when a new connection is up.
-    pub(super) fn on_connection_lost(&mut self, err: Option<Error>) -> Result<bool, Error> {
+    /// After a lost connection: drops it and, with auto-reconnect, re-establishes it within
+    /// `deadline`; else records why it ended. `err` is the failure, `None` for a close.
+    pub(super) fn lost(
+        &mut self,
+        err: Option<Error>,
+        deadline: Option<Instant>,
+    ) -> Result<Turn, Error> {
+        self.drop_lost(err);
+        self.reconnect_within(deadline)
+    }
+
+    /// Drops a connection found broken by a write, and leaves reconnecting to the next call.
+    pub(super) fn lost_now(&mut self, err: Error) {
+        self.drop_lost(Some(err));
+    }
+
+    fn drop_lost(&mut self, err: Option<Error>) {
         // Frames that arrived whole before the failure (a failed write finds them still in
         // the decoder) are delivered, not dropped with the connection.
         self.hold_decoded();
         self.drop_connection();
         let disconnecting = self.session.phase() == Phase::Disconnecting;
-        let reason = err.or_else(|| self.last_broker_error.take());
+        let unasked = (!disconnecting).then_some(Error::ConnectionClosed);
+        let reason = err.or_else(|| self.last_broker_error.take()).or(unasked);
         self.listeners.each(|l| l.on_disconnected(reason.as_ref()));
-        if self.cfg.auto_reconnect && !disconnecting {
-            log::warn!(
-                "connection lost ({}); reconnecting",
-                reason
-                    .as_ref()
-                    .map_or("closed by broker".into(), |e| e.to_string())
-            );
-            self.pending_ack = None;
-            self.loop_ack = None;
-            // A broker that closes every connection right after CONNECTED must not be
-            // reconnected to in a tight loop: such a drop counts as a failed round.
-            let quick = !self.heard_since_connected
-                && self.connected_at.is_some_and(|t| t.elapsed() < QUICK_DROP);
-            self.quick_drops = if quick { self.quick_drops + 1 } else { 0 };
-            if self.quick_drops > 0 {
-                // The reconnect that follows is a round; past the policy's rounds, give up.
-                if !self.cfg.reconnect.allows(self.quick_drops - 1) {
-                    self.close_reason = reason;
-                    return Ok(false);
-                }
-                let mut delay = self.cfg.reconnect.delay(self.quick_drops);
-                if let Some(d) = self.call_deadline {
-                    delay = delay.min(d.saturating_duration_since(Instant::now()));
-                }
-                std::thread::sleep(delay);
-            }
-            match self.connect_rounds() {
-                Ok(()) => {
-                    self.drop_held_unacked();
-                    self.reconnects += 1;
-                    let n = self.reconnects;
-                    self.listeners.each(|l| l.on_reconnected(n));
-                    return Ok(true);
-                }
-                Err(e) => {
-                    self.close_reason = Some(e);
-                    return Ok(false);
-                }
-            }
+        if !self.cfg.auto_reconnect || disconnecting {
+            self.close_reason = reason;
+            return;
         }
+        let why = reason.as_ref().map_or(String::new(), |e| e.to_string());
+        log::warn!("connection lost ({why}); reconnecting");
         self.close_reason = reason;
-        Ok(false)
+        self.acks.clear();
+        // A broker that closes every connection right after CONNECTED must not be
+        // reconnected to in a tight loop: such a drop counts as a failed round.
+        let quick = !self.heard_since_connected
+            && self.connected_at.is_some_and(|t| t.elapsed() < QUICK_DROP);
+        self.quick_drops = if quick { self.quick_drops + 1 } else { 0 };
+        let now = Instant::now();
+        self.reconnecting = Some(Rounds::after_loss(self.cfg.reconnect, now, self.quick_drops));
     }
 
     // ---- closing -------------------------------------------------------------------------
 
-    /// Sends DISCONNECT with a receipt, waits for it (at most the disconnect timeout), and
-    /// closes. A message handed out but not yet auto-ACKed stays un-ACKed.
+    /// Waits for every confirmed send to be confirmed, sends DISCONNECT with a receipt, waits
+    /// for it, and closes; all within the disconnect timeout. A message handed out but not
+    /// yet auto-ACKed stays un-ACKed.
     ///
     /// # Errors
-    /// A receipt [`Timeout`] or I/O error; the connection is closed either way.
+    /// [`Error::Unconfirmed`] when confirmed sends are still unconfirmed (they can be taken
+    /// back with [`StompClient::take_unconfirmed`]); a receipt [`Timeout`] or I/O error. The
+    /// connection is closed either way.
     pub fn disconnect(&mut self) -> Result<(), Error> {
         let timeout = self.cfg.disconnect_timeout;
         self.disconnect_within(timeout)
     }
 
     pub(super) fn disconnect_within(&mut self, timeout: Duration) -> Result<(), Error> {
-        self.pending_ack = None;
-        self.loop_ack = None;
+        let deadline = deadline_after(Instant::now(), timeout);
+        let confirmed = self.confirm_until(deadline, timeout);
+        self.acks.clear();
+        self.reconnecting = None;
+        let unconfirmed = self.unconfirmed();
         if self.conn.is_none() || self.session.phase() != Phase::Connected {
             self.drop_connection();
-            return Ok(());
+            return match unconfirmed {
+                0 => Ok(()),
+                count => Err(Error::Unconfirmed { count }),
+            };
         }
+        let timeout = deadline.saturating_duration_since(Instant::now());
         let receipt = self.new_receipt_id();
         let f = Frame::new(Command::Disconnect).with_header(header::RECEIPT, &receipt);
         let res = self
@@ -198,8 +250,15 @@ impl StompClient {
         self.drop_connection();
         self.close_reason = None;
         self.listeners.each(|l| l.on_disconnected(None));
+        if unconfirmed > 0 {
+            log::warn!("disconnected with {unconfirmed} sends unconfirmed: {confirmed:?}");
+            return Err(Error::Unconfirmed {
+                count: unconfirmed,
+            });
+        }
         match res {
-            Err(Error::NotConnected(_)) => Ok(()), // closed right after the receipt: fine
+            // Closed right after the receipt: fine.
+            Err(Error::NotConnected(_) | Error::ReceiptLost(_)) => Ok(()),
             other => other,
         }
     }

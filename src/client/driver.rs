@@ -3,6 +3,24 @@
 
 use super::*;
 
+/// What one turn of driving the connection ([`StompClient::turn`]) gave a waiting call.
+#[derive(Debug)]
+pub(super) enum Turn {
+    /// A frame for the application (a call that waits for something else keeps it).
+    Frame(Frame),
+    /// Something the client keeps for itself arrived: a RECEIPT, a confirmation.
+    Progress,
+    /// The deadline passed.
+    Deadline,
+    /// The connection was lost and is up again.
+    Reconnected,
+    /// The connection was lost, and the deadline passed before it was back: reconnecting
+    /// goes on at the next call.
+    Reconnecting,
+    /// The connection is gone for good: `close_reason` says why.
+    Closed,
+}
+
 impl StompClient {
     // ---- the driver ----------------------------------------------------------------------
 
@@ -46,6 +64,9 @@ impl StompClient {
             Ok(Pumped::Event(Event::Frame(f))) => Some(f.clone()),
             Ok(Pumped::Event(Event::Connected)) => self.session.connected_frame().cloned(),
             Ok(Pumped::Event(Event::Receipt(id))) => {
+                Some(Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, id))
+            }
+            Ok(Pumped::Event(Event::Confirmed(id))) => {
                 Some(Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, id))
             }
             Err(Error::Broker(b)) => {
@@ -117,45 +138,70 @@ impl StompClient {
     /// are queued, or the write timeout passes.
     pub(super) fn drain_to(&mut self, level: usize) -> Result<(), Error> {
         let deadline = deadline_after(Instant::now(), self.cfg.write_timeout);
+        let timeout = Error::Timeout(Timeout::Write(self.cfg.write_timeout));
         loop {
             let Some(conn) = self.conn.as_mut() else {
                 return Err(Error::NotConnected("connection is closed".into()));
             };
             match conn.pump_until_drained(&mut self.session, level, deadline)? {
                 None => return Ok(()),
-                // Frames that keep coming must not hold off the deadline.
-                Some(Pumped::Event(ev)) if Instant::now() < deadline => self.hold(ev)?,
                 Some(Pumped::Event(ev)) => {
-                    self.hold(ev)?;
-                    return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
+                    self.keep(ev)?;
+                    // Frames that keep coming must not hold off the deadline.
+                    if Instant::now() >= deadline {
+                        return Err(timeout);
+                    }
                 }
-                Some(Pumped::Deadline) => {
-                    return Err(Error::Timeout(Timeout::Write(self.cfg.write_timeout)));
-                }
-                Some(Pumped::Closed) => return Err(Error::NotConnected("closed by broker".into())),
+                Some(Pumped::Deadline) => return Err(timeout),
+                Some(Pumped::Closed) => return Err(Error::ConnectionClosed),
             }
         }
     }
 
-    /// Keeps an event that arrived while waiting for something else.
+    /// One turn of driving the connection for a call that waits until `deadline`: what
+    /// arrived, or what became of a lost connection. This is the one place where a failed
+    /// read is handled: the connection is dropped and, with auto-reconnect, re-established
+    /// within what remains of the deadline.
+    ///
+    /// # Errors
+    /// An ERROR frame (the connection stays); the failure that ended the connection for good.
+    pub(super) fn turn(&mut self, deadline: Option<Instant>) -> Result<Turn, Error> {
+        if self.conn.is_none() {
+            return self.reconnect_within(deadline);
+        }
+        match self.pump(deadline) {
+            Ok(Pumped::Event(Event::Frame(f))) => Ok(Turn::Frame(f)),
+            Ok(Pumped::Event(ev)) => {
+                self.keep(ev)?;
+                Ok(Turn::Progress)
+            }
+            Ok(Pumped::Deadline) => Ok(Turn::Deadline),
+            Ok(Pumped::Closed) => self.lost(None, deadline),
+            Err(e) if e.is_fatal() => match self.lost(Some(clone_error(&e)), deadline)? {
+                Turn::Closed => Err(e),
+                other => Ok(other),
+            },
+            Err(e) => {
+                if e.broker_error().is_some() {
+                    self.last_broker_error = Some(clone_error(&e));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Keeps an event that arrived while waiting for something else: a frame for `recv`, a
+    /// RECEIPT for a later wait.
     ///
     /// # Errors
     /// [`ProtocolError::Backlog`] when the frames held exceed [`MAX_HELD_BYTES`] (plus room for
     /// one frame as large as allowed): the application must receive them before waiting
     /// longer. They are kept.
-    pub(super) fn hold(&mut self, ev: Event) -> Result<(), Error> {
+    pub(super) fn keep(&mut self, ev: Event) -> Result<(), Error> {
         match ev {
-            Event::Frame(f) => {
-                self.inbox_bytes += held_size(&f);
-                self.inbox.push_back(f);
-                let max = MAX_HELD_BYTES.saturating_add(self.cfg.session.limits.max_body);
-                if self.inbox_bytes > max {
-                    let bytes = self.inbox_bytes;
-                    return Err(ProtocolError::Backlog { bytes, max }.into());
-                }
-            }
-            Event::Receipt(id) => self.receipts.insert(&id),
-            Event::Connected | Event::HeartBeat => {}
+            Event::Frame(f) => return self.inbox.push(f),
+            Event::Receipt(id) => self.inbox.add_receipt(&id),
+            Event::Connected | Event::HeartBeat | Event::Confirmed(_) => {}
         }
         Ok(())
     }
@@ -175,12 +221,9 @@ impl StompClient {
                 self.tell_listeners(&Ok(Pumped::Event(ev.clone())));
             }
             match res {
-                Ok(Some(Event::Frame(f))) => {
-                    self.inbox_bytes += held_size(&f);
-                    self.inbox.push_back(f);
+                Ok(Some(ev)) => {
+                    let _ = self.keep(ev); // past the bound too: nothing is dropped
                 }
-                Ok(Some(Event::Receipt(id))) => self.receipts.insert(&id),
-                Ok(Some(Event::Connected | Event::HeartBeat)) => {}
                 Ok(None) => break,
                 Err(e) if e.broker_error().is_some() => self.last_broker_error = Some(e),
                 Err(e) if !e.is_fatal() => {}
@@ -197,7 +240,6 @@ impl StompClient {
             f.command() == Command::Message && session.message_is(f, |s| s.ack.needs_ack())
         };
         self.inbox.retain(|f| !needs_ack(f));
-        self.inbox_bytes = self.inbox.iter().map(held_size).sum();
     }
 
     /// A recent time for stamping queued frames without reading the clock: the last read or
@@ -206,47 +248,82 @@ impl StompClient {
         self.conn.as_ref().map_or_else(Instant::now, Conn::recent)
     }
 
-    pub(super) fn next_held(&mut self) -> Option<Frame> {
-        let f = self.inbox.pop_front()?;
-        self.inbox_bytes -= held_size(&f);
-        Some(f)
-    }
-
-    pub(super) fn ensure_connected(&self) -> Result<(), Error> {
-        if self.conn.is_none() {
-            return Err(Error::NotConnected(
-                self.close_reason
-                    .as_ref()
-                    .map_or("connection is closed".into(), |e| e.to_string()),
-            ));
+    /// Makes sure there is a connection to write to: a lost one is re-established first
+    /// (within `deadline`).
+    ///
+    /// # Errors
+    /// [`Error::NotConnected`] when there is none, or reconnecting did not finish in time;
+    /// the error that ended reconnecting.
+    pub(super) fn ensure_open(&mut self, deadline: Instant) -> Result<(), Error> {
+        if self.conn.is_some() {
+            return Ok(());
         }
-        Ok(())
+        if self.reconnecting.is_none() {
+            return Err(self.not_connected());
+        }
+        match self.reconnect_within(Some(deadline))? {
+            Turn::Reconnected => Ok(()),
+            Turn::Reconnecting => Err(Error::NotConnected("reconnecting".into())),
+            _ => Err(self.not_connected()),
+        }
     }
 
-    /// Sends a frame as it is (headers escaped for the version, `content-length` added).
+    /// [`StompClient::ensure_open`] within the write timeout.
+    pub(super) fn ensure_connected(&mut self) -> Result<(), Error> {
+        let deadline = deadline_after(Instant::now(), self.cfg.write_timeout);
+        self.ensure_open(deadline)
+    }
+
+    pub(super) fn not_connected(&self) -> Error {
+        Error::NotConnected(
+            self.close_reason
+                .as_ref()
+                .map_or("connection is closed".into(), |e| e.to_string()),
+        )
+    }
+
+    /// Sends a frame as it is (headers escaped for the version, `content-length` added), and
+    /// keeps the books as the typed calls do: a SUBSCRIBE or UNSUBSCRIBE is recorded (and
+    /// re-subscribed after a reconnect), BEGIN, COMMIT and ABORT open and close transactions,
+    /// an ACK or NACK cancels the auto-ACK of its message, and with confirmed sends on, a SEND
+    /// outside a transaction is confirmed.
     ///
     /// # Errors
     /// [`Error::NotConnected`], [`Error::Invalid`] for a frame the version cannot carry,
     /// [`Error::Io`] or a write [`Timeout`].
     pub fn send_frame(&mut self, frame: &Frame) -> Result<(), Error> {
+        let command = frame.command();
+        if command == Command::Send
+            && self.cfg.confirm
+            && !frame.headers().contains(header::TRANSACTION)
+        {
+            return self.send_confirmed_frame(frame.clone());
+        }
         self.ensure_connected()?;
+        if matches!(command, Command::Ack | Command::Nack) {
+            let version = self.version();
+            self.acks.cancel(|p| p.token.ids().acked_by(frame, version));
+        }
         self.write_or_fail(|c| {
             let now = c.recent();
             c.session.send_frame(frame, now)?;
+            if command == Command::Unsubscribe {
+                c.forget_unsubscribed_acks();
+            }
             c.flush_after_send()
         })
     }
 
     /// Runs a write that must reach the broker; on a fatal error the connection is dropped
-    /// (and re-established with auto-reconnect) and the error returned, since the frame may
-    /// not have arrived.
+    /// (to be re-established by the next call, with auto-reconnect) and the error returned,
+    /// since the frame may not have arrived.
     pub(crate) fn write_or_fail(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<(), Error>,
     ) -> Result<(), Error> {
         match f(self) {
             Err(e) if e.is_fatal() && self.conn.is_some() => {
-                self.on_connection_lost(Some(clone_error(&e)))?;
+                self.lost_now(clone_error(&e));
                 Err(e)
             }
             other => other,
@@ -261,27 +338,14 @@ impl StompClient {
     /// re-established with auto-reconnect, as in `recv`), or an ERROR frame from the broker.
     /// Frames that arrive are kept for `recv`.
     pub fn keep_alive(&mut self) -> Result<(), Error> {
-        self.ensure_connected()?;
-        let now = Instant::now();
-        match self.pump(Some(now)) {
-            // One frame is enough: the rest stay buffered for `recv`.
-            Ok(Pumped::Event(ev)) => self.hold(ev)?,
-            Ok(Pumped::Deadline) => {}
-            Ok(Pumped::Closed) => {
-                self.on_connection_lost(None)?;
-            }
-            Err(e) if e.is_fatal() => {
-                self.on_connection_lost(Some(clone_error(&e)))?;
-                return Err(e);
-            }
-            Err(e) => {
-                if e.broker_error().is_some() {
-                    self.last_broker_error = Some(clone_error(&e));
-                }
-                return Err(e);
-            }
+        if self.conn.is_none() && self.reconnecting.is_none() {
+            return Err(self.not_connected());
         }
-        Ok(())
+        match self.turn(Some(Instant::now()))? {
+            // One frame is enough: the rest stay buffered for `recv`.
+            Turn::Frame(f) => self.inbox.push(f),
+            _ => Ok(()),
+        }
     }
 
     /// Writes every frame queued by [`ClientBuilder::write_batching`] (or a slow socket) and

@@ -1,11 +1,14 @@
 //! [`StompClient`]: the pull-style client, a thin mio driver over the sans-IO
 //! [`Session`](crate::session::Session).
 
+mod autoack;
 mod builder;
+mod confirm;
 mod conn;
 mod connecting;
 mod driver;
 mod events;
+mod inbox;
 mod iter;
 mod listeners;
 mod receiving;
@@ -14,23 +17,25 @@ mod requests;
 mod sending;
 mod transaction;
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 pub use builder::ClientBuilder;
+use autoack::AutoAcks;
 pub(crate) use builder::ClientConfig;
 use conn::{Conn, Pumped};
+use inbox::Inbox;
 pub use events::Listener;
 use events::Listeners;
 pub use iter::Frames;
 pub use listeners::{PrintingListener, Stats, StatsListener};
 pub use reconnect::ReconnectPolicy;
+use reconnect::Rounds;
 pub use requests::{SendBuilder, SubscribeBuilder};
 pub use transaction::Transaction;
 
-use crate::error::{Error, ProtocolError, Timeout};
+use crate::error::{Error, Timeout};
 use crate::frame::{header, Command, Frame, Version};
-use crate::session::{AckIds, AckMode, AckToken, Event, Phase, ReceiptSet, Session, Subscription};
+use crate::session::{AckIds, AckMode, Event, Phase, Session, Subscription};
 use crate::transport::Address;
 
 /// The `host` header sent when none is configured: RabbitMQ's default virtual host, which
@@ -58,19 +63,6 @@ pub(crate) fn deadline_after(now: Instant, d: Duration) -> Instant {
     now.checked_add(d).unwrap_or_else(|| now + FOREVER)
 }
 
-/// Bytes a held frame accounts for.
-fn held_size(f: &Frame) -> usize {
-    f.body().len() + f.headers().byte_len() + 64
-}
-
-/// The message the client must still ACK because the application has seen it.
-#[derive(Debug)]
-struct PendingAck {
-    token: AckToken,
-    transaction: Option<String>,
-    epoch: u64,
-}
-
 /// A STOMP client: ask it for the next frame and it hands you one.
 ///
 /// ```
@@ -95,16 +87,10 @@ pub struct StompClient {
     cfg: ClientConfig,
     session: Session,
     conn: Option<Conn>,
-    /// Frames that arrived while the application waited for something else.
-    inbox: VecDeque<Frame>,
-    inbox_bytes: usize,
-    /// RECEIPTs that arrived and nobody has waited for yet.
-    receipts: ReceiptSet,
-    pending_ack: Option<PendingAck>,
-    /// The ACK of the frame a `loop_with` callback is handling, due when it returns.
-    loop_ack: Option<PendingAck>,
-    /// The token of the last auto-ACK sent, kept for its string buffers.
-    spare_ack: Option<AckToken>,
+    /// Frames and RECEIPTs that arrived while the application waited for something else.
+    inbox: Inbox,
+    /// The auto-ACK the client owes.
+    acks: AutoAcks,
     /// Why the last connection ended (None: cleanly, or still open).
     close_reason: Option<Error>,
     /// An ERROR frame seen on the current connection: the likely cause if it closes.
@@ -113,16 +99,17 @@ pub struct StompClient {
     /// arrived before it are handed out.
     deferred_error: Option<Error>,
     broker_address: Option<Address>,
+    /// Counts connections: an ACK or transaction of another epoch means nothing to the broker.
     epoch: u64,
     reconnects: u64,
+    /// A lost connection being re-established: the next call that needs one goes on from here.
+    reconnecting: Option<Rounds>,
     /// When the current connection got its CONNECTED, and whether anything came after it.
     connected_at: Option<Instant>,
     heard_since_connected: bool,
     /// Connections in a row that ended within [`QUICK_DROP`] of CONNECTED with nothing else
     /// received: each counts as a failed round of the reconnect policy.
     quick_drops: u32,
-    /// The deadline of the `recv_timeout` under way, if any.
-    call_deadline: Option<Instant>,
     listeners: Listeners,
     /// A send writes once this many bytes are queued (see `flush_after_send`).
     write_at: usize,
@@ -152,27 +139,25 @@ impl StompClient {
 
     pub(crate) fn open(cfg: ClientConfig, listeners: Listeners) -> Result<StompClient, Error> {
         let now = Instant::now();
+        // Room for one frame as large as allowed past the bound.
+        let held_bytes_max = MAX_HELD_BYTES.saturating_add(cfg.session.limits.max_body);
         let mut client = StompClient {
             write_at: cfg.write_batch,
             session: Session::new(cfg.session.clone(), now),
             cfg,
             conn: None,
-            inbox: VecDeque::new(),
-            inbox_bytes: 0,
-            receipts: ReceiptSet::new(MAX_UNCLAIMED_RECEIPTS),
-            pending_ack: None,
-            loop_ack: None,
-            spare_ack: None,
+            inbox: Inbox::new(held_bytes_max, MAX_UNCLAIMED_RECEIPTS),
+            acks: AutoAcks::default(),
             close_reason: None,
             last_broker_error: None,
             deferred_error: None,
             broker_address: None,
             epoch: 0,
             reconnects: 0,
+            reconnecting: None,
             connected_at: None,
             heard_since_connected: false,
             quick_drops: 0,
-            call_deadline: None,
             listeners,
         };
         client.session.record_sent(!client.listeners.is_empty());
@@ -203,9 +188,16 @@ impl StompClient {
         self.conn.is_some() && self.session.phase() == Phase::Connected
     }
 
+    /// True while a lost connection is being re-established: the next call that needs the
+    /// connection goes on trying (within its own deadline).
+    pub fn is_reconnecting(&self) -> bool {
+        self.conn.is_none() && self.reconnecting.is_some()
+    }
+
     /// Why the last connection ended, or why `for frame in &mut client` stopped (an ERROR
-    /// frame stops it too, though the connection may stay open): `None` for a clean close, and
-    /// while connected until then.
+    /// frame stops it too, though the connection may stay open): `None` after a clean
+    /// [`disconnect`](StompClient::disconnect), and while connected until then;
+    /// [`Error::ConnectionClosed`] when the broker closed it unasked, without an ERROR.
     pub fn close_reason(&self) -> Option<&Error> {
         self.close_reason.as_ref()
     }
@@ -308,6 +300,9 @@ pub(crate) fn clone_error(e: &Error) -> Error {
         Error::Tls(s) => Error::Tls(s.clone()),
         Error::WebSocket(s) => Error::WebSocket(s.clone()),
         Error::TransactionLost(s) => Error::TransactionLost(s.clone()),
+        Error::ConnectionClosed => Error::ConnectionClosed,
+        Error::ReceiptLost(s) => Error::ReceiptLost(s.clone()),
+        Error::Unconfirmed { count } => Error::Unconfirmed { count: *count },
         Error::ConnectFailed { attempts, last } => Error::ConnectFailed {
             attempts: *attempts,
             last: Box::new(clone_error(last)),

@@ -1,5 +1,6 @@
 //! Receiving: `recv`, iterators, `loop_with`, auto-ACK, explicit ACK/NACK, receipts.
 
+use super::driver::Turn;
 use super::*;
 
 impl StompClient {
@@ -35,74 +36,37 @@ impl StompClient {
         transaction: Option<&str>,
     ) -> Result<Option<Frame>, Error> {
         let deadline = timeout.map(|t| deadline_after(Instant::now(), t));
-        // A reconnect's back-off inside this call sleeps no further than its deadline.
-        self.call_deadline = deadline;
-        let res = self.recv_until(deadline, timeout, transaction);
-        self.call_deadline = None;
-        res
-    }
-
-    fn recv_until(
-        &mut self,
-        deadline: Option<Instant>,
-        timeout: Option<Duration>,
-        transaction: Option<&str>,
-    ) -> Result<Option<Frame>, Error> {
-        self.send_pending_ack_or_reconnect()?;
-        let mut reconnected = false;
+        let expired = || Error::Timeout(Timeout::Recv(timeout.unwrap_or_default()));
+        self.send_due_ack()?;
         loop {
-            if let Some(f) = self.next_held() {
+            if let Some(f) = self.inbox.pop() {
                 self.track_ack(&f, transaction);
                 return Ok(Some(f));
             }
-            if self.conn.is_none() {
+            if self.conn.is_none() && self.reconnecting.is_none() {
                 return self.deferred_error.take().map_or(Ok(None), Err);
             }
-            // A broker that closes every connection right after CONNECTED must not keep the
-            // client reconnecting past the deadline (a pump that sees the close at once never
-            // gets to look at it).
-            if reconnected && deadline.is_some_and(|d| Instant::now() >= d) {
-                return Err(Error::Timeout(Timeout::Recv(timeout.unwrap_or_default())));
-            }
-            match self.pump(deadline) {
+            match self.turn(deadline) {
                 // Nothing is held (the loop checked): the frame goes straight out.
-                Ok(Pumped::Event(Event::Frame(f))) => {
+                Ok(Turn::Frame(f)) => {
                     self.track_ack(&f, transaction);
                     return Ok(Some(f));
                 }
-                Ok(Pumped::Event(ev)) => {
-                    // Not a frame: never more than one item held here.
-                    let _ = self.hold(ev);
-                }
-                Ok(Pumped::Deadline) => {
-                    return Err(Error::Timeout(Timeout::Recv(timeout.unwrap_or_default())));
-                }
-                Ok(Pumped::Closed) => {
-                    if !self.on_connection_lost(None)? {
-                        return Ok(None);
+                Ok(Turn::Progress | Turn::Reconnected | Turn::Closed) => {}
+                Ok(Turn::Deadline | Turn::Reconnecting) => return Err(expired()),
+                // A broker that closes every connection right after CONNECTED must not keep
+                // the client reconnecting past the deadline.
+                Err(e) if self.conn.is_none() && self.reconnecting.is_none() => {
+                    if self.inbox.is_empty() {
+                        return Err(e);
                     }
-                    reconnected = true;
+                    // Frames that arrived before the failure go first.
+                    self.deferred_error = Some(e);
                 }
-                Err(e) if e.is_fatal() => {
-                    reconnected = self.on_connection_lost(Some(e))?;
-                    if !reconnected {
-                        let err = self.close_reason.as_ref().map_or_else(
-                            || Error::NotConnected("connection lost".into()),
-                            clone_error,
-                        );
-                        if self.inbox.is_empty() {
-                            return Err(err);
-                        }
-                        // Frames that arrived before the failure go first.
-                        self.deferred_error = Some(err);
-                    }
-                }
-                Err(e) => {
-                    if e.broker_error().is_some() {
-                        self.last_broker_error = Some(clone_error(&e));
-                    }
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) && self.inbox.is_empty() {
+                return Err(expired());
             }
         }
     }
@@ -116,69 +80,69 @@ impl StompClient {
             .session
             .message_is(frame, |s| s.auto_ack && s.ack.needs_ack())
         {
-            // The last token sent lends its strings: no allocation per message.
-            let token = match self.spare_ack.take() {
-                Some(mut t) => {
-                    t.refill(frame);
-                    t
-                }
-                None => AckToken::of(frame),
-            };
-            self.pending_ack = Some(PendingAck {
-                token,
-                transaction: transaction.map(str::to_owned),
-                epoch: self.epoch,
-            });
+            self.acks.track(frame, transaction, self.epoch);
         }
     }
 
+    /// Sends the auto-ACK that is due, if any. An ACK the broker's MESSAGE gave no way to
+    /// write (a missing header) is logged and skipped: the consumer goes on.
     pub(super) fn send_pending_ack(&mut self) -> Result<(), Error> {
-        let Some(p) = self.pending_ack.take() else {
+        let Some(p) = self.acks.take_due() else {
             return Ok(());
         };
         if p.epoch != self.epoch || self.conn.is_none() {
             return Ok(()); // the broker redelivers it on the new connection
         }
         let now = self.recent();
-        self.session
-            .acknowledge(&p.token, Command::Ack, p.transaction.as_deref(), now)?;
-        self.spare_ack = Some(p.token);
+        let tx = p.transaction.as_deref();
+        match self.session.acknowledge(&p.token, Command::Ack, tx, now) {
+            Err(e) if !e.is_fatal() => {
+                log::warn!("skipped the auto-ACK of {:?}: {e}", p.token);
+                return Ok(());
+            }
+            res => res?,
+        }
+        self.acks.recycle(p.token);
         self.flush_after_ack()
     }
 
     /// [`StompClient::send_pending_ack`]; when the write finds the connection gone, the
-    /// connection is dropped (and re-established with auto-reconnect, then `Ok`).
-    fn send_pending_ack_or_reconnect(&mut self) -> Result<(), Error> {
-        if let Err(e) = self.send_pending_ack() {
-            // A lost connection loses the ACK too: the broker redelivers the message.
-            if !e.is_fatal() || !self.on_connection_lost(Some(clone_error(&e)))? {
-                return Err(e);
+    /// connection is dropped (the broker redelivers the message) and `Ok`: the call goes on
+    /// and reconnects, with auto-reconnect.
+    pub(super) fn send_due_ack(&mut self) -> Result<(), Error> {
+        match self.send_pending_ack() {
+            Err(e) if e.is_fatal() && self.conn.is_some() => {
+                let reconnect = self.cfg.auto_reconnect;
+                self.lost_now(clone_error(&e));
+                if reconnect {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
             }
+            other => other,
         }
-        Ok(())
     }
 
     /// Forgets the pending auto-ACK without sending it (used when the application rejected
     /// the message itself).
     pub(super) fn cancel_pending_ack_for(&mut self, frame: &Frame) {
-        let ids = AckIds::of(frame);
-        for slot in [&mut self.pending_ack, &mut self.loop_ack] {
-            if slot.as_ref().is_some_and(|p| p.token.ids() == ids) {
-                *slot = None;
-            }
-        }
+        self.acks.cancel_ids(AckIds::of(frame));
     }
 
     /// Forgets the pending auto-ACKs of a subscription that ended.
     pub(super) fn forget_acks_of(&mut self, subscription: &str) {
-        for slot in [&mut self.pending_ack, &mut self.loop_ack] {
-            if slot
-                .as_ref()
-                .is_some_and(|p| p.token.subscription.as_deref() == Some(subscription))
-            {
-                *slot = None;
-            }
-        }
+        self.acks
+            .cancel(|p| p.token.subscription.as_deref() == Some(subscription));
+    }
+
+    /// Forgets the pending auto-ACKs of every subscription no longer active.
+    pub(super) fn forget_unsubscribed_acks(&mut self) {
+        let session = &self.session;
+        self.acks.cancel(|p| {
+            let sub = p.token.subscription.as_deref();
+            sub.is_some_and(|s| session.subscription(s).is_none())
+        });
     }
 
     /// An iterator of `Result<Frame, Error>`: errors come inline; it ends on a clean close or
@@ -234,14 +198,14 @@ impl StompClient {
             // The ACK is due once the callback returns; hold it aside while it runs so that a
             // panic leaves the message un-ACKed even if the client is used again afterwards,
             // and so that an ACK or NACK the callback sends itself cancels it.
-            self.loop_ack = self.pending_ack.take();
+            self.acks.enter_callback();
             let out = callback(self, frame);
-            if let Some(p) = self.loop_ack.take() {
-                let inner = self.pending_ack.replace(p);
-                self.send_pending_ack_or_reconnect()?;
-                self.pending_ack = inner;
+            if let Some(p) = self.acks.leave_callback() {
+                let inner = self.acks.set_due(Some(p));
+                self.send_due_ack()?;
+                self.acks.set_due(inner);
             }
-            self.send_pending_ack_or_reconnect()?;
+            self.send_due_ack()?;
             if out.is_some() {
                 return Ok(out);
             }
@@ -258,44 +222,41 @@ impl StompClient {
     /// Waits until the RECEIPT for `receipt_id` arrives. Frames that arrive meanwhile are kept,
     /// in order, for the next [`StompClient::recv`].
     ///
+    /// A receipt belongs to the connection that asked for it: when that connection is lost
+    /// (or was lost before the wait), the wait ends at once with [`Error::ReceiptLost`],
+    /// except for a confirmed send, which is sent again on the new connection and waited for
+    /// there.
+    ///
     /// # Errors
     /// [`Error::Timeout`] with [`Timeout::Receipt`] when it does not come in time;
-    /// [`Error::Broker`] for an ERROR frame meanwhile; [`Error::NotConnected`] when the
-    /// connection closes first.
+    /// [`Error::Broker`] for an ERROR frame meanwhile; [`Error::ReceiptLost`] when its
+    /// connection is gone.
     pub fn wait_for_receipt(&mut self, receipt_id: &str, timeout: Duration) -> Result<(), Error> {
         let deadline = deadline_after(Instant::now(), timeout);
+        let expired = || Error::Timeout(Timeout::Receipt(timeout));
         loop {
-            if self.receipts.remove(receipt_id) {
+            if self.inbox.take_receipt(receipt_id) {
                 return Ok(());
             }
-            self.ensure_connected()?;
-            match self.pump(Some(deadline)) {
-                // Frames that keep coming must not hold off the deadline.
-                Ok(Pumped::Event(ev)) if Instant::now() < deadline => self.hold(ev)?,
-                Ok(Pumped::Event(ev)) => {
-                    self.hold(ev)?;
-                    if !self.receipts.remove(receipt_id) {
-                        return Err(Error::Timeout(Timeout::Receipt(timeout)));
-                    }
-                    return Ok(());
-                }
-                Ok(Pumped::Deadline) => return Err(Error::Timeout(Timeout::Receipt(timeout))),
-                Ok(Pumped::Closed) => {
-                    self.on_connection_lost(None)?;
-                    return Err(Error::NotConnected(format!(
-                        "connection closed before receipt {receipt_id:?}"
-                    )));
-                }
-                Err(e) if e.is_fatal() => {
-                    self.on_connection_lost(Some(clone_error(&e)))?;
-                    return Err(e);
-                }
-                Err(e) => {
-                    if e.broker_error().is_some() {
-                        self.last_broker_error = Some(clone_error(&e));
-                    }
-                    return Err(e);
-                }
+            // A confirmed send is sent again after a reconnect, and asks again.
+            let resent = self.session.is_confirming(receipt_id);
+            let asked = self.conn.is_some() && self.session.is_receipt_pending(receipt_id);
+            if !asked && !resent {
+                return Err(Error::ReceiptLost(receipt_id.to_owned()));
+            }
+            match self.turn(Some(deadline))? {
+                Turn::Frame(f) => self.inbox.push(f)?,
+                Turn::Progress | Turn::Reconnected => {}
+                Turn::Deadline | Turn::Reconnecting => return Err(expired()),
+                Turn::Closed if resent => return Err(self.not_connected()),
+                Turn::Closed => {}
+            }
+            // Frames that keep coming must not hold off the deadline.
+            if Instant::now() >= deadline {
+                return match self.inbox.take_receipt(receipt_id) {
+                    true => Ok(()),
+                    false => Err(expired()),
+                };
             }
         }
     }

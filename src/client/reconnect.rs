@@ -1,16 +1,34 @@
-//! Reconnect back-off, with stomp.py's knobs and defaults.
+//! Reconnect back-off, with stomp.py's knobs, and the state of a connect in rounds.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// How often and how patiently the client retries a connection, in rounds over the address
-/// list. The defaults are stomp.py's: the first retry waits 0.1 s, each next one 50 % longer,
-/// plus up to 10 % random jitter, at most 60 s; three rounds in all.
+use super::deadline_after;
+use crate::error::Error;
+
+/// How often and how patiently the client connects, in rounds over the address list.
+///
+/// Two budgets, because two situations differ:
+/// - **The first connect** gives up after `attempts` rounds (default 3, about 0.25 s against a
+///   closed port): a wrong address or password shows at once.
+/// - **After a lost connection** (with [`auto_reconnect`](crate::ClientBuilder::auto_reconnect)),
+///   the client retries until `give_up_after` has passed since the loss (default: never gives
+///   up), waiting at most `max` (5 s) between rounds: a broker restart or a cluster failover
+///   is ridden out, and the client is back within `max` of the broker. Every call's own
+///   deadline still holds meanwhile (`recv_timeout` returns by its timeout and reconnecting
+///   goes on at the next call).
+///
+/// Waits between rounds follow stomp.py's knobs: the first 0.1 s, each next one 50 % longer,
+/// plus up to 10 % random jitter.
 ///
 /// ```
 /// use std::time::Duration;
 /// use stompy::ReconnectPolicy;
-/// let p = ReconnectPolicy { attempts: Some(10), ..ReconnectPolicy::default() };
+/// let p = ReconnectPolicy {
+///     give_up_after: Some(Duration::from_secs(120)),
+///     ..ReconnectPolicy::default()
+/// };
 /// assert_eq!(p.initial, Duration::from_millis(100));
+/// assert_eq!(p.attempts, Some(3));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ReconnectPolicy {
@@ -20,11 +38,14 @@ pub struct ReconnectPolicy {
     pub increase: f64,
     /// Random extra, as a fraction of the wait (`reconnect_sleep_jitter`, 0.1).
     pub jitter: f64,
-    /// Longest wait (`reconnect_sleep_max`, 60 s).
+    /// Longest wait between rounds (5 s).
     pub max: Duration,
-    /// Rounds over the address list before giving up (`reconnect_attempts_max`, 3); `None`
-    /// retries forever.
+    /// Rounds over the address list before the first connect gives up
+    /// (`reconnect_attempts_max`, 3); `None` retries forever.
     pub attempts: Option<u32>,
+    /// How long after losing a connection the client stops trying to get it back; `None`
+    /// (the default) never stops. At least one round is always tried.
+    pub give_up_after: Option<Duration>,
 }
 
 impl Default for ReconnectPolicy {
@@ -33,17 +54,19 @@ impl Default for ReconnectPolicy {
             initial: Duration::from_millis(100),
             increase: 0.5,
             jitter: 0.1,
-            max: Duration::from_secs(60),
+            max: Duration::from_secs(5),
             attempts: Some(3),
+            give_up_after: None,
         }
     }
 }
 
 impl ReconnectPolicy {
-    /// One round, no retry.
+    /// One round, no retry: for the first connect and after a loss.
     pub fn once() -> Self {
         ReconnectPolicy {
             attempts: Some(1),
+            give_up_after: Some(Duration::ZERO),
             ..Self::default()
         }
     }
@@ -58,11 +81,132 @@ impl ReconnectPolicy {
         Duration::try_from_secs_f64(secs).unwrap_or(self.max)
     }
 
-    /// True when another round may start after `rounds` failed ones.
+    /// True when another round of the first connect may start after `rounds` failed ones.
     pub fn allows(&self, rounds: u32) -> bool {
         match self.attempts {
             None => true,
             Some(max) => rounds < max.max(1),
+        }
+    }
+}
+
+/// Where a connect stands: rounds over the address list, the next address, the back-off and
+/// the budget. A value of its own, so that a connect cut short by a call's deadline goes on
+/// where it stopped at the next call.
+#[derive(Debug)]
+pub(super) struct Rounds {
+    policy: ReconnectPolicy,
+    /// Past this, no new attempt starts.
+    give_up_at: Option<Instant>,
+    /// The first connect counts rounds; a reconnect counts time.
+    counts_rounds: bool,
+    failed_rounds: u32,
+    next_addr: usize,
+    /// The back-off: no attempt before this.
+    not_before: Instant,
+    attempts: u32,
+    /// Every attempt of the round so far failed in a way retrying will not cure.
+    all_permanent: bool,
+    last: Option<Error>,
+}
+
+impl Rounds {
+    /// The first connect: `policy.attempts` rounds, within `total` if given.
+    pub(super) fn first(policy: ReconnectPolicy, total: Option<Duration>, now: Instant) -> Self {
+        Rounds {
+            give_up_at: total.map(|t| deadline_after(now, t)),
+            counts_rounds: true,
+            ..Rounds::new(policy, now)
+        }
+    }
+
+    /// After a lost connection: until `policy.give_up_after`. `quick_drops` connections in a
+    /// row ended right after CONNECTED: each counts as a failed round, so that a broker that
+    /// accepts and drops is not reconnected to in a tight loop.
+    pub(super) fn after_loss(policy: ReconnectPolicy, now: Instant, quick_drops: u32) -> Self {
+        let mut r = Rounds {
+            give_up_at: policy.give_up_after.map(|t| deadline_after(now, t)),
+            counts_rounds: false,
+            ..Rounds::new(policy, now)
+        };
+        if quick_drops > 0 {
+            r.failed_rounds = quick_drops;
+            r.not_before = now + policy.delay(quick_drops);
+        }
+        r
+    }
+
+    fn new(policy: ReconnectPolicy, now: Instant) -> Self {
+        Rounds {
+            policy,
+            give_up_at: None,
+            counts_rounds: true,
+            failed_rounds: 0,
+            next_addr: 0,
+            not_before: now,
+            attempts: 0,
+            all_permanent: true,
+            last: None,
+        }
+    }
+
+    /// The index of the address to try next.
+    pub(super) fn next_address(&self) -> usize {
+        self.next_addr
+    }
+
+    /// No attempt may start before this.
+    pub(super) fn not_before(&self) -> Instant {
+        self.not_before
+    }
+
+    /// The time past which no attempt starts, if any.
+    pub(super) fn give_up_at(&self) -> Option<Instant> {
+        self.give_up_at
+    }
+
+    /// Records a failed attempt on the address [`Rounds::next_address`] named, out of
+    /// `addresses`.
+    pub(super) fn failed(&mut self, e: Error, addresses: usize, now: Instant) {
+        self.attempts += 1;
+        self.all_permanent &= e.is_permanent();
+        self.last = Some(e);
+        self.next_addr += 1;
+        if self.next_addr >= addresses {
+            self.next_addr = 0;
+            self.failed_rounds += 1;
+            self.not_before = now + self.policy.delay(self.failed_rounds);
+            if !self.is_over(now) {
+                self.all_permanent = true;
+            }
+        }
+    }
+
+    /// True when no further attempt may start.
+    pub(super) fn is_over(&self, now: Instant) -> bool {
+        let round_over = self.next_addr == 0 && self.failed_rounds > 0;
+        if !round_over {
+            // A round under way finishes, unless the time is up.
+            return self.attempts > 0 && self.give_up_at.is_some_and(|t| now >= t);
+        }
+        let out_of_time = self.give_up_at.is_some_and(|t| now >= t || self.not_before >= t);
+        if self.counts_rounds {
+            self.all_permanent || out_of_time || !self.policy.allows(self.failed_rounds)
+        } else {
+            out_of_time
+        }
+    }
+
+    /// The error that ends the rounds: the last attempt's as it is when there was one
+    /// attempt, else [`Error::ConnectFailed`].
+    pub(super) fn into_error(self, fallback: Error) -> Error {
+        let last = self.last.unwrap_or(fallback);
+        if self.attempts <= 1 {
+            return last;
+        }
+        Error::ConnectFailed {
+            attempts: self.attempts,
+            last: Box::new(last),
         }
     }
 }
@@ -96,6 +240,76 @@ mod tests {
                 "{d:?}"
             );
         }
+    }
+
+    fn quick() -> ReconnectPolicy {
+        ReconnectPolicy {
+            initial: Duration::from_millis(10),
+            jitter: 0.0,
+            ..Default::default()
+        }
+    }
+
+    fn refused() -> Error {
+        Error::Io(std::io::ErrorKind::ConnectionRefused.into())
+    }
+
+    #[test]
+    fn the_first_connect_stops_after_its_rounds_and_a_reconnect_goes_on() {
+        let now = Instant::now();
+        let mut first = Rounds::first(quick(), None, now);
+        let mut again = Rounds::after_loss(quick(), now, 0);
+        for round in 1..=10u32 {
+            for addr in 0..2 {
+                assert_eq!(first.next_address(), addr);
+                first.failed(refused(), 2, now);
+                again.failed(refused(), 2, now);
+            }
+            assert_eq!(first.is_over(now), round >= 3, "round {round}");
+            assert!(!again.is_over(now), "round {round}");
+        }
+        assert!(again.not_before() <= now + Duration::from_secs(5), "waits are capped");
+        let err = first.into_error(refused());
+        assert!(matches!(err, Error::ConnectFailed { attempts: 20, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_reconnect_gives_up_after_its_time_and_finishes_a_round_first() {
+        let now = Instant::now();
+        let policy = ReconnectPolicy {
+            give_up_after: Some(Duration::from_secs(1)),
+            ..quick()
+        };
+        let mut r = Rounds::after_loss(policy, now, 0);
+        r.failed(refused(), 2, now);
+        let later = now + Duration::from_secs(2);
+        assert!(r.is_over(later), "time is up even inside a round");
+        let mut once = Rounds::after_loss(ReconnectPolicy::once(), now, 0);
+        assert!(!once.is_over(now), "one round is always tried");
+        once.failed(refused(), 1, now);
+        assert!(once.is_over(now));
+    }
+
+    #[test]
+    fn wrong_credentials_everywhere_end_the_first_connect_at_once() {
+        let now = Instant::now();
+        let mut r = Rounds::first(quick(), None, now);
+        let denied = || crate::error::BrokerError {
+            message: "denied".into(),
+            body: String::new(),
+            receipt_id: None,
+        };
+        r.failed(denied().into(), 2, now);
+        assert!(!r.is_over(now));
+        r.failed(denied().into(), 2, now);
+        assert!(r.is_over(now));
+    }
+
+    #[test]
+    fn quick_drops_count_as_failed_rounds() {
+        let now = Instant::now();
+        let r = Rounds::after_loss(quick(), now, 3);
+        assert_eq!(r.not_before(), now + quick().delay(3));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub struct SendBuilder<'a> {
     client: &'a mut StompClient,
     frame: Frame,
     receipt: Option<String>,
+    confirm: bool,
 }
 
 impl<'a> SendBuilder<'a> {
@@ -24,6 +25,7 @@ impl<'a> SendBuilder<'a> {
             client,
             frame,
             receipt: None,
+            confirm: false,
         }
     }
 
@@ -76,6 +78,13 @@ impl<'a> SendBuilder<'a> {
         self
     }
 
+    /// Sends this message as a confirmed send ([`StompClient::send_confirmed`]), whether or
+    /// not the client confirms every send.
+    pub fn confirmed(mut self) -> Self {
+        self.confirm = true;
+        self
+    }
+
     /// Sends inside this transaction.
     pub fn transaction(self, id: &str) -> Self {
         self.header(header::TRANSACTION, id)
@@ -89,7 +98,11 @@ impl<'a> SendBuilder<'a> {
         if let Some(r) = &self.receipt {
             self.frame.headers_mut().set(header::RECEIPT, r);
         }
-        self.client.send_frame(&self.frame)?;
+        if self.confirm && !self.frame.headers().contains(header::TRANSACTION) {
+            self.client.send_confirmed_frame(self.frame)?;
+        } else {
+            self.client.send_frame(&self.frame)?;
+        }
         Ok(self.receipt)
     }
 
@@ -101,12 +114,19 @@ impl<'a> SendBuilder<'a> {
         if self.receipt.is_none() {
             self = self.receipt();
         }
-        let receipt = self.receipt.clone().expect("receipt set");
+        let receipt = self.receipt.take().unwrap_or_default();
         let SendBuilder {
-            client, mut frame, ..
+            client,
+            mut frame,
+            confirm,
+            ..
         } = self;
         frame.headers_mut().set(header::RECEIPT, &receipt);
-        client.send_frame(&frame)?;
+        if confirm && !frame.headers().contains(header::TRANSACTION) {
+            client.send_confirmed_frame(frame)?;
+        } else {
+            client.send_frame(&frame)?;
+        }
         client.wait_for_receipt(&receipt, timeout)
     }
 }

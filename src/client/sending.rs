@@ -5,13 +5,18 @@ use super::*;
 impl StompClient {
     // ---- sending -------------------------------------------------------------------------
 
-    /// Sends `body` to `destination`.
+    /// Sends `body` to `destination`. With [confirmed sends](ClientBuilder::confirmed_sends)
+    /// on, as [`StompClient::send_confirmed`]; otherwise the frame is written and forgotten: if
+    /// the connection is lost before the broker took it, it is lost too.
     ///
     /// # Errors
     /// As [`StompClient::send_frame`].
     pub fn send(&mut self, destination: &str, body: impl AsRef<[u8]>) -> Result<(), Error> {
-        self.ensure_connected()?;
         let body = body.as_ref();
+        if self.cfg.confirm {
+            return self.send_confirmed(destination, body);
+        }
+        self.ensure_connected()?;
         self.write_or_fail(|c| {
             let now = c.recent();
             c.session.send_to(destination, body, now)?;

@@ -163,12 +163,11 @@ impl<'a> Transaction<'a> {
     fn finish(&mut self, command: Command, wait: Option<Duration>) -> Result<(), Error> {
         self.check()?;
         self.done = true;
-        let mine = |p: &super::PendingAck| p.transaction.as_deref() == Some(self.id.as_str());
-        if self.client.pending_ack.as_ref().is_some_and(mine) {
+        if self.client.acks.due_in(&self.id) {
             if command == Command::Commit {
                 self.client.send_pending_ack()?;
             } else {
-                self.client.pending_ack = None;
+                self.client.acks.take_due();
             }
         }
         let mut f = Frame::new(command).with_header(header::TRANSACTION, &self.id);
@@ -189,13 +188,8 @@ impl Drop for Transaction<'_> {
         if self.done || self.client.epoch != self.epoch || !self.client.is_connected() {
             return;
         }
-        if self
-            .client
-            .pending_ack
-            .as_ref()
-            .is_some_and(|p| p.transaction.as_deref() == Some(&self.id))
-        {
-            self.client.pending_ack = None;
+        if self.client.acks.due_in(&self.id) {
+            self.client.acks.take_due();
         }
         let f = Frame::new(Command::Abort).with_header(header::TRANSACTION, &self.id);
         let res = self.client.session.send_frame(&f, Instant::now());

@@ -69,6 +69,31 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// The subscription a SUBSCRIBE frame asks for: its `id` (or one from `new_id` when it has
+    /// none, as a STOMP 1.0 frame may), `destination`, `ack` mode (default `auto`) and every
+    /// other header but `receipt`. Auto-ACK is on, as for a subscription made by the client.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] without a `destination` or with an unknown `ack` mode.
+    pub fn from_frame(frame: &Frame, new_id: impl FnOnce() -> String) -> Result<Self, Error> {
+        let destination = frame
+            .destination()
+            .ok_or_else(|| Error::invalid("SUBSCRIBE needs a destination"))?;
+        let ack = frame.get(header::ACK).map_or(Ok(AckMode::Auto), str::parse)?;
+        let mut headers = Headers::new();
+        let own = [header::DESTINATION, header::ID, header::ACK, header::RECEIPT];
+        for (k, v) in frame.headers().iter().filter(|(k, _)| !own.contains(k)) {
+            headers.push(k, v);
+        }
+        Ok(Subscription {
+            id: frame.get(header::ID).map_or_else(new_id, str::to_owned),
+            destination: destination.to_owned(),
+            ack,
+            headers,
+            auto_ack: true,
+        })
+    }
+
     /// The SUBSCRIBE frame for this subscription.
     pub fn subscribe_frame(&self) -> Frame {
         let mut f = Frame::new(Command::Subscribe)
@@ -175,6 +200,22 @@ impl<'a> AckIds<'a> {
         }
     }
 
+    /// True when an ACK or NACK frame (written for `version`) acknowledges the MESSAGE these
+    /// identifiers came from.
+    pub(crate) fn acked_by(&self, ack_frame: &Frame, version: Version) -> bool {
+        match version {
+            Version::V1_2 => {
+                let id = ack_frame.get(header::ID);
+                id.is_some() && id == self.ack.or(self.message_id)
+            }
+            _ => {
+                let id = ack_frame.get(header::MESSAGE_ID);
+                let sub = ack_frame.get(header::SUBSCRIPTION);
+                id.is_some() && id == self.message_id && (sub.is_none() || sub == self.subscription)
+            }
+        }
+    }
+
     /// The headers of [`AckToken::frame`], borrowed: lets the session encode an ACK without
     /// building a frame.
     pub(crate) fn headers<'b>(
@@ -207,8 +248,10 @@ impl<'a> AckIds<'a> {
                 out[1] = Some((header::SUBSCRIPTION, sub));
             }
             Version::V1_2 => {
-                let id = self.ack.ok_or_else(|| missing("ack"))?;
-                out[0] = Some((header::ID, id));
+                // A broker that leaves out `ack` acknowledges by `message-id`, as RabbitMQ
+                // (where the two are equal) and the embedded broker accept.
+                let id = self.ack.or(self.message_id);
+                out[0] = Some((header::ID, id.ok_or_else(|| missing("ack"))?));
             }
         }
         out[2] = transaction.map(|tx| (header::TRANSACTION, tx));

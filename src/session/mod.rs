@@ -15,6 +15,7 @@
 
 mod ack;
 mod heartbeat;
+mod outbox;
 mod receipt;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,8 @@ pub(crate) use ack::AckIds;
 pub use ack::{AckMode, AckToken, Subscription};
 pub use heartbeat::parse_heart_beat;
 use heartbeat::HeartBeat;
+pub use outbox::ConfirmWindow;
+use outbox::{Confirmed, Outbox};
 pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
@@ -71,6 +74,8 @@ pub struct SessionConfig {
     /// delivers a JMS `TextMessage` rather than a `BytesMessage`. A body with a NUL, or a
     /// `content-length` given by the caller, always gets the real length.
     pub auto_content_length: bool,
+    /// How many confirmed sends may wait for their receipts at once.
+    pub confirm_window: ConfirmWindow,
 }
 
 impl Default for SessionConfig {
@@ -86,6 +91,7 @@ impl Default for SessionConfig {
             heart_beat_scale: 1.5,
             limits: Limits::default(),
             auto_content_length: true,
+            confirm_window: ConfirmWindow::default(),
         }
     }
 }
@@ -100,6 +106,9 @@ pub enum Event {
     /// A RECEIPT arrived for this receipt id (one the session asked for and still awaited;
     /// others are dropped).
     Receipt(String),
+    /// A RECEIPT confirmed a send of the outbox whose receipt id nobody else waits for
+    /// ([`Session::send_confirmed`]).
+    Confirmed(String),
     /// The peer sent a heart-beat (an EOL between frames).
     HeartBeat,
 }
@@ -140,6 +149,8 @@ pub struct Session {
     failed: Option<Failed>,
     /// The head of the last [`Session::send_to`], up to its `content-length` line.
     send_head: SendHead,
+    /// Confirmed sends still waiting for their RECEIPTs, kept across connections.
+    outbox: Outbox,
 }
 
 /// A SEND head kept for the next message to the same destination: consumers of a queue are
@@ -185,7 +196,6 @@ impl Session {
     pub fn new(cfg: SessionConfig, now: Instant) -> Self {
         let decoder = Decoder::new(Version::V1_0, cfg.limits);
         Session {
-            cfg,
             phase: Phase::Idle,
             version: Version::V1_0,
             decoder,
@@ -201,6 +211,8 @@ impl Session {
             sent_log: None,
             failed: None,
             send_head: SendHead::default(),
+            outbox: Outbox::new(cfg.confirm_window),
+            cfg,
         }
     }
 
@@ -399,14 +411,43 @@ impl Session {
     }
 
     /// Encodes `frame` for sending, tracking what it means (receipts, subscriptions,
-    /// transactions).
+    /// transactions): a SUBSCRIBE or UNSUBSCRIBE sent this way is recorded exactly as
+    /// [`Session::subscribe`] and [`Session::unsubscribe`] record theirs.
     ///
     /// # Errors
     /// [`Error::NotConnected`] before CONNECTED or after DISCONNECT; [`Error::Invalid`] for a
-    /// frame the negotiated version cannot carry.
+    /// frame the negotiated version cannot carry, or a subscription the session refuses.
     pub fn send_frame(&mut self, frame: &Frame, now: Instant) -> Result<(), Error> {
-        let headers = frame.headers().iter();
-        self.send_parts(frame.command(), headers, frame.body(), now)
+        match frame.command() {
+            Command::Subscribe => {
+                let receipt = frame.get(header::RECEIPT);
+                let sub = Subscription::from_frame(frame, || self.next_id("sub"))?;
+                self.subscribe(sub, receipt, now)
+            }
+            Command::Unsubscribe => {
+                let receipt = frame.get(header::RECEIPT);
+                let id = match frame.get(header::ID) {
+                    Some(id) => id.to_owned(),
+                    None => self.subscription_to(frame.destination())?,
+                };
+                self.unsubscribe(&id, receipt, now)
+            }
+            command => {
+                let headers = frame.headers().iter();
+                self.write_parts(command, headers, frame.body(), now)
+            }
+        }
+    }
+
+    /// The id of the subscription to `destination` (a STOMP 1.0 UNSUBSCRIBE may name the
+    /// destination alone).
+    fn subscription_to(&self, destination: Option<&str>) -> Result<String, Error> {
+        let dest = destination.ok_or_else(|| Error::invalid("UNSUBSCRIBE needs id or destination"))?;
+        self.subs
+            .iter()
+            .find(|s| s.destination == dest)
+            .map(|s| s.id.clone())
+            .ok_or_else(|| Error::invalid(format!("no subscription to {dest:?}")))
     }
 
     /// Like [`Session::send_frame`], from borrowed parts: a SEND costs no [`Frame`] and no copy
@@ -415,6 +456,57 @@ impl Session {
     /// # Errors
     /// As [`Session::send_frame`].
     pub fn send_parts<'a, I>(
+        &mut self,
+        command: Command,
+        headers: I,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<(), Error>
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        if matches!(command, Command::Subscribe | Command::Unsubscribe) {
+            let f = Frame::from_parts(command, headers.collect(), body.to_vec());
+            return self.send_frame(&f, now);
+        }
+        self.write_parts(command, headers, body, now)
+    }
+
+    /// Encodes a frame and keeps the books of receipts and transactions.
+    fn write_parts<'a, I>(
+        &mut self,
+        command: Command,
+        headers: I,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<(), Error>
+    where
+        I: Iterator<Item = (&'a str, &'a str)> + Clone,
+    {
+        self.encode(command, headers.clone(), body, now)?;
+        let get = |name: &str| {
+            let mut all = headers.clone();
+            all.find(|(n, _)| *n == name).map(|(_, v)| v)
+        };
+        if let Some(r) = get(header::RECEIPT) {
+            self.receipts.insert(r);
+        }
+        let tx = || get(header::TRANSACTION).unwrap_or_default().to_owned();
+        match command {
+            Command::Begin => {
+                self.transactions.insert(tx());
+            }
+            Command::Commit | Command::Abort => {
+                self.transactions.remove(&tx());
+            }
+            Command::Disconnect => self.phase = Phase::Disconnecting,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Encodes a frame into the output (and the log of sent frames), keeping no books.
+    fn encode<'a, I>(
         &mut self,
         command: Command,
         headers: I,
@@ -438,31 +530,79 @@ impl Session {
         encode_parts_with(command, headers.clone(), body, version, length, out)?;
         self.heart_beat.on_sent(now);
         if let Some(log) = &mut self.sent_log {
-            log.push(Frame::from_parts(
-                command,
-                headers.clone().collect(),
-                body.to_vec(),
-            ));
-        }
-        let get = |name: &str| {
-            let mut all = headers.clone();
-            all.find(|(n, _)| *n == name).map(|(_, v)| v)
-        };
-        if let Some(r) = get(header::RECEIPT) {
-            self.receipts.insert(r);
-        }
-        let tx = || get(header::TRANSACTION).unwrap_or_default().to_owned();
-        match command {
-            Command::Begin => {
-                self.transactions.insert(tx());
-            }
-            Command::Commit | Command::Abort => {
-                self.transactions.remove(&tx());
-            }
-            Command::Disconnect => self.phase = Phase::Disconnecting,
-            _ => {}
+            log.push(Frame::from_parts(command, headers.collect(), body.to_vec()));
         }
         Ok(())
+    }
+
+    // ---- confirmed sends -----------------------------------------------------------------
+
+    /// True when a SEND of `size` bytes ([`Session::confirm_size`]) fits in the window of
+    /// unconfirmed sends now.
+    pub(crate) fn has_confirm_room(&self, size: usize) -> bool {
+        self.outbox.has_room(size)
+    }
+
+    /// The bytes `frame` takes in the window of unconfirmed sends.
+    pub(crate) fn confirm_size(frame: &Frame) -> usize {
+        Outbox::size_of(frame)
+    }
+
+    /// Sends `frame` (a SEND outside any transaction) with a receipt and keeps it until the
+    /// RECEIPT comes: [`Event::Confirmed`] (or [`Event::Receipt`] when `frame` carries a
+    /// receipt id of its own) then releases it. While not connected the frame is only kept;
+    /// [`Session::resend_unconfirmed`] writes it on the next connection. Call
+    /// [`Session::has_confirm_room`] first: the window is not checked here.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] for a frame that is not a SEND, is inside a transaction, or that the
+    /// version cannot carry; it is not kept then.
+    pub(crate) fn send_confirmed(&mut self, mut frame: Frame, now: Instant) -> Result<(), Error> {
+        if frame.command() != Command::Send || frame.headers().contains(header::TRANSACTION) {
+            return Err(Error::invalid(
+                "only a SEND outside a transaction can be confirmed",
+            ));
+        }
+        if !frame.headers().contains(header::RECEIPT) {
+            let id = self.outbox.next_receipt_id();
+            frame.headers_mut().push(header::RECEIPT, &id);
+        }
+        if self.phase == Phase::Connected {
+            self.encode(frame.command(), frame.headers().iter(), frame.body(), now)?;
+        }
+        self.outbox.push(frame);
+        Ok(())
+    }
+
+    /// Writes every unconfirmed send again, oldest first (after a reconnect, before anything
+    /// new).
+    pub(crate) fn resend_unconfirmed(&mut self, now: Instant) -> Result<(), Error> {
+        let frames: Vec<Frame> = self.outbox.unconfirmed().cloned().collect();
+        for f in &frames {
+            self.encode(f.command(), f.headers().iter(), f.body(), now)?;
+        }
+        Ok(())
+    }
+
+    /// Sends that wait for their receipts: (frames, bytes).
+    pub(crate) fn unconfirmed_len(&self) -> (usize, usize) {
+        (self.outbox.len(), self.outbox.bytes())
+    }
+
+    /// The sends that wait for their receipts, oldest first.
+    pub(crate) fn unconfirmed(&self) -> impl Iterator<Item = &Frame> + '_ {
+        self.outbox.unconfirmed()
+    }
+
+    /// Gives up on every unconfirmed send: hands them back, oldest first.
+    pub(crate) fn take_unconfirmed(&mut self) -> Vec<Frame> {
+        self.outbox.take_all()
+    }
+
+    /// True when `receipt_id` belongs to a confirmed send: a resend after a reconnect asks
+    /// for it again.
+    pub(crate) fn is_confirming(&self, receipt_id: &str) -> bool {
+        self.outbox.awaits(receipt_id)
     }
 
     /// Queues a SEND of `body` to `destination`, with no other header: what
@@ -540,7 +680,7 @@ impl Session {
         if let Some(r) = receipt {
             f.headers_mut().push(header::RECEIPT, r);
         }
-        self.send_frame(&f, now)?;
+        self.write_frame(&f, now)?;
         self.unsubscribed.remove(&sub.id);
         self.subs.push(sub);
         Ok(())
@@ -564,7 +704,7 @@ impl Session {
         if let Some(r) = receipt {
             f.headers_mut().push(header::RECEIPT, r);
         }
-        self.send_frame(&f, now)?;
+        self.write_frame(&f, now)?;
         self.unsubscribed.insert(id);
         self.subs.remove(i);
         Ok(())
@@ -573,9 +713,14 @@ impl Session {
     /// Writes the SUBSCRIBE frames of every recorded subscription again (after a reconnect).
     pub fn resubscribe_all(&mut self, now: Instant) -> Result<(), Error> {
         for sub in self.subs.clone() {
-            self.send_frame(&sub.subscribe_frame(), now)?;
+            self.write_frame(&sub.subscribe_frame(), now)?;
         }
         Ok(())
+    }
+
+    fn write_frame(&mut self, frame: &Frame, now: Instant) -> Result<(), Error> {
+        let headers = frame.headers().iter();
+        self.write_parts(frame.command(), headers, frame.body(), now)
     }
 
     /// Writes an ACK or NACK for `token` (inside `transaction` when given).
@@ -604,11 +749,14 @@ impl Session {
         let headers = ids.headers(command, self.version, transaction)?;
         let headers = headers.iter().flatten().copied();
         if self.version == Version::V1_2 {
-            encode_bodiless_1_2(command, headers, &mut self.out);
+            encode_bodiless_1_2(command, headers.clone(), &mut self.out);
         } else {
-            encode_parts(command, headers, b"", self.version, &mut self.out)?;
+            encode_parts(command, headers.clone(), b"", self.version, &mut self.out)?;
         }
         self.heart_beat.on_sent(now);
+        if let Some(log) = &mut self.sent_log {
+            log.push(Frame::from_parts(command, headers.collect(), Vec::new()));
+        }
         Ok(())
     }
 
@@ -679,7 +827,14 @@ impl Session {
                 .on_connected(frame, now)
                 .map(|()| Some(Event::Connected)),
             Command::Receipt => {
-                let id = frame.get(header::RECEIPT_ID).unwrap_or_default().to_owned();
+                let id = frame.get(header::RECEIPT_ID).unwrap_or_default();
+                if let Some(c) = self.outbox.confirm(id) {
+                    return Ok(Some(match c {
+                        Confirmed::Own => Event::Confirmed(id.to_owned()),
+                        Confirmed::Named(id) => Event::Receipt(id),
+                    }));
+                }
+                let id = id.to_owned();
                 self.receipts.remove(&id);
                 Ok(Some(Event::Receipt(id)))
             }
@@ -687,6 +842,8 @@ impl Session {
                 let receipt_id = frame.get(header::RECEIPT_ID).map(str::to_owned);
                 if let Some(r) = &receipt_id {
                     self.receipts.remove(r);
+                    // The broker refused a confirmed send: it is reported, never resent.
+                    self.outbox.confirm(r);
                 }
                 Err(BrokerError {
                     message: frame.get(header::MESSAGE).unwrap_or_default().to_owned(),
@@ -724,7 +881,7 @@ impl Session {
             return false;
         }
         let id = frame.get(header::RECEIPT_ID).unwrap_or_default();
-        let unsolicited = !self.receipts.contains(id);
+        let unsolicited = !self.receipts.contains(id) && !self.outbox.awaits(id);
         if unsolicited {
             log::warn!("ignored a RECEIPT for an id never asked for: {id:?}");
         }

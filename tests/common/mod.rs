@@ -7,11 +7,14 @@
 //!   earlier run) uses.
 //! * [`ca_file`]: the CA that signed the brokers' TLS certificates.
 //! * [`python`]: a Python with stomp.py, for interop tests with an independent client.
+//! * [`faults`]: crash and restart those brokers and the nodes of the 3-node RabbitMQ cluster
+//!   (`scripts/rabbit_cluster.sh`), for the chaos tests.
 //!
 //! With `STOMPY_REQUIRE_BROKERS=1` (as `scripts/test.sh` sets it) a missing broker or Python
 //! is a test failure instead of a skip.
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different subset; `pub` is the interface
 
+pub mod faults;
 #[cfg(feature = "tls")]
 pub mod pki;
 
