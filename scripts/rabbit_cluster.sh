@@ -10,7 +10,8 @@
 #                                    clustered and answer STOMP
 #   rabbit_cluster.sh kill NODE      SIGKILL the node's Erlang VM (a crash; its data dir stays)
 #   rabbit_cluster.sh restart NODE   start NODE again (stopping it first if it runs) and wait for
-#                                    STOMP; it rejoins the cluster from its data dir
+#                                    STOMP; it rejoins the cluster from its data dir (if no other
+#                                    node runs, use start: it would wait for its peers)
 #   rabbit_cluster.sh reset          stop all and wipe the nodes' data (next start: a new cluster)
 #   rabbit_cluster.sh pid NODE       print the node's beam.smp pid; exit 1 if it is not running
 #   rabbit_cluster.sh leader QUEUE   print the node (a, b or c) leading quorum queue QUEUE (a name,
@@ -80,7 +81,7 @@ queues() { node_arg "${1:-}"; local n=$1; shift; as_node "$n" "$BIN/rabbitmq-que
 node_pid() {
     local f=$RC_DIR/$1/pid pid
     [[ -s $f ]] && pid=$(<"$f") && [[ $pid =~ ^[0-9]+$ ]] || return 1
-    tr '\0' '\n' 2>/dev/null < "/proc/$pid/environ" | grep -qx "RABBITMQ_NODENAME=$(name "$1")" || return 1
+    grep -qx "RABBITMQ_NODENAME=$(name "$1")" < <(tr '\0' '\n' 2>/dev/null < "/proc/$pid/environ") || return 1
     echo "$pid"
 }
 
@@ -141,7 +142,10 @@ await_stomp() {  # wait until NODE answers STOMP (its plugin starts last); fail 
     until stomp_ok "${STOMP[$n]}"; do
         if [[ -s $RC_DIR/$n/pid ]]; then
             pid=$(<"$RC_DIR/$n/pid")
-            kill -0 "$pid" 2>/dev/null || { tail -n 30 "$RC_DIR/$n/log/$(name "$n").log" >&2 || true; die "$(name "$n") died while booting"; }
+            if gone "$pid"; then
+                tail -n 30 "$RC_DIR/$n/log/$(name "$n").log" >&2 || true
+                die "$(name "$n") died while booting"
+            fi
         fi
         if (( SECONDS - t0 > WAIT_S )); then
             tail -n 30 "$RC_DIR/$n/log/console.log" "$RC_DIR/$n/log/$(name "$n").log" >&2 || true
@@ -160,7 +164,7 @@ cluster_list() {
 join() {       # make NODE a member of a's cluster unless it is one (a fresh node after `reset`)
     local n=$1
     [[ $n == a ]] && return 0
-    cluster_list "$n" disk_nodes | grep -qx "$(name a)" && return 0
+    [[ $(cluster_list "$n" disk_nodes) == *"$(name a)"* ]] && return 0
     log "joining $(name "$n") to $(name a)"
     local out   # join_cluster logs harmless errors about tables on the new member: show them only on failure
     out=$({ ctl "$n" stop_app && ctl "$n" join_cluster "$(name a)" && ctl "$n" start_app; } 2>&1) \
@@ -168,12 +172,16 @@ join() {       # make NODE a member of a's cluster unless it is one (a fresh nod
     await_stomp "$n"
 }
 
+gone() {  # PID has exited (a zombie counts: its sockets are closed, and PID 1 may never reap it)
+    [[ ! -e /proc/$1 ]] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
+}
+
 stop_node() {
     local n=$1 pid t0=$SECONDS
     pid=$(node_pid "$n") || return 0
     log "stopping $(name "$n")"
     ctl "$n" stop >/dev/null 2>&1 || true
-    while kill -0 "$pid" 2>/dev/null; do
+    until gone "$pid"; do
         (( SECONDS - t0 < 60 )) || { log "$(name "$n") ignores stop: SIGKILL"; kill -9 "$pid"; }
         sleep 0.2
     done
@@ -184,14 +192,15 @@ kill_node() {
     pid=$(node_pid "$n") || { log "$(name "$n") is not running"; return 0; }
     log "SIGKILL $(name "$n") (beam.smp pid $pid)"
     kill -9 "$pid"
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    until gone "$pid"; do sleep 0.05; done
 }
 
 do_start() {
     local t0=$SECONDS n running
     prepare
-    for n in "${NODES[@]}"; do launch "$n"; done   # in parallel: a node that was stopped together
-    for n in "${NODES[@]}"; do await_stomp "$n"; done  # with its peers waits for them at boot
+    # boot all at once: a node that went down together with its peers waits for them while booting
+    for n in "${NODES[@]}"; do launch "$n"; done
+    for n in "${NODES[@]}"; do await_stomp "$n"; done
     for n in "${NODES[@]}"; do join "$n"; done
     running=$(cluster_list a running_nodes | wc -l)
     [[ $running -eq 3 ]] || die "cluster incomplete: a sees $running running nodes"

@@ -3,8 +3,9 @@
 #
 #   scripts/test.sh
 #
-#  1. installs and starts the real brokers (RabbitMQ, ActiveMQ) with scripts/brokers.sh, and
-#     makes the Python venv with stomp.py for interop tests;
+#  1. installs and starts the real brokers (RabbitMQ, ActiveMQ) with scripts/brokers.sh and the
+#     3-node RabbitMQ cluster for fault tests with scripts/rabbit_cluster.sh, and makes the
+#     Python venv with stomp.py for interop tests;
 #  2. with STOMPY_REQUIRE_BROKERS=1 (a missing broker fails instead of skipping) and
 #     STOMPY_PYTHON=<venv python>: cargo fmt --check, cargo clippy -D warnings, cargo test
 #     (unit, integration and doc tests, all features);
@@ -13,7 +14,7 @@
 #
 # Every check runs even after an earlier one failed; the exit status is non-zero if any failed.
 # Environment: BROKERS_DIR (default /var/lib/stompy-test-brokers), EXAMPLE_TIMEOUT (seconds,
-# default 120), SKIP_BROKER_SETUP=1 (use already running brokers and venv as they are).
+# default 120), SKIP_BROKER_SETUP=1 (use already running brokers, cluster and venv as they are).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -91,6 +92,15 @@ brokers_up() {
     scripts/brokers.sh status
 }
 
+cluster_up() {
+    if [ "${SKIP_BROKER_SETUP:-}" = 1 ]; then
+        echo "SKIP_BROKER_SETUP=1: using the running cluster"
+    else
+        scripts/rabbit_cluster.sh start || return 1
+    fi
+    scripts/rabbit_cluster.sh status
+}
+
 make_venv() {
     local py
     py=$(scripts/brokers.sh venv) || return 1
@@ -127,6 +137,7 @@ section "stompy test suite in $ROOT ($(date -u '+%Y-%m-%d %H:%M:%S UTC'))"
 
 setup "rust toolchain" need_components
 setup "brokers" brokers_up
+setup "rabbitmq cluster" cluster_up
 # make_venv exports STOMPY_PYTHON, so it must run in this shell, not in a command substitution
 setup "python venv with stomp.py" make_venv
 

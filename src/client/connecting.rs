@@ -53,7 +53,7 @@ impl StompClient {
             if deadline.is_some_and(|d| now >= d) {
                 return RoundsEnd::Deadline;
             }
-            let limit = match (deadline, rounds.give_up_at()) {
+            let limit = match (deadline, rounds.attempt_deadline()) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             };
@@ -61,11 +61,9 @@ impl StompClient {
             match self.connect_one(&addr, limit) {
                 Ok(()) => return RoundsEnd::Connected,
                 Err(e) => {
+                    // One cut short by the call's deadline counts too: a node that accepts and
+                    // never answers must not hold the next calls on the same address.
                     log::info!("connect to {addr} failed: {e}");
-                    // Cut short by the call's deadline: the same address is tried next time.
-                    if deadline.is_some_and(|d| Instant::now() >= d) && e.is_timeout() {
-                        return RoundsEnd::Deadline;
-                    }
                     rounds.failed(e, addresses, Instant::now());
                 }
             }
@@ -208,7 +206,13 @@ impl StompClient {
             && self.connected_at.is_some_and(|t| t.elapsed() < QUICK_DROP);
         self.quick_drops = if quick { self.quick_drops + 1 } else { 0 };
         let now = Instant::now();
-        self.reconnecting = Some(Rounds::after_loss(self.cfg.reconnect, now, self.quick_drops));
+        if !quick {
+            self.lost_at = now;
+        }
+        let (policy, since) = (self.cfg.reconnect, self.lost_at);
+        let rounds = Rounds::after_loss(policy, now, since, self.quick_drops);
+        let cause = self.close_reason.as_ref().map(clone_error);
+        self.reconnecting = Some(rounds.with_cause(cause));
     }
 
     // ---- closing -------------------------------------------------------------------------

@@ -110,6 +110,8 @@ pub struct StompClient {
     /// Connections in a row that ended within [`QUICK_DROP`] of CONNECTED with nothing else
     /// received: each counts as a failed round of the reconnect policy.
     quick_drops: u32,
+    /// When the connection was lost (the first of the quick drops in a row).
+    lost_at: Instant,
     listeners: Listeners,
     /// A send writes once this many bytes are queued (see `flush_after_send`).
     write_at: usize,
@@ -158,6 +160,7 @@ impl StompClient {
             connected_at: None,
             heard_since_connected: false,
             quick_drops: 0,
+            lost_at: now,
             listeners,
         };
         client.session.record_sent(!client.listeners.is_empty());

@@ -101,6 +101,8 @@ pub(super) struct Rounds {
     /// The first connect counts rounds; a reconnect counts time.
     counts_rounds: bool,
     failed_rounds: u32,
+    /// Rounds the back-off counts as failed before the first (quick drops).
+    backoff_from: u32,
     next_addr: usize,
     /// The back-off: no attempt before this.
     not_before: Instant,
@@ -120,17 +122,23 @@ impl Rounds {
         }
     }
 
-    /// After a lost connection: until `policy.give_up_after`. `quick_drops` connections in a
-    /// row ended right after CONNECTED: each counts as a failed round, so that a broker that
-    /// accepts and drops is not reconnected to in a tight loop.
-    pub(super) fn after_loss(policy: ReconnectPolicy, now: Instant, quick_drops: u32) -> Self {
+    /// After a lost connection: until `policy.give_up_after` past `since`, when the first of
+    /// the losses in a row happened. `quick_drops` connections in a row ended right after
+    /// CONNECTED: each counts as a failed round, so that a broker that accepts and drops is
+    /// not reconnected to in a tight loop, and their time counts towards giving up.
+    pub(super) fn after_loss(
+        policy: ReconnectPolicy,
+        now: Instant,
+        since: Instant,
+        quick_drops: u32,
+    ) -> Self {
         let mut r = Rounds {
-            give_up_at: policy.give_up_after.map(|t| deadline_after(now, t)),
+            give_up_at: policy.give_up_after.map(|t| deadline_after(since, t)),
             counts_rounds: false,
             ..Rounds::new(policy, now)
         };
         if quick_drops > 0 {
-            r.failed_rounds = quick_drops;
+            r.backoff_from = quick_drops;
             r.not_before = now + policy.delay(quick_drops);
         }
         r
@@ -142,10 +150,11 @@ impl Rounds {
             give_up_at: None,
             counts_rounds: true,
             failed_rounds: 0,
+            backoff_from: 0,
             next_addr: 0,
             not_before: now,
             attempts: 0,
-            all_permanent: true,
+            all_permanent: false,
             last: None,
         }
     }
@@ -160,14 +169,18 @@ impl Rounds {
         self.not_before
     }
 
-    /// The time past which no attempt starts, if any.
-    pub(super) fn give_up_at(&self) -> Option<Instant> {
-        self.give_up_at
+    /// The time by which an attempt must end, if any: the first connect's total deadline.
+    /// (A reconnect's give-up time only stops new attempts from starting.)
+    pub(super) fn attempt_deadline(&self) -> Option<Instant> {
+        self.give_up_at.filter(|_| self.counts_rounds)
     }
 
     /// Records a failed attempt on the address [`Rounds::next_address`] named, out of
     /// `addresses`.
     pub(super) fn failed(&mut self, e: Error, addresses: usize, now: Instant) {
+        if self.next_addr == 0 {
+            self.all_permanent = true; // a new round
+        }
         self.attempts += 1;
         self.all_permanent &= e.is_permanent();
         self.last = Some(e);
@@ -175,10 +188,8 @@ impl Rounds {
         if self.next_addr >= addresses {
             self.next_addr = 0;
             self.failed_rounds += 1;
-            self.not_before = now + self.policy.delay(self.failed_rounds);
-            if !self.is_over(now) {
-                self.all_permanent = true;
-            }
+            let backoff = self.failed_rounds.saturating_add(self.backoff_from);
+            self.not_before = now + self.policy.delay(backoff);
         }
     }
 
@@ -186,8 +197,15 @@ impl Rounds {
     pub(super) fn is_over(&self, now: Instant) -> bool {
         let round_over = self.next_addr == 0 && self.failed_rounds > 0;
         if !round_over {
-            // A round under way finishes, unless the time is up.
-            return self.attempts > 0 && self.give_up_at.is_some_and(|t| now >= t);
+            let out_of_time = self.give_up_at.is_some_and(|t| now >= t);
+            if self.attempts == 0 {
+                // Quick drops in a row are failed rounds: past the first, they use up the
+                // time as failed rounds do.
+                return !self.counts_rounds && self.backoff_from > 1 && out_of_time;
+            }
+            // A reconnect's round under way finishes; the first connect's stops when its
+            // total time is up.
+            return self.counts_rounds && out_of_time;
         }
         let out_of_time = self.give_up_at.is_some_and(|t| now >= t || self.not_before >= t);
         if self.counts_rounds {
@@ -197,11 +215,17 @@ impl Rounds {
         }
     }
 
-    /// The error that ends the rounds: the last attempt's as it is when there was one
-    /// attempt, else [`Error::ConnectFailed`].
+    /// What ended the last connection, until an attempt fails.
+    pub(super) fn with_cause(mut self, cause: Option<Error>) -> Self {
+        self.last = cause;
+        self
+    }
+
+    /// The error that ends the rounds: the first connect's single attempt's as it is, else
+    /// [`Error::ConnectFailed`] with the last error.
     pub(super) fn into_error(self, fallback: Error) -> Error {
         let last = self.last.unwrap_or(fallback);
-        if self.attempts <= 1 {
+        if self.attempts <= 1 && self.counts_rounds {
             return last;
         }
         Error::ConnectFailed {
@@ -258,7 +282,7 @@ mod tests {
     fn the_first_connect_stops_after_its_rounds_and_a_reconnect_goes_on() {
         let now = Instant::now();
         let mut first = Rounds::first(quick(), None, now);
-        let mut again = Rounds::after_loss(quick(), now, 0);
+        let mut again = Rounds::after_loss(quick(), now, now, 0);
         for round in 1..=10u32 {
             for addr in 0..2 {
                 assert_eq!(first.next_address(), addr);
@@ -280,11 +304,13 @@ mod tests {
             give_up_after: Some(Duration::from_secs(1)),
             ..quick()
         };
-        let mut r = Rounds::after_loss(policy, now, 0);
+        let mut r = Rounds::after_loss(policy, now, now, 0);
         r.failed(refused(), 2, now);
         let later = now + Duration::from_secs(2);
-        assert!(r.is_over(later), "time is up even inside a round");
-        let mut once = Rounds::after_loss(ReconnectPolicy::once(), now, 0);
+        assert!(!r.is_over(later), "the round under way finishes");
+        r.failed(refused(), 2, now);
+        assert!(r.is_over(later));
+        let mut once = Rounds::after_loss(ReconnectPolicy::once(), now, now, 0);
         assert!(!once.is_over(now), "one round is always tried");
         once.failed(refused(), 1, now);
         assert!(once.is_over(now));
@@ -308,7 +334,7 @@ mod tests {
     #[test]
     fn quick_drops_count_as_failed_rounds() {
         let now = Instant::now();
-        let r = Rounds::after_loss(quick(), now, 3);
+        let r = Rounds::after_loss(quick(), now, now, 3);
         assert_eq!(r.not_before(), now + quick().delay(3));
     }
 

@@ -51,7 +51,6 @@ struct Entry {
     named: Option<String>,
     frame: Frame,
     size: usize,
-    confirmed: bool,
 }
 
 /// See the [module docs](self).
@@ -60,9 +59,8 @@ pub(crate) struct Outbox {
     /// Starts every receipt id the outbox makes up: unique to this client.
     prefix: String,
     next_seq: u64,
+    /// Ordered by `seq`.
     entries: VecDeque<Entry>,
-    /// Entries not yet confirmed (confirmed ones wait behind an older unconfirmed one).
-    open: usize,
     bytes: usize,
     window: ConfirmWindow,
 }
@@ -74,7 +72,6 @@ impl Outbox {
             prefix: format!("c{}-", &id[..12]),
             next_seq: 0,
             entries: VecDeque::new(),
-            open: 0,
             bytes: 0,
             window,
         }
@@ -82,7 +79,7 @@ impl Outbox {
 
     /// Frames sent and not yet confirmed.
     pub(crate) fn len(&self) -> usize {
-        self.open
+        self.entries.len()
     }
 
     /// Bytes of the frames not yet confirmed.
@@ -118,13 +115,11 @@ impl Outbox {
         let named = (self.seq_of(receipt) != Some(seq)).then(|| receipt.to_owned());
         let size = Self::size_of(&frame);
         self.bytes += size;
-        self.open += 1;
         self.entries.push_back(Entry {
             seq,
             named,
             frame,
             size,
-            confirmed: false,
         });
     }
 
@@ -139,48 +134,37 @@ impl Outbox {
 
     fn find(&self, receipt_id: &str) -> Option<usize> {
         if let Some(seq) = self.seq_of(receipt_id) {
-            let first = self.entries.front()?.seq;
-            let i = usize::try_from(seq.checked_sub(first)?).ok()?;
-            let e = self.entries.get(i)?;
-            return (e.seq == seq && e.named.is_none() && !e.confirmed).then_some(i);
+            // Receipts come in order: the first entry, nearly always.
+            let i = match self.entries.front() {
+                Some(e) if e.seq == seq => 0,
+                _ => self.entries.binary_search_by_key(&seq, |e| e.seq).ok()?,
+            };
+            return self.entries[i].named.is_none().then_some(i);
         }
         self.entries
             .iter()
-            .position(|e| !e.confirmed && e.named.as_deref() == Some(receipt_id))
+            .position(|e| e.named.as_deref() == Some(receipt_id))
     }
 
     /// Releases the frame a RECEIPT for `receipt_id` confirms; `None` when no frame waits
     /// for it.
     pub(crate) fn confirm(&mut self, receipt_id: &str) -> Option<Confirmed> {
         let i = self.find(receipt_id)?;
-        let e = &mut self.entries[i];
-        e.confirmed = true;
-        self.open -= 1;
+        let e = self.entries.remove(i)?;
         self.bytes -= e.size;
-        let named = e.named.clone();
-        while self.entries.front().is_some_and(|e| e.confirmed) {
-            self.entries.pop_front();
-        }
-        Some(named.map_or(Confirmed::Own, Confirmed::Named))
+        Some(e.named.map_or(Confirmed::Own, Confirmed::Named))
     }
 
     /// The frames not yet confirmed, oldest first, as they are (re)sent.
     pub(crate) fn unconfirmed(&self) -> impl Iterator<Item = &Frame> + '_ {
-        self.entries
-            .iter()
-            .filter(|e| !e.confirmed)
-            .map(|e| &e.frame)
+        self.entries.iter().map(|e| &e.frame)
     }
 
     /// Hands back every unconfirmed frame, oldest first, and forgets them.
     pub(crate) fn take_all(&mut self) -> Vec<Frame> {
-        let all = std::mem::take(&mut self.entries);
-        self.open = 0;
         self.bytes = 0;
-        all.into_iter()
-            .filter(|e| !e.confirmed)
-            .map(|e| e.frame)
-            .collect()
+        let all = std::mem::take(&mut self.entries);
+        all.into_iter().map(|e| e.frame).collect()
     }
 }
 
@@ -219,7 +203,6 @@ mod tests {
         assert_eq!(o.confirm(&ids[1]), None, "a receipt releases its frame once");
         assert_eq!(o.confirm(&ids[0]), Some(Confirmed::Own));
         assert_eq!(bodies(&o), ["c", "d"]);
-        assert_eq!(o.entries.len(), 2, "confirmed frames at the front are dropped");
         assert!(o.confirm("unknown").is_none() && o.confirm(&format!("{}99", o.prefix)).is_none());
         assert_eq!(o.take_all().len(), 2);
         assert!(o.len() == 0 && o.bytes() == 0);

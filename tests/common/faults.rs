@@ -5,7 +5,7 @@
 //!   [`activemq_start`], [`activemq_restart`].
 //! * The 3-node RabbitMQ cluster of `scripts/rabbit_cluster.sh` (nodes `'a'`, `'b'`, `'c'`,
 //!   STOMP 62613-62615, quorum queues): [`cluster_addrs`], [`cluster_up`], [`cluster_kill`],
-//!   [`cluster_restart`], [`cluster_leader`].
+//!   [`cluster_restart`], [`cluster_start`], [`cluster_leader`].
 //!
 //! Kills are SIGKILLs of the broker's VM (a crash: no goodbye on any connection, data on disk
 //! kept). Every helper waits for its effect with a deadline and panics with what went wrong;
@@ -39,6 +39,7 @@ pub const BOOT_LIMIT: Duration = Duration::from_secs(120);
 /// Upper bound for a SIGKILLed process to disappear.
 const KILL_LIMIT: Duration = Duration::from_secs(10);
 
+const RABBITMQ_WS_PORT: u16 = 15674;
 const RABBITMQ_PID_FILE: &str = "/var/run/rabbitmq/pid";
 const ACTIVEMQ_PID_FILE: &str = "/var/run/activemq/main.pid";
 const ACTIVEMQ_BASE_ARG: &str = "-Dactivemq.base=/var/lib/activemq/main";
@@ -92,6 +93,12 @@ pub fn stomp_answers(port: u16) -> bool {
 fn await_stomp(name: &str, port: u16, limit: Duration) -> Result<(), String> {
     try_poll(limit, &mut || stomp_answers(port).then_some(()))
         .ok_or_else(|| format!("{name}: STOMP on 127.0.0.1:{port} not answering within {limit:?}"))
+}
+
+fn await_listening(name: &str, port: u16, limit: Duration) -> Result<(), String> {
+    let addr = format!("127.0.0.1:{port}");
+    try_poll(limit, &mut || reachable(&addr, PROBE_TIMEOUT).then_some(()))
+        .ok_or_else(|| format!("{name}: nothing listens on {addr} within {limit:?}"))
 }
 
 // --- processes ----------------------------------------------------------------------------------
@@ -155,6 +162,7 @@ fn find_pid(pid_file: &str, is_it: impl Fn(u32) -> bool) -> Option<u32> {
     let recorded = std::fs::read_to_string(pid_file)
         .ok()
         .and_then(|s| s.trim().parse().ok());
+    let is_it = |p: u32| alive(p) && is_it(p);
     if let Some(pid) = recorded.filter(|&p| is_it(p)) {
         return Some(pid);
     }
@@ -162,6 +170,21 @@ fn find_pid(pid_file: &str, is_it: impl Fn(u32) -> bool) -> Option<u32> {
         .ok()?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .find(|&p| is_it(p))
+}
+
+/// Removes `pid_file` unless it names a live process that passes `is_it`. A SIGKILLed daemon
+/// is re-parented to PID 1 and stays a zombie until PID 1 reaps it, which a container's PID 1
+/// may never do; start-stop-daemon would take that zombie for the running broker and not start.
+fn remove_stale_pid_file(pid_file: &str, is_it: impl Fn(u32) -> bool) {
+    let Ok(text) = std::fs::read_to_string(pid_file) else {
+        return;
+    };
+    match text.trim().parse() {
+        Ok(pid) if alive(pid) && is_it(pid) => {}
+        _ => {
+            let _ = std::fs::remove_file(pid_file);
+        }
+    }
 }
 
 /// `rabbit@localhost`'s VM: a beam.smp whose HOME is the package's (the node name itself is
@@ -226,17 +249,14 @@ pub fn rabbitmq_kill() {
 
 fn try_rabbitmq_start() -> Result<(), String> {
     if !stomp_answers(super::RABBITMQ.port) {
+        remove_stale_pid_file(RABBITMQ_PID_FILE, is_single_rabbitmq);
         // returns once the node has booted (`rabbitmqctl wait` on the pid file)
         init_script("rabbitmq-server", "start", BOOT_LIMIT)?;
     }
     await_stomp("RabbitMQ", super::RABBITMQ.port, BOOT_LIMIT)?;
     // the TLS and WebSocket listeners come with the same boot: let later tests find them too
-    for port in [super::RABBITMQ.tls_port, 15674] {
-        let addr = format!("127.0.0.1:{port}");
-        try_poll(BOOT_LIMIT, &mut || reachable(&addr, PROBE_TIMEOUT).then_some(()))
-            .ok_or_else(|| format!("RabbitMQ: {addr} not listening"))?;
-    }
-    Ok(())
+    await_listening("RabbitMQ", super::RABBITMQ.tls_port, BOOT_LIMIT)?;
+    await_listening("RabbitMQ", RABBITMQ_WS_PORT, BOOT_LIMIT)
 }
 
 /// Starts the single RabbitMQ node again (its init script) and waits until STOMP on 61613
@@ -258,13 +278,12 @@ pub fn activemq_kill() {
 
 fn try_activemq_start() -> Result<(), String> {
     if !stomp_answers(super::ACTIVEMQ.port) {
+        remove_stale_pid_file(ACTIVEMQ_PID_FILE, is_activemq);
         init_script("activemq", "start", BOOT_LIMIT)?;
     }
     // the init script only sleeps a second; the broker is ready when STOMP answers
     await_stomp("ActiveMQ", super::ACTIVEMQ.port, BOOT_LIMIT)?;
-    let addr = super::ACTIVEMQ.tls_addr();
-    try_poll(BOOT_LIMIT, &mut || reachable(&addr, PROBE_TIMEOUT).then_some(()))
-        .ok_or_else(|| format!("ActiveMQ: {addr} not listening"))
+    await_listening("ActiveMQ", super::ACTIVEMQ.tls_port, BOOT_LIMIT)
 }
 
 /// Starts ActiveMQ again (its init script) and waits until STOMP on 61623 answers a CONNECT
@@ -334,14 +353,23 @@ pub fn cluster_kill(node: char) {
 }
 
 /// Starts cluster node `node` again (stopping it first if it runs) and waits until it answers
-/// STOMP as a member of the cluster.
+/// STOMP as a member of the cluster. Needs another node running: a node booting alone waits
+/// for its peers (minutes); after killing all three, use [`cluster_start`].
 #[track_caller]
 pub fn cluster_restart(node: char) {
     need_root("cluster_restart");
     let port = CLUSTER_PORTS[node_index(node)];
-    let what = format!("cluster_restart({node:?})");
-    ok(&what, cluster_script(&["restart", &node.to_string()], BOOT_LIMIT * 2));
-    ok(&what, await_stomp(&format!("node {node}"), port, BOOT_LIMIT));
+    let restarted = cluster_script(&["restart", &node.to_string()], BOOT_LIMIT * 2)
+        .and_then(|_| await_stomp(&format!("node {node}"), port, BOOT_LIMIT));
+    ok(&format!("cluster_restart({node:?})"), restarted);
+}
+
+/// Starts every cluster node that is down, all at once, and waits until all three answer
+/// STOMP as one cluster (`scripts/rabbit_cluster.sh start`, which `scripts/test.sh` runs).
+#[track_caller]
+pub fn cluster_start() {
+    need_root("cluster_start");
+    ok("cluster_start", cluster_script(&["start"], BOOT_LIMIT * 2));
 }
 
 /// The node (`'a'`, `'b'` or `'c'`) that leads the quorum queue `queue` right now (a name, or a
@@ -396,18 +424,20 @@ pub fn fault_lock() -> FaultGuard {
 impl Drop for FaultGuard {
     fn drop(&mut self) {
         // never panic here: this may run while a failed test unwinds
-        let repair = |what: &str, was_up: bool, up: fn() -> bool, start: &dyn Fn() -> Result<(), String>| {
-            if was_up && !up() {
-                if let Err(e) = start() {
-                    eprintln!("fault_lock: could not bring back {what}: {e}");
-                }
-            }
-        };
-        repair("RabbitMQ", self.was_up[0], || stomp_answers(super::RABBITMQ.port), &try_rabbitmq_start);
-        repair("ActiveMQ", self.was_up[1], || stomp_answers(super::ACTIVEMQ.port), &try_activemq_start);
+        let [rabbitmq, activemq, cluster] = self.was_up;
+        let mut errors = Vec::new();
+        if rabbitmq && !stomp_answers(super::RABBITMQ.port) {
+            errors.extend(try_rabbitmq_start().err());
+        }
+        if activemq && !stomp_answers(super::ACTIVEMQ.port) {
+            errors.extend(try_activemq_start().err());
+        }
         // `start` boots every missing node at once: nodes killed together wait for each other
-        repair("the RabbitMQ cluster", self.was_up[2], cluster_answers, &|| {
-            cluster_script(&["start"], BOOT_LIMIT * 2).map(drop)
-        });
+        if cluster && !cluster_answers() {
+            errors.extend(cluster_script(&["start"], BOOT_LIMIT * 2).err());
+        }
+        for e in errors {
+            eprintln!("fault_lock: could not bring a broker back: {e}");
+        }
     }
 }
