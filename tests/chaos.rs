@@ -1,0 +1,213 @@
+//! Brokers that die mid-stream: a publisher with confirmed sends and a consumer with
+//! client-individual auto-ACK, both with auto-reconnect and the **default** reconnect policy,
+//! move 10 000 messages while the broker is killed (SIGKILL) and started again, or a node of a
+//! RabbitMQ cluster dies. Each case prints sent, confirmed, received (distinct), duplicates and
+//! lost, and the longest pause the consumer saw; nothing may be lost, and a duplicate is only
+//! ever a redelivery or a resend.
+
+mod common;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::faults;
+use stompy::broker::Broker;
+use stompy::{AckMode, StompClient};
+
+const TOTAL: usize = 10_000;
+/// The fault comes once the consumer has this many.
+const FAULT_AT: usize = 3_000;
+/// Longest any one step may take, broker restarts included.
+const PATIENCE: Duration = Duration::from_secs(180);
+
+/// One run: where, what to send, and how to break it.
+struct Case {
+    name: &'static str,
+    addresses: Vec<String>,
+    queue: String,
+    /// Headers on every SEND and SUBSCRIBE (a quorum queue's type).
+    headers: Vec<(&'static str, &'static str)>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    sent: usize,
+    confirmed: usize,
+    received: usize,
+    duplicates: usize,
+    lost: usize,
+    longest_pause: Duration,
+}
+
+fn client(addresses: &[String], confirmed: bool) -> StompClient {
+    StompClient::builder()
+        .addresses(addresses.iter().map(String::as_str))
+        .unwrap()
+        .auto_reconnect(true)
+        .confirmed_sends(confirmed)
+        .connect()
+        .expect("connect")
+}
+
+/// Runs `case`, calling `fault` once the consumer is [`FAULT_AT`] messages in.
+fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
+    let Case {
+        name,
+        addresses,
+        queue,
+        headers,
+    } = case;
+    let mut consumer = client(&addresses, false);
+    let mut sub = consumer
+        .subscription(&queue)
+        .ack(AckMode::ClientIndividual)
+        .prefetch(200)
+        .wait_receipt(Duration::from_secs(30));
+    for (k, v) in &headers {
+        sub = sub.header(k, v);
+    }
+    sub.subscribe().expect("subscribe");
+
+    let progress = Arc::new(AtomicUsize::new(0));
+    let received = progress.clone();
+    let consuming = thread::spawn(move || {
+        let mut seen = HashSet::new();
+        let (mut duplicates, mut longest) = (0, Duration::ZERO);
+        let mut last = Instant::now();
+        while seen.len() < TOTAL {
+            let f = match consumer.recv_timeout(PATIENCE) {
+                Ok(Some(f)) => f,
+                other => panic!("consumer stopped after {}: {other:?}", seen.len()),
+            };
+            longest = longest.max(last.elapsed());
+            last = Instant::now();
+            let n: usize = f.text().unwrap().parse().unwrap();
+            if !seen.insert(n) {
+                duplicates += 1;
+            }
+            received.store(seen.len(), Ordering::SeqCst);
+        }
+        let _ = consumer.recv_timeout(Duration::from_millis(100)); // ACKs the last one
+        let _ = consumer.disconnect();
+        (seen.len(), duplicates, longest)
+    });
+
+    let publish_to = addresses.clone();
+    let dest = queue.clone();
+    let publishing = thread::spawn(move || {
+        let mut p = client(&publish_to, true);
+        for i in 0..TOTAL {
+            let mut m = p.message(&dest).body(i.to_string()).header("persistent", "true");
+            for (k, v) in &headers {
+                m = m.header(k, v);
+            }
+            m.send().unwrap_or_else(|e| panic!("send {i}: {e}"));
+        }
+        p.wait_for_confirms(PATIENCE).expect("every send confirmed");
+        let _ = p.disconnect();
+        TOTAL - p.unconfirmed()
+    });
+
+    faults::poll_until("consumer half-way", PATIENCE, || {
+        (progress.load(Ordering::SeqCst) >= FAULT_AT).then_some(())
+    });
+    fault(&queue);
+    let confirmed = publishing.join().expect("publisher");
+    let (received, duplicates, longest_pause) = consuming.join().expect("consumer");
+    let counts = Counts {
+        sent: TOTAL,
+        confirmed,
+        received,
+        duplicates,
+        lost: TOTAL - received,
+        longest_pause,
+    };
+    println!("chaos [{name}]: {counts:?}");
+    eprintln!("chaos [{name}]: {counts:?}");
+    counts
+}
+
+#[track_caller]
+fn assert_nothing_lost(c: &Counts) {
+    assert_eq!((c.confirmed, c.received, c.lost), (TOTAL, TOTAL, 0), "{c:?}");
+}
+
+#[test]
+fn rabbitmq_killed_and_started_again_loses_nothing() {
+    let Some(rabbit) = common::rabbitmq() else {
+        return;
+    };
+    let _guard = faults::fault_lock();
+    let case = Case {
+        name: "RabbitMQ SIGKILL + restart",
+        addresses: vec![format!("stomp://guest:guest@{}", rabbit.addr())],
+        queue: common::unique_queue("chaos-rabbit"),
+        headers: vec![],
+    };
+    let counts = run(case, |_| {
+        faults::rabbitmq_kill();
+        faults::rabbitmq_start();
+    });
+    assert_nothing_lost(&counts);
+}
+
+#[test]
+fn activemq_killed_and_started_again_loses_nothing() {
+    let Some(amq) = common::activemq() else {
+        return;
+    };
+    let _guard = faults::fault_lock();
+    let case = Case {
+        name: "ActiveMQ SIGKILL + restart",
+        addresses: vec![format!("stomp://guest:guest@{}", amq.addr())],
+        queue: common::unique_queue("chaos-activemq"),
+        headers: vec![],
+    };
+    let counts = run(case, |_| faults::activemq_restart());
+    assert_nothing_lost(&counts);
+}
+
+#[test]
+fn the_embedded_broker_restarted_loses_nothing() {
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    let addr = broker.addr();
+    let case = Case {
+        name: "embedded broker restart",
+        addresses: vec![addr.to_string()],
+        queue: "/queue/chaos-embedded".into(),
+        headers: vec![],
+    };
+    let counts = run(case, move |_| {
+        let state = broker.shutdown_keep_state();
+        let again = Broker::builder().state(state).bind(addr).unwrap();
+        std::mem::forget(again); // serves until the test process ends
+    });
+    assert_nothing_lost(&counts);
+}
+
+#[test]
+fn a_rabbitmq_cluster_losing_the_queue_leader_loses_nothing() {
+    if !faults::cluster_up() {
+        return;
+    }
+    let _guard = faults::fault_lock();
+    let case = Case {
+        name: "RabbitMQ cluster, quorum queue leader SIGKILLed",
+        addresses: faults::cluster_addrs().to_vec(),
+        queue: common::unique_queue("chaos-quorum"),
+        headers: vec![("x-queue-type", "quorum")],
+    };
+    let mut killed = None;
+    let counts = run(case, |queue| {
+        let leader = faults::cluster_leader(queue).expect("the quorum queue has a leader");
+        faults::cluster_kill(leader);
+        killed = Some(leader);
+    });
+    if let Some(node) = killed {
+        faults::cluster_restart(node);
+    }
+    assert_nothing_lost(&counts);
+}
