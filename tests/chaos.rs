@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -20,6 +20,9 @@ use stompy::{AckMode, StompClient};
 const TOTAL: usize = 10_000;
 /// The fault comes once the consumer has this many.
 const FAULT_AT: usize = 3_000;
+/// The publisher stays at most this far ahead of the consumer, so that the fault finds both
+/// mid-stream.
+const AHEAD: usize = 2_000;
 /// Longest any one step may take, broker restarts included.
 const PATIENCE: Duration = Duration::from_secs(180);
 
@@ -39,7 +42,11 @@ struct Counts {
     received: usize,
     duplicates: usize,
     lost: usize,
-    longest_pause: Duration,
+    /// The longest the consumer waited for a message, not counting the time the fault took
+    /// (a broker's restart): how long the clients took to resume.
+    resume: Duration,
+    /// Reconnects of (publisher, consumer).
+    reconnects: (u64, u64),
 }
 
 fn client(addresses: &[String], confirmed: bool) -> StompClient {
@@ -72,7 +79,8 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
     sub.subscribe().expect("subscribe");
 
     let progress = Arc::new(AtomicUsize::new(0));
-    let received = progress.clone();
+    let faulted = Arc::new(AtomicBool::new(false));
+    let (received, fault_done) = (progress.clone(), faulted.clone());
     let consuming = thread::spawn(move || {
         let mut seen = HashSet::new();
         let (mut duplicates, mut longest) = (0, Duration::ZERO);
@@ -89,18 +97,33 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
                 duplicates += 1;
             }
             received.store(seen.len(), Ordering::SeqCst);
+            if seen.len() == FAULT_AT {
+                // Holds still while the broker is broken: the next pull finds it so.
+                faults::poll_until("the fault", PATIENCE, || {
+                    fault_done.load(Ordering::SeqCst).then_some(())
+                });
+                last = Instant::now();
+            }
         }
         let _ = consumer.recv_timeout(Duration::from_millis(100)); // ACKs the last one
         let _ = consumer.disconnect();
-        (seen.len(), duplicates, longest)
+        (seen.len(), duplicates, longest, consumer.reconnect_count())
     });
 
     let publish_to = addresses.clone();
     let dest = queue.clone();
+    let consumed = progress.clone();
     let publishing = thread::spawn(move || {
         let mut p = client(&publish_to, true);
         for i in 0..TOTAL {
-            let mut m = p.message(&dest).body(i.to_string()).header("persistent", "true");
+            while i > consumed.load(Ordering::SeqCst) + AHEAD {
+                p.keep_alive().ok(); // confirmations come in meanwhile
+                thread::sleep(Duration::from_millis(1));
+            }
+            let mut m = p
+                .message(&dest)
+                .body(i.to_string())
+                .header("persistent", "true");
             for (k, v) in &headers {
                 m = m.header(k, v);
             }
@@ -108,31 +131,52 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
         }
         p.wait_for_confirms(PATIENCE).expect("every send confirmed");
         let _ = p.disconnect();
-        TOTAL - p.unconfirmed()
+        (TOTAL - p.unconfirmed(), p.reconnect_count())
     });
 
     faults::poll_until("consumer half-way", PATIENCE, || {
         (progress.load(Ordering::SeqCst) >= FAULT_AT).then_some(())
     });
     fault(&queue);
-    let confirmed = publishing.join().expect("publisher");
-    let (received, duplicates, longest_pause) = consuming.join().expect("consumer");
+    faulted.store(true, Ordering::SeqCst);
+    let (confirmed, published_again) = publishing.join().expect("publisher");
+    let (received, duplicates, longest_pause, consumed_again) = consuming.join().expect("consumer");
     let counts = Counts {
         sent: TOTAL,
         confirmed,
         received,
         duplicates,
         lost: TOTAL - received,
-        longest_pause,
+        resume: longest_pause,
+        reconnects: (published_again, consumed_again),
     };
-    println!("chaos [{name}]: {counts:?}");
-    eprintln!("chaos [{name}]: {counts:?}");
+    let c = &counts;
+    eprintln!(
+        "chaos [{name}]: sent {} confirmed {} received {} (distinct) duplicates {} lost {}; \
+         resumed within {:?}; reconnects: publisher {}, consumer {}",
+        c.sent,
+        c.confirmed,
+        c.received,
+        c.duplicates,
+        c.lost,
+        c.resume,
+        c.reconnects.0,
+        c.reconnects.1
+    );
     counts
 }
 
 #[track_caller]
 fn assert_nothing_lost(c: &Counts) {
-    assert_eq!((c.confirmed, c.received, c.lost), (TOTAL, TOTAL, 0), "{c:?}");
+    assert_eq!(
+        (c.sent, c.confirmed, c.received, c.lost),
+        (TOTAL, TOTAL, TOTAL, 0),
+        "{c:?}"
+    );
+    assert!(c.reconnects.1 > 0, "the fault reached the consumer: {c:?}");
+    // A duplicate is a redelivery (at most the consumer's prefetch) or a resend (at most
+    // the confirm window) per fault.
+    assert!(c.duplicates <= 200 + 1024, "{c:?}");
 }
 
 #[test]
@@ -194,20 +238,36 @@ fn a_rabbitmq_cluster_losing_the_queue_leader_loses_nothing() {
         return;
     }
     let _guard = faults::fault_lock();
+    // Declare the quorum queue, find its leader and put that node first for both clients,
+    // so that the leader's death is what both of them live through.
+    let queue = common::unique_queue("chaos-quorum");
+    let addresses = faults::cluster_addrs().to_vec();
+    let mut declare = client(&addresses, false);
+    declare
+        .subscription(&queue)
+        .header("x-queue-type", "quorum")
+        .wait_receipt(Duration::from_secs(30))
+        .subscribe()
+        .expect("declare the quorum queue");
+    declare.disconnect().unwrap();
+    let leader = faults::cluster_leader(&queue).expect("the quorum queue has a leader");
+    let at = faults::CLUSTER_NODES
+        .iter()
+        .position(|&n| n == leader)
+        .unwrap();
+    let mut addresses = addresses;
+    addresses.rotate_left(at);
     let case = Case {
         name: "RabbitMQ cluster, quorum queue leader SIGKILLed",
-        addresses: faults::cluster_addrs().to_vec(),
-        queue: common::unique_queue("chaos-quorum"),
+        addresses,
+        queue,
         headers: vec![("x-queue-type", "quorum")],
     };
-    let mut killed = None;
-    let counts = run(case, |queue| {
-        let leader = faults::cluster_leader(queue).expect("the quorum queue has a leader");
-        faults::cluster_kill(leader);
-        killed = Some(leader);
-    });
-    if let Some(node) = killed {
-        faults::cluster_restart(node);
-    }
+    let counts = run(case, |_| faults::cluster_kill(leader));
+    faults::cluster_restart(leader);
     assert_nothing_lost(&counts);
+    assert!(
+        counts.reconnects.0 > 0,
+        "the publisher failed over too: {counts:?}"
+    );
 }

@@ -83,7 +83,8 @@ fn unconfirmed_sends_go_again_after_the_subscriptions_in_order_before_anything_n
             .unwrap();
     }
     assert_eq!(c.unconfirmed(), 3);
-    c.wait_for_confirms(T).expect("confirmed over the second connection");
+    c.wait_for_confirms(T)
+        .expect("confirmed over the second connection");
     assert_eq!(c.reconnect_count(), 1);
     c.message("/queue/out")
         .body("d")
@@ -124,8 +125,15 @@ fn a_receipt_asked_for_on_a_lost_connection_ends_its_wait_at_once() {
             .unwrap();
         let start = Instant::now();
         let err = c.wait_for_receipt("r-1", T).unwrap_err();
-        assert!(matches!(&err, Error::ReceiptLost(id) if id == "r-1"), "{err:?}");
-        assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+        assert!(
+            matches!(&err, Error::ReceiptLost(id) if id == "r-1"),
+            "{err:?}"
+        );
+        assert!(
+            start.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            start.elapsed()
+        );
         assert_eq!(c.is_connected(), auto_reconnect);
         // Asked again on the new connection, it comes.
         if auto_reconnect {
@@ -168,7 +176,10 @@ fn a_confirmed_send_whose_connection_was_lost_is_waited_for_on_the_next_one() {
 fn every_wait_returns_by_its_deadline_while_a_node_hangs_and_reconnecting_goes_on() {
     let broker = Broker::bind("127.0.0.1:0").unwrap();
     let mut p = StompClient::connect(broker.addr()).unwrap();
-    p.message("/queue/late").body("hi").send_and_wait(T).unwrap();
+    p.message("/queue/late")
+        .body("hi")
+        .send_and_wait(T)
+        .unwrap();
     let (_hang, hanging) = hanging_node();
     let peer = Peer::start(vec![
         Step::Read,
@@ -193,13 +204,24 @@ fn every_wait_returns_by_its_deadline_while_a_node_hangs_and_reconnecting_goes_o
     let start = Instant::now();
     let err = c.recv_timeout(Duration::from_millis(300)).unwrap_err();
     assert!(matches!(err, Error::Timeout(Timeout::Recv(_))), "{err:?}");
-    assert!(within(Duration::from_millis(300), start.elapsed()), "{:?}", start.elapsed());
+    assert!(
+        within(Duration::from_millis(300), start.elapsed()),
+        "{:?}",
+        start.elapsed()
+    );
     assert!(c.is_reconnecting());
 
     let start = Instant::now();
     let err = c.wait_for_confirms(Duration::from_millis(300)).unwrap_err();
-    assert!(matches!(err, Error::Timeout(Timeout::Confirm(_))), "{err:?}");
-    assert!(within(Duration::from_millis(300), start.elapsed()), "{:?}", start.elapsed());
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Confirm(_))),
+        "{err:?}"
+    );
+    assert!(
+        within(Duration::from_millis(300), start.elapsed()),
+        "{:?}",
+        start.elapsed()
+    );
 
     // The next call goes on to the broker that answers.
     let f = c.recv_timeout(T).unwrap().unwrap();
@@ -236,7 +258,10 @@ fn a_close_the_client_did_not_ask_for_is_not_a_clean_close() {
     );
     let told = closes.0.lock().unwrap().clone();
     assert_eq!(told.len(), 1);
-    assert!(told[0].as_deref().unwrap().contains("without DISCONNECT"), "{told:?}");
+    assert!(
+        told[0].as_deref().unwrap().contains("without DISCONNECT"),
+        "{told:?}"
+    );
 
     // A clean disconnect stays clean.
     let broker = Broker::bind("127.0.0.1:0").unwrap();
@@ -288,7 +313,11 @@ fn raw_frames_keep_the_books_as_the_typed_calls_do() {
     c.send_frame(&ack).unwrap();
     let err = c.recv_timeout(Duration::from_millis(200)).unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
-    assert_eq!(stats.stats().sent(Command::Ack), 4, "three auto-ACKs and one raw");
+    assert_eq!(
+        stats.stats().sent(Command::Ack),
+        4,
+        "three auto-ACKs and one raw"
+    );
 
     // The raw subscription is re-subscribed after a reconnect, and nothing comes twice (a
     // plain send into the dead connection could be lost: a confirmed one is sent again).
@@ -320,7 +349,10 @@ fn a_full_window_waits_for_receipts_and_the_frames_come_back_to_the_application(
     }
     let start = Instant::now();
     let err = c.send("/queue/a", "3").unwrap_err();
-    assert!(matches!(err, Error::Timeout(Timeout::Confirm(_))), "{err:?}");
+    assert!(
+        matches!(err, Error::Timeout(Timeout::Confirm(_))),
+        "{err:?}"
+    );
     assert!(start.elapsed() >= Duration::from_millis(300));
     assert_eq!(c.unconfirmed(), 3);
     let err = c.disconnect().unwrap_err();

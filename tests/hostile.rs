@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use peer::{assert_heart_beat_timeout, assert_no_receipt_within, connected, write, Peer, Step};
 use stompy::{
-    ClientBuilder, Command, Error, Frame, Limits, ProtocolError, ReconnectPolicy, StompClient, Timeout,
+    ClientBuilder, Command, Error, Frame, Limits, ProtocolError, ReconnectPolicy, StompClient,
+    Timeout,
 };
 
 /// What the client reads from the socket at most in one go (the decoder's read chunk).
@@ -949,12 +950,13 @@ fn an_unsolicited_receipt_does_not_complete_a_later_wait_for_that_id() {
 /// Subscribes `sub-1` in client-individual mode on a peer that sends `messages` after the
 /// SUBSCRIBE, reads `acks` frames and closes; receives every frame with
 /// `for frame in &mut client`, and returns the bodies received and the ACKs the peer read.
-fn consume_all_then_acks(
-    version: &str,
-    messages: &str,
-    acks: usize,
-) -> (Vec<String>, Vec<Frame>) {
-    let mut steps = vec![Step::Read, connected(version, "0,0"), Step::Read, write(messages)];
+fn consume_all_then_acks(version: &str, messages: &str, acks: usize) -> (Vec<String>, Vec<Frame>) {
+    let mut steps = vec![
+        Step::Read,
+        connected(version, "0,0"),
+        Step::Read,
+        write(messages),
+    ];
     steps.extend((0..acks).map(|_| Step::Read));
     steps.push(Step::Close);
     let peer = Peer::start(steps);
@@ -972,7 +974,10 @@ fn consume_all_then_acks(
     );
     drop(c);
     let acks = peer.frames().into_iter();
-    (bodies, acks.filter(|f| f.command() == Command::Ack).collect())
+    (
+        bodies,
+        acks.filter(|f| f.command() == Command::Ack).collect(),
+    )
 }
 
 #[test]

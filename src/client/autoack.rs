@@ -120,7 +120,10 @@ mod tests {
         assert!(acks.take_due().is_none());
         acks.recycle(due.token);
         acks.track(&msg("3", "s"), None, 8);
-        assert_eq!(acks.take_due().unwrap().token.message_id.as_deref(), Some("3"));
+        assert_eq!(
+            acks.take_due().unwrap().token.message_id.as_deref(),
+            Some("3")
+        );
     }
 
     #[test]
@@ -129,7 +132,10 @@ mod tests {
         let m = msg("1", "s");
         acks.track(&m, None, 1);
         acks.enter_callback();
-        assert!(acks.take_due().is_none(), "nothing is due while the callback runs");
+        assert!(
+            acks.take_due().is_none(),
+            "nothing is due while the callback runs"
+        );
         acks.cancel_ids(AckIds::of(&m));
         assert!(acks.leave_callback().is_none());
         acks.track(&m, None, 1);

@@ -90,7 +90,11 @@ impl StompClient {
         self.confirm_until(deadline, timeout)
     }
 
-    pub(super) fn confirm_until(&mut self, deadline: Instant, timeout: Duration) -> Result<(), Error> {
+    pub(super) fn confirm_until(
+        &mut self,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), Error> {
         while self.unconfirmed() > 0 {
             if self.conn.is_none() && self.reconnecting.is_none() {
                 let count = self.unconfirmed();

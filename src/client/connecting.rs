@@ -256,9 +256,7 @@ impl StompClient {
         self.listeners.each(|l| l.on_disconnected(None));
         if unconfirmed > 0 {
             log::warn!("disconnected with {unconfirmed} sends unconfirmed: {confirmed:?}");
-            return Err(Error::Unconfirmed {
-                count: unconfirmed,
-            });
+            return Err(Error::Unconfirmed { count: unconfirmed });
         }
         match res {
             // Closed right after the receipt: fine.

@@ -19,13 +19,13 @@ mod transaction;
 
 use std::time::{Duration, Instant};
 
-pub use builder::ClientBuilder;
 use autoack::AutoAcks;
+pub use builder::ClientBuilder;
 pub(crate) use builder::ClientConfig;
 use conn::{Conn, Pumped};
-use inbox::Inbox;
 pub use events::Listener;
 use events::Listeners;
+use inbox::Inbox;
 pub use iter::Frames;
 pub use listeners::{PrintingListener, Stats, StatsListener};
 pub use reconnect::ReconnectPolicy;

@@ -207,7 +207,9 @@ impl Rounds {
             // total time is up.
             return self.counts_rounds && out_of_time;
         }
-        let out_of_time = self.give_up_at.is_some_and(|t| now >= t || self.not_before >= t);
+        let out_of_time = self
+            .give_up_at
+            .is_some_and(|t| now >= t || self.not_before >= t);
         if self.counts_rounds {
             self.all_permanent || out_of_time || !self.policy.allows(self.failed_rounds)
         } else {
@@ -292,9 +294,15 @@ mod tests {
             assert_eq!(first.is_over(now), round >= 3, "round {round}");
             assert!(!again.is_over(now), "round {round}");
         }
-        assert!(again.not_before() <= now + Duration::from_secs(5), "waits are capped");
+        assert!(
+            again.not_before() <= now + Duration::from_secs(5),
+            "waits are capped"
+        );
         let err = first.into_error(refused());
-        assert!(matches!(err, Error::ConnectFailed { attempts: 20, .. }), "{err:?}");
+        assert!(
+            matches!(err, Error::ConnectFailed { attempts: 20, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -79,9 +79,16 @@ impl Subscription {
         let destination = frame
             .destination()
             .ok_or_else(|| Error::invalid("SUBSCRIBE needs a destination"))?;
-        let ack = frame.get(header::ACK).map_or(Ok(AckMode::Auto), str::parse)?;
+        let ack = frame
+            .get(header::ACK)
+            .map_or(Ok(AckMode::Auto), str::parse)?;
         let mut headers = Headers::new();
-        let own = [header::DESTINATION, header::ID, header::ACK, header::RECEIPT];
+        let own = [
+            header::DESTINATION,
+            header::ID,
+            header::ACK,
+            header::RECEIPT,
+        ];
         for (k, v) in frame.headers().iter().filter(|(k, _)| !own.contains(k)) {
             headers.push(k, v);
         }

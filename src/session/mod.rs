@@ -442,7 +442,8 @@ impl Session {
     /// The id of the subscription to `destination` (a STOMP 1.0 UNSUBSCRIBE may name the
     /// destination alone).
     fn subscription_to(&self, destination: Option<&str>) -> Result<String, Error> {
-        let dest = destination.ok_or_else(|| Error::invalid("UNSUBSCRIBE needs id or destination"))?;
+        let dest =
+            destination.ok_or_else(|| Error::invalid("UNSUBSCRIBE needs id or destination"))?;
         self.subs
             .iter()
             .find(|s| s.destination == dest)

@@ -196,11 +196,18 @@ mod tests {
     #[test]
     fn receipts_release_frames_in_any_order_and_the_rest_stay_in_order() {
         let mut o = Outbox::new(ConfirmWindow::default());
-        let ids: Vec<String> = ["a", "b", "c", "d"].iter().map(|b| push(&mut o, b)).collect();
+        let ids: Vec<String> = ["a", "b", "c", "d"]
+            .iter()
+            .map(|b| push(&mut o, b))
+            .collect();
         assert_eq!(o.len(), 4);
         assert_eq!(o.confirm(&ids[1]), Some(Confirmed::Own));
         assert_eq!(bodies(&o), ["a", "c", "d"]);
-        assert_eq!(o.confirm(&ids[1]), None, "a receipt releases its frame once");
+        assert_eq!(
+            o.confirm(&ids[1]),
+            None,
+            "a receipt releases its frame once"
+        );
         assert_eq!(o.confirm(&ids[0]), Some(Confirmed::Own));
         assert_eq!(bodies(&o), ["c", "d"]);
         assert!(o.confirm("unknown").is_none() && o.confirm(&format!("{}99", o.prefix)).is_none());
