@@ -43,7 +43,7 @@ pub(crate) fn run(connect: &dyn Fn() -> Result<StompClient, Error>) -> Result<()
         }
     }
     println!("[consumer] handled {handled} orders");
-    client.disconnect()
+    client.disconnect() // a graceful stop ACKs order #5 too: nothing handled comes again
 }
 
 #[allow(dead_code)]

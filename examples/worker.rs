@@ -1,4 +1,4 @@
-//! A callback worker: `loop_with`, client-individual acks, NACK on failure.
+//! A callback worker: `try_loop_with`, client-individual acks, NACK on failure.
 //!
 //! The callback ACKs what it handled and NACKs what it could not, and stops the loop by
 //! returning `Some` when it sees the "stop" job.
@@ -7,6 +7,7 @@
 
 mod common;
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use common::{fresh_queue, Target};
@@ -36,26 +37,28 @@ pub(crate) fn run(connect: &dyn Fn() -> Result<StompClient, Error>) -> Result<()
     }
 
     let mut failures = 0;
-    let stopped = client.loop_with(|client: &mut StompClient, frame: Frame| {
-        let job = frame.text().map(|t| t.into_owned()).unwrap_or_default();
+    // `try_loop_with`: a failed ACK or NACK stops the loop and comes back here through `?`.
+    let stopped = client.try_loop_with(|client: &mut StompClient, frame: Frame| {
+        let job = frame.text()?.into_owned();
         match handle(&job) {
             Ok(stop) => {
                 println!("[worker] done: {job}");
-                client.ack(&frame).ok()?;
-                stop.then_some(())
+                client.ack(&frame)?;
+                if stop {
+                    return Ok(ControlFlow::Break(()));
+                }
             }
             Err(why) if frame.is_redelivered() || failures > 0 => {
                 println!("[worker] giving up on {job:?}: {why}");
-                client.ack(&frame).ok()?; // drop it rather than loop forever
-                None
+                client.ack(&frame)?; // drop it rather than loop forever
             }
             Err(why) => {
                 failures += 1;
                 println!("[worker] failed ({why}): NACK");
-                client.nack(&frame).ok()?;
-                None
+                client.nack(&frame)?;
             }
         }
+        Ok::<_, Error>(ControlFlow::Continue(()))
     })?;
     println!(
         "[worker] stopped: {}",

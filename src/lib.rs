@@ -63,7 +63,7 @@ pub use client::{
 pub use codec::Limits;
 pub use error::{BrokerError, Error, ProtocolError, Timeout};
 pub use frame::{header, Command, Frame, Headers, Version};
-pub use session::{AckMode, Subscription};
+pub use session::{AckMode, AckToken, Subscription};
 #[cfg(feature = "tls")]
 pub use transport::TlsConfig;
 pub use transport::{Address, Scheme};

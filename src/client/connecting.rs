@@ -217,15 +217,24 @@ impl StompClient {
 
     // ---- closing -------------------------------------------------------------------------
 
-    /// Waits for every confirmed send to be confirmed, sends DISCONNECT with a receipt, waits
-    /// for it, and closes; all within the disconnect timeout. A message handed out but not
-    /// yet auto-ACKed stays un-ACKed.
+    /// A graceful stop: ACKs the message the application was handed last (if its
+    /// subscription is auto-ACKed: the application is done with it, or it would not stop),
+    /// waits for every confirmed send to be confirmed, sends DISCONNECT with a receipt, waits
+    /// for it, and closes; all within the disconnect timeout. So `break` out of
+    /// `for frame in &mut client` and then `disconnect()` does not cause a redelivery;
+    /// dropping the client (or a panic) still leaves that message un-ACKed.
     ///
     /// # Errors
     /// [`Error::Unconfirmed`] when confirmed sends are still unconfirmed (they can be taken
     /// back with [`StompClient::take_unconfirmed`]); a receipt [`Timeout`] or I/O error. The
     /// connection is closed either way.
     pub fn disconnect(&mut self) -> Result<(), Error> {
+        if let Some(p) = self.acks.leave_callback() {
+            self.acks.set_due(Some(p)); // disconnect() from inside a callback
+        }
+        if let Err(e) = self.send_pending_ack() {
+            log::warn!("could not ACK the last message before disconnecting: {e}");
+        }
         let timeout = self.cfg.disconnect_timeout;
         self.disconnect_within(timeout)
     }

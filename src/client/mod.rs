@@ -35,7 +35,7 @@ pub use transaction::Transaction;
 
 use crate::error::{Error, Timeout};
 use crate::frame::{header, Command, Frame, Version};
-use crate::session::{AckIds, AckMode, Event, Phase, Session, Subscription};
+use crate::session::{AckIds, AckMode, AckToken, Event, Phase, Session, Subscription};
 use crate::transport::Address;
 
 /// The `host` header sent when none is configured: RabbitMQ's default virtual host, which
@@ -223,6 +223,8 @@ impl StompClient {
 
 impl Drop for StompClient {
     fn drop(&mut self) {
+        // Dropped (or unwound by a panic): what the application was handling stays un-ACKed.
+        self.acks.clear();
         let timeout = self.cfg.disconnect_timeout.min(Duration::from_secs(1));
         if let Err(e) = self.disconnect_within(timeout) {
             log::debug!("disconnect on drop: {e}");

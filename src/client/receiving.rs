@@ -1,5 +1,7 @@
 //! Receiving: `recv`, iterators, `loop_with`, auto-ACK, explicit ACK/NACK, receipts.
 
+use std::ops::ControlFlow;
+
 use super::driver::Turn;
 use super::*;
 
@@ -124,12 +126,6 @@ impl StompClient {
         }
     }
 
-    /// Forgets the pending auto-ACK without sending it (used when the application rejected
-    /// the message itself).
-    pub(super) fn cancel_pending_ack_for(&mut self, frame: &Frame) {
-        self.acks.cancel_ids(AckIds::of(frame));
-    }
-
     /// Forgets the pending auto-ACKs of a subscription that ended.
     pub(super) fn forget_acks_of(&mut self, subscription: &str) {
         self.acks
@@ -153,7 +149,8 @@ impl StompClient {
 
     /// Runs `callback` on every frame until it returns `Some(value)` (then `Ok(Some(value))`)
     /// or the connection closes (`Ok(None)`). Auto-ACKs are sent when the callback returns,
-    /// so a panic inside it leaves the message un-ACKed.
+    /// so a panic inside it leaves the message un-ACKed. For a callback that can fail, use
+    /// [`StompClient::try_loop_with`], where `?` works.
     ///
     /// ```
     /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
@@ -162,9 +159,9 @@ impl StompClient {
     /// client.subscribe("/queue/jobs", AckMode::ClientIndividual)?;
     /// client.send("/queue/jobs", "stop")?;
     /// let got = client.loop_with(|_client, frame| {
-    ///     (frame.body() == b"stop").then(|| frame.text().unwrap().into_owned())
+    ///     (frame.body() == b"stop").then(|| frame.body().to_vec())
     /// })?;
-    /// assert_eq!(got.as_deref(), Some("stop"));
+    /// assert_eq!(got.as_deref(), Some(&b"stop"[..]));
     /// # Ok::<(), stompy::Error>(())
     /// ```
     ///
@@ -190,26 +187,44 @@ impl StompClient {
     where
         F: FnMut(&mut StompClient, Frame) -> Option<T>,
     {
-        loop {
-            let Some(frame) = self.recv_inner(options.timeout, options.transaction.as_deref())?
-            else {
-                return Ok(None);
-            };
-            // The ACK is due once the callback returns; hold it aside while it runs so that a
-            // panic leaves the message un-ACKed even if the client is used again afterwards,
-            // and so that an ACK or NACK the callback sends itself cancels it.
-            self.acks.enter_callback();
-            let out = callback(self, frame);
-            if let Some(p) = self.acks.leave_callback() {
-                let inner = self.acks.set_due(Some(p));
-                self.send_due_ack()?;
-                self.acks.set_due(inner);
-            }
-            self.send_due_ack()?;
-            if out.is_some() {
-                return Ok(out);
-            }
-        }
+        let mut simple = |c: &mut StompClient, f: Frame| -> Result<ControlFlow<T>, Error> {
+            Ok(callback(c, f).map_or(ControlFlow::Continue(()), ControlFlow::Break))
+        };
+        run_loop(self, |c| c, &options, &mut simple)
+    }
+
+    /// Runs `callback` on every frame until it breaks (`Ok(ControlFlow::Break(value))`, then
+    /// `Ok(Some(value))`), fails (its error comes back, and the loop stops), or the
+    /// connection closes (`Ok(None)`). `?` works inside it, for stompy's errors and the
+    /// application's own (any `E: From<stompy::Error>`).
+    ///
+    /// The message the callback was handling is auto-ACKed when it returns `Ok`; when it
+    /// returns `Err` or panics, it stays un-ACKed and the broker redelivers it.
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// use std::ops::ControlFlow;
+    /// use stompy::AckMode;
+    /// client.subscription("/queue/jobs").ack(AckMode::ClientIndividual).auto_ack(false).subscribe()?;
+    /// client.send("/queue/jobs", "17")?;
+    /// let total = client.try_loop_with(|client, frame| {
+    ///     let n: u32 = frame.text()?.parse().map_err(|_| stompy::Error::Invalid("nan".into()))?;
+    ///     client.ack(&frame)?; // a failed ACK stops the loop and comes back
+    ///     Ok::<_, stompy::Error>(ControlFlow::Break(n))
+    /// })?;
+    /// assert_eq!(total, Some(17));
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The callback's error, or the client's (as [`StompClient::recv`]) converted into `E`.
+    pub fn try_loop_with<T, E, F>(&mut self, mut callback: F) -> Result<Option<T>, E>
+    where
+        E: From<Error>,
+        F: FnMut(&mut StompClient, Frame) -> Result<ControlFlow<T>, E>,
+    {
+        run_loop(self, |c| c, &LoopOptions::default(), &mut callback)
     }
 
     // ---- receipts ------------------------------------------------------------------------
@@ -279,19 +294,130 @@ impl StompClient {
         self.acknowledge(message, Command::Nack, None)
     }
 
+    /// ACKs a message by its [`AckToken`] (kept from the MESSAGE with [`AckToken::of`], or
+    /// built from ids stored elsewhere): the frame itself need not be kept.
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// use stompy::{AckMode, AckToken};
+    /// client.subscription("/queue/later").ack(AckMode::ClientIndividual).auto_ack(false).subscribe()?;
+    /// client.send("/queue/later", "x")?;
+    /// let token = AckToken::of(&client.recv()?.unwrap()); // the frame can go
+    /// client.ack_token(&token)?;
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`StompClient::send_frame`].
+    pub fn ack_token(&mut self, token: &AckToken) -> Result<(), Error> {
+        self.acknowledge_ids(token.ids(), Command::Ack, None)
+    }
+
+    /// NACKs a message by its [`AckToken`] (STOMP 1.1+).
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] on STOMP 1.0; otherwise as [`StompClient::send_frame`].
+    pub fn nack_token(&mut self, token: &AckToken) -> Result<(), Error> {
+        self.acknowledge_ids(token.ids(), Command::Nack, None)
+    }
+
+    /// ACKs a message with a receipt and waits for it: once this returns `Ok`, the broker has
+    /// processed the ACK, and will not redeliver the message.
+    ///
+    /// # Errors
+    /// As [`StompClient::wait_for_receipt`].
+    pub fn ack_and_wait(&mut self, token: &AckToken, timeout: Duration) -> Result<(), Error> {
+        self.acknowledge_and_wait(token, Command::Ack, timeout)
+    }
+
+    /// NACKs a message with a receipt and waits for it.
+    ///
+    /// # Errors
+    /// As [`StompClient::wait_for_receipt`]; [`Error::Invalid`] on STOMP 1.0.
+    pub fn nack_and_wait(&mut self, token: &AckToken, timeout: Duration) -> Result<(), Error> {
+        self.acknowledge_and_wait(token, Command::Nack, timeout)
+    }
+
+    fn acknowledge_and_wait(
+        &mut self,
+        token: &AckToken,
+        command: Command,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        self.ensure_connected()?;
+        self.acks.cancel_ids(token.ids());
+        let receipt = self.new_receipt_id();
+        let frame = token
+            .frame(command, self.version(), None)?
+            .with_header(header::RECEIPT, &receipt);
+        self.write_or_fail(|c| {
+            let now = c.recent();
+            c.session.send_frame(&frame, now)?;
+            c.flush_after_send()
+        })?;
+        self.wait_for_receipt(&receipt, timeout)
+    }
+
     pub(crate) fn acknowledge(
         &mut self,
         message: &Frame,
         command: Command,
         transaction: Option<&str>,
     ) -> Result<(), Error> {
+        self.acknowledge_ids(AckIds::of(message), command, transaction)
+    }
+
+    fn acknowledge_ids(
+        &mut self,
+        ids: AckIds<'_>,
+        command: Command,
+        transaction: Option<&str>,
+    ) -> Result<(), Error> {
         self.ensure_connected()?;
-        self.cancel_pending_ack_for(message);
+        self.acks.cancel_ids(ids);
         self.write_or_fail(|c| {
-            let ids = AckIds::of(message);
             let now = c.recent();
             c.session.acknowledge_ids(ids, command, transaction, now)?;
             c.flush_after_send()
         })
+    }
+}
+
+/// The loop behind [`StompClient::loop_with`], [`StompClient::try_loop_with`] and
+/// [`Transaction::loop_with`](crate::Transaction::loop_with): `ctx` is what the callback gets
+/// (the client, or a transaction), `client` reaches the client in it.
+pub(super) fn run_loop<C, T, E, F>(
+    ctx: &mut C,
+    client: impl Fn(&mut C) -> &mut StompClient,
+    options: &LoopOptions,
+    callback: &mut F,
+) -> Result<Option<T>, E>
+where
+    E: From<Error>,
+    F: FnMut(&mut C, Frame) -> Result<ControlFlow<T>, E>,
+{
+    loop {
+        let tx = options.transaction.as_deref();
+        let Some(frame) = client(ctx).recv_inner(options.timeout, tx)? else {
+            return Ok(None);
+        };
+        // The ACK is due once the callback returns; hold it aside while it runs so that a
+        // panic or an error leaves the message un-ACKed even if the client is used again
+        // afterwards, and so that an ACK or NACK the callback sends itself cancels it.
+        client(ctx).acks.enter_callback();
+        let out = callback(ctx, frame);
+        let c = client(ctx);
+        let owed = c.acks.leave_callback();
+        let out = out?;
+        if let Some(p) = owed {
+            let inner = c.acks.set_due(Some(p));
+            c.send_due_ack()?;
+            c.acks.set_due(inner);
+        }
+        c.send_due_ack()?;
+        if let ControlFlow::Break(value) = out {
+            return Ok(Some(value));
+        }
     }
 }

@@ -2,6 +2,9 @@
 
 use std::time::{Duration, Instant};
 
+use std::ops::ControlFlow;
+
+use super::receiving::run_loop;
 use super::{LoopOptions, SendBuilder, StompClient};
 use crate::error::Error;
 use crate::frame::{header, Command, Frame};
@@ -119,20 +122,39 @@ impl<'a> Transaction<'a> {
         self.client.recv_inner(Some(timeout), Some(&self.id))
     }
 
-    /// [`StompClient::loop_with`] with every auto-ACK inside the transaction.
+    /// [`StompClient::try_loop_with`] inside the transaction: the callback gets the
+    /// transaction, so what it sends, ACKs and NACKs through it joins the transaction, and
+    /// every auto-ACK joins it too. Commit afterwards to apply all of it at once.
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// use std::ops::ControlFlow;
+    /// use stompy::AckMode;
+    /// client.subscribe("/queue/in", AckMode::ClientIndividual)?;
+    /// client.send("/queue/in", "a")?;
+    /// let mut tx = client.transaction()?;
+    /// tx.loop_with(|tx, frame| {
+    ///     tx.send("/queue/out", frame.body())?; // inside the transaction
+    ///     Ok::<_, stompy::Error>(ControlFlow::Break(()))
+    /// })?;
+    /// tx.commit()?; // the forward and the ACK of "a", together
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
     ///
     /// # Errors
-    /// As [`StompClient::loop_with`].
-    pub fn loop_with<T, F>(&mut self, callback: F) -> Result<Option<T>, Error>
+    /// As [`StompClient::try_loop_with`]; [`Error::TransactionLost`] after a reconnect.
+    pub fn loop_with<T, E, F>(&mut self, mut callback: F) -> Result<Option<T>, E>
     where
-        F: FnMut(&mut StompClient, Frame) -> Option<T>,
+        E: From<Error>,
+        F: FnMut(&mut Transaction<'a>, Frame) -> Result<ControlFlow<T>, E>,
     {
         self.check()?;
         let opts = LoopOptions {
             timeout: None,
             transaction: Some(self.id.clone()),
         };
-        self.client.loop_with_options(opts, callback)
+        run_loop(self, |tx| &mut *tx.client, &opts, &mut callback)
     }
 
     /// Commits: the broker applies every SEND, ACK and NACK of the transaction. The message
