@@ -24,7 +24,7 @@ const FAULT_AT: usize = 3_000;
 /// mid-stream.
 const AHEAD: usize = 2_000;
 /// Longest any one step may take, broker restarts included.
-const PATIENCE: Duration = Duration::from_secs(180);
+const PATIENCE: Duration = Duration::from_secs(60);
 
 /// One run: where, what to send, and how to break it.
 struct Case {
@@ -88,7 +88,16 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
         while seen.len() < TOTAL {
             let f = match consumer.recv_timeout(PATIENCE) {
                 Ok(Some(f)) => f,
-                other => panic!("consumer stopped after {}: {other:?}", seen.len()),
+                other => {
+                    let missing: Vec<usize> = (0..TOTAL).filter(|n| !seen.contains(n)).collect();
+                    panic!(
+                        "consumer stopped after {} ({other:?}); reconnects {}; missing {} from {:?}",
+                        seen.len(),
+                        consumer.reconnect_count(),
+                        missing.len(),
+                        &missing[..missing.len().min(20)]
+                    );
+                }
             };
             longest = longest.max(last.elapsed());
             last = Instant::now();
@@ -117,7 +126,10 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
         let mut p = client(&publish_to, true);
         for i in 0..TOTAL {
             while i > consumed.load(Ordering::SeqCst) + AHEAD {
-                p.keep_alive().ok(); // confirmations come in meanwhile
+                // Confirmations come in meanwhile; an ERROR would mean a refused send.
+                if let Err(e) = p.keep_alive() {
+                    assert!(e.broker_error().is_none(), "send {i}: {e}");
+                }
                 thread::sleep(Duration::from_millis(1));
             }
             let mut m = p

@@ -373,3 +373,29 @@ fn a_full_window_waits_for_receipts_and_the_frames_come_back_to_the_application(
         "every confirmed send asks for a receipt"
     );
 }
+
+#[test]
+fn a_confirmed_send_the_broker_refuses_is_reported_and_kept_not_dropped() {
+    let peer = Peer::connected_then(vec![
+        Step::Read,
+        write("ERROR\nmessage:no such queue\nreceipt-id:r-x\n\n\0"),
+        Step::ReadUntilClosed,
+    ]);
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .disconnect_timeout(Duration::from_millis(100))
+        .connect()
+        .unwrap();
+    c.message("/queue/nope")
+        .body("x")
+        .receipt_id("r-x")
+        .confirmed()
+        .send()
+        .unwrap();
+    let err = c.wait_for_confirms(T).unwrap_err();
+    assert_eq!(err.broker_error().unwrap().message, "no such queue");
+    assert_eq!(c.unconfirmed(), 1, "kept for the application to see");
+    let back = c.take_unconfirmed();
+    assert_eq!(back[0].body(), b"x");
+}

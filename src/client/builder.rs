@@ -93,7 +93,9 @@ impl ClientBuilder {
     /// Adds a broker address (`"host:port"`, `"[::1]:61613"`, a URL such as
     /// `"stomp+ssl://host:61614"` or `"ws://host:15674/ws"`, or a [`SocketAddr`]). Addresses
     /// are tried in the order given. Login and passcode in a URL are used unless
-    /// [`ClientBuilder::login`] sets them.
+    /// [`ClientBuilder::login`] sets them, and the virtual host a URL's path names
+    /// (`stomp://host/vhost`, `stomp://host/%2F` for `/`) unless [`ClientBuilder::host`] sets
+    /// one; the first address that gives them counts.
     ///
     /// # Errors
     /// [`Error::Invalid`] when the address cannot be parsed.
@@ -106,6 +108,9 @@ impl ClientBuilder {
         if self.cfg.session.login.is_none() {
             self.cfg.session.login.clone_from(&a.login);
             self.cfg.session.passcode.clone_from(&a.passcode);
+        }
+        if self.cfg.session.host.is_none() {
+            self.cfg.session.host.clone_from(&a.vhost);
         }
         self.cfg.addresses.push(a);
         Ok(self)

@@ -48,7 +48,7 @@ const MAX_PENDING_RECEIPTS: usize = 65_536;
 const MAX_UNSUBSCRIBED: usize = 4096;
 
 /// What a session needs to know to open a connection.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SessionConfig {
     /// Protocol versions offered in `accept-version`, in any order.
     pub versions: Vec<Version>,
@@ -127,7 +127,6 @@ pub enum Phase {
 }
 
 /// A client's STOMP session, without sockets. See the [module docs](self).
-#[derive(Debug)]
 pub struct Session {
     cfg: SessionConfig,
     phase: Phase,
@@ -842,9 +841,10 @@ impl Session {
             Command::Error => {
                 let receipt_id = frame.get(header::RECEIPT_ID).map(str::to_owned);
                 if let Some(r) = &receipt_id {
+                    // A confirmed send the broker refused stays unconfirmed (the error is
+                    // reported): it is never dropped silently, and goes again after a
+                    // reconnect, unless the application takes it back.
                     self.receipts.remove(r);
-                    // The broker refused a confirmed send: it is reported, never resent.
-                    self.outbox.confirm(r);
                 }
                 Err(BrokerError {
                     message: frame.get(header::MESSAGE).unwrap_or_default().to_owned(),
@@ -973,4 +973,69 @@ impl Session {
 
 fn unexpected(what: &str) -> Error {
     Error::Protocol(ProtocolError::Unexpected(what.to_owned()))
+}
+
+/// By hand, so that the passcode never shows, nor a `passcode` among the extra headers.
+/// Every field is named: a new one must be considered here.
+impl std::fmt::Debug for SessionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let SessionConfig {
+            versions,
+            host,
+            login,
+            passcode,
+            headers,
+            use_stomp_command,
+            heart_beat,
+            heart_beat_scale,
+            limits,
+            auto_content_length,
+            confirm_window,
+        } = self;
+        let headers: Vec<_> = headers
+            .iter()
+            .map(|(k, v)| {
+                let secret = k.eq_ignore_ascii_case(header::PASSCODE);
+                (k, if secret { "***" } else { v })
+            })
+            .collect();
+        f.debug_struct("SessionConfig")
+            .field("versions", versions)
+            .field("host", host)
+            .field("login", login)
+            .field("passcode", &passcode.as_ref().map(|_| "***"))
+            .field("headers", &headers)
+            .field("use_stomp_command", use_stomp_command)
+            .field("heart_beat", heart_beat)
+            .field("heart_beat_scale", heart_beat_scale)
+            .field("limits", limits)
+            .field("auto_content_length", auto_content_length)
+            .field("confirm_window", confirm_window)
+            .finish()
+    }
+}
+
+/// By hand: the output buffer and the log of frames sent hold the CONNECT frame, passcode
+/// and all, so they show as lengths.
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("cfg", &self.cfg)
+            .field("phase", &self.phase)
+            .field("version", &self.version)
+            .field("decoder", &self.decoder)
+            .field("output_len", &(self.out.len() - self.out_pos))
+            .field("heart_beat", &self.heart_beat)
+            .field("connected", &self.connected)
+            .field("subs", &self.subs)
+            .field("unsubscribed", &self.unsubscribed)
+            .field("receipts", &self.receipts)
+            .field("transactions", &self.transactions)
+            .field("next_id", &self.next_id)
+            .field("sent_log_len", &self.sent_log.as_ref().map(Vec::len))
+            .field("failed", &self.failed)
+            .field("send_head", &self.send_head)
+            .field("outbox", &self.outbox)
+            .finish()
+    }
 }
