@@ -147,6 +147,17 @@ TARGET_DIR=$(cargo_meta 'm["target_directory"]')
 stage "cargo fmt" cargo fmt --all -- --check
 stage "cargo clippy" cargo clippy --all-targets --all-features -- -D warnings
 stage "cargo test" cargo test --all-features --no-fail-fast
+# The library builds with no optional feature, with each one alone, and with the defaults.
+feature_matrix() {
+    local f
+    cargo check --quiet --lib --no-default-features || return 1
+    for f in broker tls websocket cli; do
+        echo "features: $f"
+        cargo check --quiet --lib --bins --no-default-features --features "$f" || return 1
+    done
+    cargo check --quiet --lib --bins
+}
+stage "feature matrix" feature_matrix
 
 # every example target: examples/*.rs, examples/*/main.rs and [[example]] entries
 examples=$(cargo_meta 'sorted(t["name"] for p in m["packages"] for t in p["targets"] if "example" in t["kind"])')

@@ -158,21 +158,38 @@ fn auto_ack_happens_only_when_the_application_comes_back() {
         subscribe(&mut a, &q, individual(v));
         assert_eq!(body(&next(&mut a, ctx)), "one", "{ctx}");
         drop(a);
-        // The next one gets "one" again (redelivered), then "two" (which ACKs "one"), and
-        // leaves without coming back: "two" stays un-ACKed.
+        // The next one gets "one" again (redelivered), then "two" (which ACKs "one"), and is
+        // dropped without coming back (no graceful `disconnect()`): "two" stays un-ACKed.
         let mut bc = connect(b, v);
         subscribe(&mut bc, &q, individual(v));
         let again = next(&mut bc, ctx);
         assert_eq!(body(&again), "one", "{ctx}");
         assert!(again.is_redelivered(), "{ctx}: {again:?}");
         assert_eq!(body(&next(&mut bc, ctx)), "two", "{ctx}");
-        bc.disconnect().unwrap();
+        drop(bc);
         // Only "two" is left.
         let mut c = connect(b, v);
         subscribe(&mut c, &q, individual(v));
         send_confirmed(&mut producer, &q, "marker");
         assert_eq!(body(&next(&mut c, ctx)), "two", "{ctx}");
         assert_eq!(body(&next(&mut c, ctx)), "marker", "{ctx}");
+    });
+}
+
+#[test]
+fn a_graceful_disconnect_acks_the_message_just_handled() {
+    each(|b, v, ctx| {
+        let q = unique_queue("graceful");
+        let mut producer = connect(b, v);
+        send_confirmed(&mut producer, &q, "one");
+        let mut a = connect(b, v);
+        subscribe(&mut a, &q, individual(v));
+        assert_eq!(body(&next(&mut a, ctx)), "one", "{ctx}");
+        a.disconnect().unwrap(); // the application stopped after handling "one"
+        let mut c = connect(b, v);
+        subscribe(&mut c, &q, individual(v));
+        send_confirmed(&mut producer, &q, "marker");
+        assert_eq!(body(&next(&mut c, ctx)), "marker", "{ctx}: no redelivery");
     });
 }
 
