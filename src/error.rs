@@ -172,6 +172,7 @@ impl fmt::Display for Timeout {
 
 /// An ERROR frame from the broker: its `message` header, body and `receipt-id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BrokerError {
     /// The `message` header (empty when the broker sent none).
     pub message: String,

@@ -117,6 +117,30 @@ fn next_text(ws: &mut WebSocket<TcpStream>) -> String {
     }
 }
 
+/// The status of the Close the broker sends after `last` (frames written as text messages).
+fn close_code_after(frames: &[&str]) -> Option<u16> {
+    let broker = ws_broker(10_000);
+    let (mut ws, _) = raw_ws(broker.addr(), &["v12.stomp"]);
+    for f in frames {
+        ws.send(Message::text(*f)).unwrap();
+    }
+    loop {
+        match ws.read() {
+            Ok(Message::Close(frame)) => return frame.map(|f| u16::from(f.code)),
+            Ok(_) => {}
+            Err(e) => panic!("no Close from the broker: {e}"),
+        }
+    }
+}
+
+#[test]
+fn the_broker_closes_a_websocket_with_1000_after_disconnect_and_1008_after_an_error() {
+    let connect = "CONNECT\naccept-version:1.2\nhost:/\n\n\0";
+    let disconnect = "DISCONNECT\nreceipt:bye\n\n\0";
+    assert_eq!(close_code_after(&[connect, disconnect]), Some(1000));
+    assert_eq!(close_code_after(&[connect, "BOGUS\n\n\0"]), Some(1008));
+}
+
 #[test]
 fn the_highest_stomp_subprotocol_offered_is_chosen() {
     let broker = ws_broker(10_000);

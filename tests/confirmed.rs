@@ -17,10 +17,7 @@ use stompy::{
 const T: Duration = Duration::from_secs(10);
 
 fn patient() -> ReconnectPolicy {
-    ReconnectPolicy {
-        initial: Duration::from_millis(20),
-        ..Default::default()
-    }
+    ReconnectPolicy::default().initial(Duration::from_millis(20))
 }
 
 fn receipt(id: &str) -> Step {

@@ -104,3 +104,71 @@ fn a_busy_application_stays_connected_by_calling_keep_alive() {
         .unwrap();
     assert_eq!(c.recv_timeout(T).unwrap().unwrap().body(), b"ok");
 }
+
+/// The `heart-beat` header of the embedded broker's CONNECTED for a CONNECT with `offer`
+/// (`None`: no header) and `version`.
+fn connected_heart_beat(version: &str, offer: Option<&str>) -> Option<String> {
+    use std::io::{Read, Write};
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    let mut s = std::net::TcpStream::connect(broker.addr()).unwrap();
+    let hb = offer.map_or(String::new(), |o| format!("heart-beat:{o}\n"));
+    write!(s, "CONNECT\naccept-version:{version}\nhost:/\n{hb}\n\0").unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.contains(&0) {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "closed before CONNECTED");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8(got).unwrap();
+    let line = text.lines().find_map(|l| l.strip_prefix("heart-beat:"));
+    line.map(str::to_owned)
+}
+
+#[test]
+fn the_embedded_broker_gives_clients_the_heart_beats_they_ask_for() {
+    assert_eq!(
+        connected_heart_beat("1.2", Some("500,500")).as_deref(),
+        Some("500,500")
+    );
+    assert_eq!(
+        connected_heart_beat("1.2", Some("5000,250")).as_deref(),
+        Some("250,5000")
+    );
+    assert_eq!(
+        connected_heart_beat("1.2", Some("0,0")).as_deref(),
+        Some("0,0")
+    );
+    assert_eq!(connected_heart_beat("1.1", None).as_deref(), Some("0,0"));
+    assert_eq!(
+        connected_heart_beat("1.2", Some("1,1")).as_deref(),
+        Some("100,100"),
+        "floor"
+    );
+    assert_eq!(
+        connected_heart_beat("1.0", Some("500,500")),
+        None,
+        "STOMP 1.0: none"
+    );
+}
+
+#[test]
+fn a_client_asking_for_fast_beats_gets_them_and_notices_a_dead_broker_soon() {
+    let broker = Broker::bind("127.0.0.1:0").unwrap();
+    let mut c = StompClient::builder()
+        .address(broker.addr())
+        .unwrap()
+        .heart_beat(Duration::from_millis(300), Duration::from_millis(300))
+        .connect()
+        .unwrap();
+    assert_eq!(
+        c.heart_beat(),
+        (
+            Some(Duration::from_millis(300)),
+            Some(Duration::from_millis(300))
+        )
+    );
+    // Beats every 300 ms keep the client happy through 1.5 s of silence from the application.
+    let err = c.recv_timeout(Duration::from_millis(1500)).unwrap_err();
+    assert!(err.is_timeout() && !err.is_fatal(), "{err:?}");
+}

@@ -97,11 +97,10 @@ fn assert_receipt_wait_times_out(c: &mut StompClient) {
 }
 
 fn small_limits() -> Limits {
-    Limits {
-        max_header_line: 256,
-        max_headers: 8,
-        max_body: 1024,
-    }
+    Limits::default()
+        .max_header_line(256)
+        .max_headers(8)
+        .max_body(1024)
 }
 
 // ---- header lines and header counts ------------------------------------------------------
@@ -167,10 +166,7 @@ fn header_repeated_500_times_first_one_wins() {
     }
     frame.push_str("\nabc\0");
     let peer = after_subscribe(frame);
-    let limits = Limits {
-        max_headers: 1100,
-        ..Limits::default()
-    };
+    let limits = Limits::default().max_headers(1100);
     let mut c = subscribed_with(&peer, limits);
     let f = c.recv().unwrap().unwrap();
     assert_eq!(f.get("k"), Some("0"));

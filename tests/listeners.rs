@@ -23,10 +23,7 @@ fn stats_count_frames_bytes_and_connections_across_a_reconnect() {
         .address(broker.addr())
         .unwrap()
         .auto_reconnect(true)
-        .reconnect_policy(ReconnectPolicy {
-            initial: Duration::from_millis(10),
-            ..Default::default()
-        })
+        .reconnect_policy(ReconnectPolicy::default().initial(Duration::from_millis(10)))
         .listener("stats", stats.clone())
         .connect()
         .unwrap();

@@ -14,11 +14,9 @@ use stompy::{AckMode, Error, ReconnectPolicy, StompClient};
 const T: Duration = Duration::from_secs(10);
 
 fn patient() -> ReconnectPolicy {
-    ReconnectPolicy {
-        initial: Duration::from_millis(20),
-        attempts: Some(50),
-        ..Default::default()
-    }
+    ReconnectPolicy::default()
+        .initial(Duration::from_millis(20))
+        .attempts(Some(50))
 }
 
 /// A client on `addr` that reconnects on its own, with the [`patient`] policy.
@@ -306,10 +304,7 @@ fn a_broker_that_closes_right_after_connected_is_not_reconnected_to_in_a_tight_l
     assert!(n <= 10, "{n} connections in 3 s: the back-off grows");
     // With a give-up time, the client gives up and says why.
     let (addr, _) = closing_right_after_connected();
-    let policy = ReconnectPolicy {
-        give_up_after: Some(Duration::from_millis(500)),
-        ..patient()
-    };
+    let policy = patient().give_up_after(Some(Duration::from_millis(500)));
     let mut c = StompClient::builder()
         .address(addr)
         .unwrap()

@@ -323,12 +323,10 @@ fn the_overall_connect_deadline_passing_during_the_back_off_is_an_error_not_a_pa
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = dead.local_addr().unwrap();
     drop(dead);
-    let policy = stompy::ReconnectPolicy {
-        initial: Duration::from_millis(1),
-        jitter: 0.0,
-        attempts: Some(5),
-        ..Default::default()
-    };
+    let policy = stompy::ReconnectPolicy::default()
+        .initial(Duration::from_millis(1))
+        .jitter(0.0)
+        .attempts(Some(5));
     // Deadlines a little past the first back-off: with some of them, the sleep overruns the
     // deadline and the next round starts out of time, before trying any address.
     for micros in (1000..3000).step_by(5) {
@@ -400,10 +398,7 @@ fn a_flood_during_a_receipt_wait_is_a_backlog_error_not_unbounded_memory() {
     let mut c = StompClient::builder()
         .address(peer.addr)
         .unwrap()
-        .limits(Limits {
-            max_body: 2 * 1024 * 1024,
-            ..Limits::default()
-        })
+        .limits(Limits::default().max_body(2 * 1024 * 1024))
         .connect()
         .unwrap();
     c.subscription("/queue/a").id("sub-1").subscribe().unwrap();

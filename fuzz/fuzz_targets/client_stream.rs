@@ -140,7 +140,7 @@ fn drain(
                 }
             }
             Ok(Some(Event::Frame(f))) => check_frame(&f, limits),
-            Ok(Some(Event::Receipt(_) | Event::HeartBeat)) => {}
+            Ok(Some(_)) => {} // receipts, confirmations, heart-beats
             Err(e) if e.is_fatal() => return Err(e),
             Err(e) => assert!(
                 e.broker_error().is_some() || matches!(e, Error::Protocol(_)),

@@ -111,6 +111,9 @@ pub(crate) struct Conn {
     pub(crate) starved: bool,
     /// The queue this connection's last SEND filled up (see `Engine::may_read`).
     pub(crate) blocked_on: Option<Arc<str>>,
+    /// The connection ends because of an ERROR (not a DISCONNECT): a WebSocket says so in
+    /// its Close status.
+    pub(crate) errored: bool,
 }
 
 impl Conn {
@@ -128,6 +131,7 @@ impl Conn {
             next_ack: 1,
             starved: false,
             blocked_on: None,
+            errored: false,
         }
     }
 
@@ -257,6 +261,7 @@ impl Conn {
         }
         self.send(&f.with_body(format!("{message}\n")), now);
         self.phase = Phase::Closing;
+        self.errored = true;
     }
 
     /// The index of the subscription called `id`.

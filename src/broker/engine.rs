@@ -12,12 +12,20 @@ use super::queue::{is_topic, Consumer, Message, Pending, Queue};
 use crate::codec::{Item, Limits};
 
 /// The broker's settings.
+/// The shortest heart-beat interval the broker agrees to by default: a client that asks for
+/// 1 ms gets 100 ms (RabbitMQ's floor is 1 s; 100 ms keeps fast failure detection possible).
+pub(crate) const DEFAULT_HEART_BEAT_FLOOR_MS: u64 = 100;
+
+/// The longest by default: a day.
+pub(crate) const DEFAULT_HEART_BEAT_CEILING_MS: u64 = 86_400_000;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     /// login → passcode; empty: any login is accepted.
     pub(crate) users: HashMap<String, String>,
     pub(crate) max_queue_len: usize,
-    /// What the broker offers: (can send every, wants to receive every), in ms.
+    /// The heart-beat intervals the broker agrees to, in ms: (floor, ceiling). A client's
+    /// wish is clamped into this range; a client that asks for none gets none.
     pub(crate) heart_beat: (u64, u64),
     pub(crate) limits: Limits,
 }
@@ -27,7 +35,7 @@ impl Default for Config {
         Config {
             users: HashMap::new(),
             max_queue_len: 100_000,
-            heart_beat: (10_000, 10_000),
+            heart_beat: (DEFAULT_HEART_BEAT_FLOOR_MS, DEFAULT_HEART_BEAT_CEILING_MS),
             limits: Limits::default(),
         }
     }

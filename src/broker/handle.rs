@@ -80,26 +80,29 @@ impl Engine {
                 return Err("login failed".into());
             }
         }
-        let offer = self.cfg.heart_beat;
         let client = match (version, frame.get(header::HEART_BEAT)) {
             (Version::V1_0, _) | (_, None) => (0, 0),
             (_, Some(v)) => {
                 heartbeat::parse(v).ok_or_else(|| format!("invalid heart-beat {v:?}"))?
             }
         };
+        let offer = heartbeat::answer(client, self.cfg.heart_beat);
         let conn = self.conn_mut(id).ok_or("gone")?;
         conn.version = version;
         conn.decoder.set_version(version);
         conn.phase = Phase::Open;
         conn.heartbeat = HeartBeat::negotiate(client, offer, now);
-        let connected = Frame::new(Command::Connected)
+        let mut connected = Frame::new(Command::Connected)
             .with_header(header::VERSION, version.as_str())
             .with_header(
                 header::SERVER,
                 concat!("stompy/", env!("CARGO_PKG_VERSION")),
             )
-            .with_header(header::SESSION, &format!("session-{}", conn.session))
-            .with_header(header::HEART_BEAT, &format!("{},{}", offer.0, offer.1));
+            .with_header(header::SESSION, &format!("session-{}", conn.session));
+        if version != Version::V1_0 {
+            let hb = format!("{},{}", offer.0, offer.1);
+            connected.headers_mut().push(header::HEART_BEAT, &hb);
+        }
         conn.send(&connected, now);
         Ok(())
     }

@@ -8,6 +8,20 @@ pub(crate) fn parse(value: &str) -> Option<(u64, u64)> {
     Some((x.trim().parse().ok()?, y.trim().parse().ok()?))
 }
 
+/// The broker's `heart-beat` answer to a client that offered `(cx, cy)`: it sends every `cy`
+/// and expects the client every `cx`, each clamped into `(floor, ceiling)`; a `0` (none
+/// wanted, or none promised) stays `0`.
+pub(crate) fn answer(client: (u64, u64), (floor, ceiling): (u64, u64)) -> (u64, u64) {
+    let clamp = |ms: u64| {
+        if ms == 0 {
+            0
+        } else {
+            ms.clamp(floor, ceiling.max(floor))
+        }
+    };
+    (clamp(client.1), clamp(client.0))
+}
+
 /// The heart-beat clocks of one connection.
 #[derive(Debug)]
 pub(crate) struct HeartBeat {
@@ -112,6 +126,21 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn the_answer_follows_the_client_within_floor_and_ceiling() {
+        let limits = (100, 60_000);
+        let cases = [
+            ((0, 0), (0, 0)),           // none asked: none given
+            ((500, 500), (500, 500)),   // as asked
+            ((5000, 100), (100, 5000)), // sends at the client's wish, expects at its promise
+            ((1, 0), (0, 100)),         // below the floor
+            ((0, 3_600_000), (60_000, 0)),
+        ];
+        for (client, want) in cases {
+            assert_eq!(answer(client, limits), want, "{client:?}");
+        }
+    }
 
     #[test]
     fn parses_headers() {

@@ -132,10 +132,11 @@ impl Link {
         }
     }
 
-    /// Ends the layers (TLS `close_notify`, WebSocket Close) and the socket's sending side.
-    pub(crate) fn close_write(&mut self) {
+    /// Ends the layers (TLS `close_notify`, WebSocket Close: 1000 when `normal`, 1008 after
+    /// an ERROR) and the socket's sending side.
+    pub(crate) fn close_write(&mut self, normal: bool) {
         match self {
-            Link::Open(s) => s.close_layers(),
+            Link::Open(s) => s.close_layers(normal),
             #[cfg(feature = "websocket")]
             Link::Upgrading(_) => {}
         }

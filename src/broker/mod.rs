@@ -26,7 +26,7 @@
 //! println!("STOMP broker on {}", broker.addr());
 //! broker.shutdown();
 //!
-//! let broker = Broker::bind("127.0.0.1:0")?; // defaults: no logins, heart-beats 10 s
+//! let broker = Broker::bind("127.0.0.1:0")?; // defaults: no logins, heart-beats as clients ask
 //! drop(broker); // stops it too
 //! # Ok::<(), stompy::Error>(())
 //! ```
@@ -171,11 +171,18 @@ impl BrokerBuilder {
         self
     }
 
-    /// The broker's `heart-beat` offer in milliseconds: it can send every `send_ms` and wants
-    /// to hear from clients every `recv_ms` (0: not at all). The spec's negotiation picks the
-    /// intervals per connection.
-    pub fn heart_beat(mut self, send_ms: u64, recv_ms: u64) -> Self {
-        self.cfg.heart_beat = (send_ms, recv_ms);
+    /// The heart-beat intervals the broker agrees to, in milliseconds (default 100 ms to a
+    /// day). Each client gets the heart-beats it asks for in its CONNECT, clamped into
+    /// `min_ms..=max_ms`: the broker sends every `cy` (the client's wish to hear from it) and
+    /// expects the client every `cx`, and says so in CONNECTED, as RabbitMQ does. A client
+    /// that asks for none in a direction (`0`), or speaks STOMP 1.0, gets none.
+    ///
+    /// ```
+    /// let broker = stompy::broker::Broker::builder().heart_beat(1000, 60_000).bind("127.0.0.1:0")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn heart_beat(mut self, min_ms: u64, max_ms: u64) -> Self {
+        self.cfg.heart_beat = (min_ms, max_ms.max(min_ms));
         self
     }
 

@@ -323,12 +323,13 @@ impl Server {
     /// Closes a connection whose last frame (ERROR, RECEIPT) was written: the socket stops
     /// sending and drains input for a while, so that the peer reads the frame, not a reset.
     fn finish_conn(&mut self, id: usize, now: Instant) {
+        let errored = self.engine.conn_mut(id).is_some_and(|c| c.errored);
         self.engine.close(id, now);
         if let Some(mut sock) = self.socks.get_mut(id).and_then(Option::take) {
             if let Some(tcp) = sock.link.tcp_mut() {
                 let _ = self.poll.registry().deregister(tcp);
             }
-            sock.link.close_write();
+            sock.link.close_write(!errored);
             self.lingering.push((sock.link, now + LINGER));
         }
     }

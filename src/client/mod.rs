@@ -233,12 +233,33 @@ impl Drop for StompClient {
 }
 
 /// Options for [`StompClient::loop_with_options`].
+///
+/// ```
+/// use std::time::Duration;
+/// let opts = stompy::LoopOptions::default().timeout(Duration::from_secs(30));
+/// assert!(opts.transaction.is_none());
+/// ```
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct LoopOptions {
     /// Longest wait for each frame; past it the loop returns a [`Timeout::Recv`] error.
     pub timeout: Option<Duration>,
     /// Transaction id that the loop's auto-ACKs join.
     pub transaction: Option<String>,
+}
+
+impl LoopOptions {
+    /// Sets [`LoopOptions::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`LoopOptions::transaction`].
+    pub fn transaction(mut self, id: impl Into<String>) -> Self {
+        self.transaction = Some(id.into());
+        self
+    }
 }
 
 /// Something that names one or more broker addresses: a `&str`, `String`, `SocketAddr`,

@@ -23,14 +23,12 @@ use crate::error::Error;
 /// ```
 /// use std::time::Duration;
 /// use stompy::ReconnectPolicy;
-/// let p = ReconnectPolicy {
-///     give_up_after: Some(Duration::from_secs(120)),
-///     ..ReconnectPolicy::default()
-/// };
+/// let p = ReconnectPolicy::default().give_up_after(Some(Duration::from_secs(120)));
 /// assert_eq!(p.initial, Duration::from_millis(100));
 /// assert_eq!(p.attempts, Some(3));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
 pub struct ReconnectPolicy {
     /// Wait before the second round (`reconnect_sleep_initial`, 0.1 s).
     pub initial: Duration,
@@ -69,6 +67,42 @@ impl ReconnectPolicy {
             give_up_after: Some(Duration::ZERO),
             ..Self::default()
         }
+    }
+
+    /// Sets [`ReconnectPolicy::initial`].
+    pub fn initial(mut self, wait: Duration) -> Self {
+        self.initial = wait;
+        self
+    }
+
+    /// Sets [`ReconnectPolicy::increase`].
+    pub fn increase(mut self, factor: f64) -> Self {
+        self.increase = factor;
+        self
+    }
+
+    /// Sets [`ReconnectPolicy::jitter`].
+    pub fn jitter(mut self, fraction: f64) -> Self {
+        self.jitter = fraction;
+        self
+    }
+
+    /// Sets [`ReconnectPolicy::max`].
+    pub fn max(mut self, wait: Duration) -> Self {
+        self.max = wait;
+        self
+    }
+
+    /// Sets [`ReconnectPolicy::attempts`] (`None`: the first connect retries forever).
+    pub fn attempts(mut self, rounds: Option<u32>) -> Self {
+        self.attempts = rounds;
+        self
+    }
+
+    /// Sets [`ReconnectPolicy::give_up_after`] (`None`: a reconnect never gives up).
+    pub fn give_up_after(mut self, after: Option<Duration>) -> Self {
+        self.give_up_after = after;
+        self
     }
 
     /// The wait after `round` failed rounds (1 = after the first), jitter included.

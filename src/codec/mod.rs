@@ -27,7 +27,13 @@ pub use encode::{encode_frame, encode_heartbeat, encode_parts};
 
 /// Hard limits on what the peer may send, so that a hostile peer cannot make stompy allocate
 /// without bound. Each breach is a typed [`ProtocolError`](crate::ProtocolError).
+///
+/// ```
+/// let limits = stompy::Limits::default().max_body(1024 * 1024).max_headers(100);
+/// assert_eq!(limits.max_body, 1024 * 1024);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Limits {
     /// Longest command or header line, in bytes, escapes included. Default 64 KiB: far above
     /// any real header (ActiveMQ refuses 10 KB), far below memory trouble.
@@ -36,6 +42,26 @@ pub struct Limits {
     pub max_headers: usize,
     /// Largest body, in bytes. Default 128 MiB, RabbitMQ's `max_message_size`.
     pub max_body: usize,
+}
+
+impl Limits {
+    /// Sets [`Limits::max_header_line`].
+    pub fn max_header_line(mut self, bytes: usize) -> Self {
+        self.max_header_line = bytes;
+        self
+    }
+
+    /// Sets [`Limits::max_headers`].
+    pub fn max_headers(mut self, count: usize) -> Self {
+        self.max_headers = count;
+        self
+    }
+
+    /// Sets [`Limits::max_body`].
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
 }
 
 impl Default for Limits {

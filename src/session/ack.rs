@@ -8,6 +8,7 @@ use crate::frame::{header, Command, Frame, Headers, Version};
 
 /// How the broker expects messages of a subscription to be acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum AckMode {
     /// The broker considers a message delivered when it sends it. No ACKs.
     #[default]
@@ -55,6 +56,7 @@ impl FromStr for AckMode {
 
 /// One active subscription, as the session remembers it (to re-subscribe after a reconnect).
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Subscription {
     /// The subscription id.
     pub id: String,

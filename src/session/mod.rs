@@ -8,8 +8,7 @@
 //!
 //! Order of calls on each turn of a driver:
 //! 1. write out [`Session::output`] and report what went with [`Session::consume_output`];
-//! 2. feed what was read with [`Session::feed`] (or [`Session::decoder_mut`] then
-//!    [`Session::on_received`]);
+//! 2. feed what was read with [`Session::feed`];
 //! 3. drain [`Session::poll_event`] until it returns `Ok(None)`;
 //! 4. call [`Session::handle_timeout`] and sleep at most until [`Session::poll_timeout`].
 
@@ -47,7 +46,9 @@ const MAX_PENDING_RECEIPTS: usize = 65_536;
 /// oldest are forgotten.
 const MAX_UNSUBSCRIBED: usize = 4096;
 
-/// What a session needs to know to open a connection.
+/// What a session needs to know to open a connection. Start from `SessionConfig::default()`
+/// and set the fields that differ.
+#[non_exhaustive]
 #[derive(Clone)]
 pub struct SessionConfig {
     /// Protocol versions offered in `accept-version`, in any order.
@@ -98,6 +99,7 @@ impl Default for SessionConfig {
 
 /// What [`Session::poll_event`] reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// CONNECTED arrived: the session is open ([`Session::connected_frame`] has it).
     Connected,
@@ -115,6 +117,7 @@ pub enum Event {
 
 /// Where the session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Phase {
     /// Nothing sent yet.
     Idle,
@@ -313,12 +316,12 @@ impl Session {
 
     /// Keeps a copy of every frame written from now on, for [`Session::take_sent`] (used to
     /// tell listeners what was sent). Off by default: it costs a copy per frame.
-    pub fn record_sent(&mut self, on: bool) {
+    pub(crate) fn record_sent(&mut self, on: bool) {
         self.sent_log = on.then(Vec::new);
     }
 
     /// The frames written since the last call (empty unless [`Session::record_sent`] is on).
-    pub fn take_sent(&mut self) -> Vec<Frame> {
+    pub(crate) fn take_sent(&mut self) -> Vec<Frame> {
         self.sent_log
             .as_mut()
             .map(std::mem::take)
@@ -611,7 +614,12 @@ impl Session {
     ///
     /// # Errors
     /// As [`Session::send_parts`].
-    pub fn send_to(&mut self, destination: &str, body: &[u8], now: Instant) -> Result<(), Error> {
+    pub(crate) fn send_to(
+        &mut self,
+        destination: &str,
+        body: &[u8],
+        now: Instant,
+    ) -> Result<(), Error> {
         let cached = &self.send_head;
         if cached.version != Some(self.version)
             || !self.cfg.auto_content_length
@@ -763,7 +771,7 @@ impl Session {
     // ---- input ---------------------------------------------------------------------------
 
     /// The decoder, for reading straight into its buffer. Call [`Session::on_received`] after.
-    pub fn decoder_mut(&mut self) -> &mut Decoder {
+    pub(crate) fn decoder_mut(&mut self) -> &mut Decoder {
         &mut self.decoder
     }
 
@@ -958,7 +966,7 @@ impl Session {
     /// queued, at the time given then; a driver that passes a cached time there calls this
     /// after each write so that the clock stays exact. A time earlier than one already
     /// recorded changes nothing.
-    pub fn on_sent(&mut self, now: Instant) {
+    pub(crate) fn on_sent(&mut self, now: Instant) {
         self.heart_beat.on_sent(now);
     }
 

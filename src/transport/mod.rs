@@ -80,19 +80,23 @@ impl Stream {
     /// Closes the layers as far as the socket takes it now (TLS `close_notify`, WebSocket
     /// Close), then the socket.
     pub(crate) fn shutdown(&mut self) {
-        self.close_layers();
+        self.close_layers(true);
         let _ = self.tcp_mut().shutdown(std::net::Shutdown::Both);
     }
 
-    /// Closes the layers as far as the socket takes it now, leaving the socket open.
-    pub(crate) fn close_layers(&mut self) {
+    /// Closes the layers as far as the socket takes it now, leaving the socket open. A
+    /// WebSocket Close says 1000 (normal) when `normal`, else 1008 (policy violation: the
+    /// STOMP peer was refused with an ERROR).
+    pub(crate) fn close_layers(&mut self, normal: bool) {
         match self {
             Stream::Tcp(_) => {}
             #[cfg(feature = "tls")]
             Stream::Tls(t) => t.close(),
             #[cfg(feature = "websocket")]
-            Stream::Ws(w) => w.close(),
+            Stream::Ws(w) => w.close(normal),
         }
+        #[cfg(not(feature = "websocket"))]
+        let _ = normal;
     }
 }
 

@@ -136,10 +136,21 @@ impl WsStream {
         }
     }
 
-    /// Starts the closing handshake, as far as the socket takes it now.
-    pub(crate) fn close(&mut self) {
+    /// Starts the closing handshake, as far as the socket takes it now, with status 1000
+    /// (normal) or 1008 (policy violation).
+    pub(crate) fn close(&mut self, normal: bool) {
+        use tungstenite::protocol::frame::coding::CloseCode;
+        use tungstenite::protocol::CloseFrame;
         if self.ws.can_write() {
-            let _ = self.ws.close(None);
+            let code = if normal {
+                CloseCode::Normal
+            } else {
+                CloseCode::Policy
+            };
+            let _ = self.ws.close(Some(CloseFrame {
+                code,
+                reason: "".into(),
+            }));
         }
         let _ = self.flush_ws();
     }

@@ -34,10 +34,7 @@ impl Peer {
     pub(crate) fn raw(addr: SocketAddr) -> Peer {
         let stream = TcpStream::connect(addr).expect("connect to broker");
         stream.set_nodelay(true).unwrap();
-        let limits = Limits {
-            max_body: 64 << 20,
-            ..Limits::default()
-        };
+        let limits = Limits::default().max_body(64 << 20);
         Peer {
             stream,
             dec: Decoder::new(Version::V1_0, limits),

@@ -38,10 +38,8 @@ impl ConnOpts {
     pub(crate) fn builder(&self) -> Result<ClientBuilder, CliError> {
         let addresses = self.addresses()?;
         let tls = addresses.iter().any(|a| a.scheme.is_tls());
-        let policy = ReconnectPolicy {
-            attempts: (self.reconnect_attempts > 0).then_some(self.reconnect_attempts),
-            ..ReconnectPolicy::default()
-        };
+        let attempts = (self.reconnect_attempts > 0).then_some(self.reconnect_attempts);
+        let policy = ReconnectPolicy::default().attempts(attempts);
         let mut b = StompClient::builder()
             .addresses(addresses)?
             .reconnect_policy(policy)

@@ -20,10 +20,12 @@ fn negotiates_the_highest_common_version() {
     assert_eq!(c.get("version"), Some("1.2"));
     assert!(c.get("server").unwrap().starts_with("stompy/"));
     assert!(c.get("session").is_some());
-    assert_eq!(c.get("heart-beat"), Some("10000,10000"));
+    assert_eq!(c.get("heart-beat"), Some("0,0"), "none asked, none given");
     let id = h.engine.open(h.now);
-    h.cmd(id, Command::Connect, &[]);
-    assert_eq!(h.one(id).get("version"), Some("1.0"));
+    h.cmd(id, Command::Connect, &[("heart-beat", "500,500")]);
+    let c = h.one(id);
+    assert_eq!(c.get("version"), Some("1.0"));
+    assert_eq!(c.get("heart-beat"), None, "STOMP 1.0 has no heart-beats");
     assert_eq!(h.engine.conn(id).unwrap().version, Version::V1_0);
 }
 
