@@ -414,14 +414,7 @@ fn logins_are_checked() {
 fn the_binary_serves_clients() {
     use std::io::BufRead;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stompy-broker"))
-        .args([
-            "--listen",
-            "127.0.0.1:0",
-            "--user",
-            "u:p",
-            "--heart-beat",
-            "0,0",
-        ])
+        .args(["--listen", "127.0.0.1:0", "--user", "u:p"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -434,7 +427,11 @@ fn the_binary_serves_clients() {
     let url = line.trim().rsplit(' ').next().unwrap();
     let addr = url.rsplit("://").next().unwrap().parse().unwrap();
     let (mut p, connected) = Peer::connect_with(addr, "1.2", &[("login", "u"), ("passcode", "p")]);
-    assert_eq!(connected.get("heart-beat"), Some("0,0"));
+    assert_eq!(
+        connected.get("heart-beat"),
+        Some("0,0"),
+        "none asked for, none given"
+    );
     p.with_receipt(Command::Send, &[("destination", "/queue/bin")]);
     child.kill().unwrap();
     child.wait().unwrap();

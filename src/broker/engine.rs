@@ -257,7 +257,7 @@ impl Engine {
     /// `max_queue_len`: the server then leaves its input unread (producer flow control).
     pub(crate) fn may_read(&self, id: usize) -> bool {
         let blocked = self.conn(id).and_then(|c| c.blocked_on.as_deref());
-        blocked.map_or(true, |d| self.queue_len(d) < self.cfg.max_queue_len.max(1))
+        blocked.is_none_or(|d| self.queue_len(d) < self.cfg.max_queue_len.max(1))
     }
 
     /// Connections whose flow-control block was lifted since the last call (their queue

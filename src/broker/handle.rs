@@ -297,7 +297,7 @@ fn find_delivery(conn: &super::conn::Conn, frame: &Frame) -> Option<(Arc<str>, u
     let by_message = |msg_id: u64, wanted: Option<&str>| {
         conn.subs
             .iter()
-            .filter(|s| wanted.map_or(true, |w| &*s.id == w))
+            .filter(|s| wanted.is_none_or(|w| &*s.id == w))
             .find_map(|s| {
                 s.unacked
                     .iter()

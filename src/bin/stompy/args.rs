@@ -128,25 +128,9 @@ pub(crate) enum Cmd {
     Broker(BrokerArgs),
 }
 
+/// The broker's options: the same command line as `stompy-broker`.
 #[cfg(feature = "broker")]
-#[derive(Debug, Args)]
-pub(crate) struct BrokerArgs {
-    /// Address to listen on (port 0 picks a free port; the address is printed).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:61613")]
-    pub(crate) listen: String,
-
-    /// Accepted login, NAME:PASSCODE (repeatable); with none, any login is accepted.
-    #[arg(long = "user", value_name = "NAME:PASSCODE", value_parser = parse_header)]
-    pub(crate) users: Vec<(String, String)>,
-
-    /// Most messages kept per queue while no consumer takes them.
-    #[arg(long, default_value_t = 100_000)]
-    pub(crate) max_queue_len: usize,
-
-    /// Heart-beats offered in milliseconds (0: none).
-    #[arg(long, value_name = "SEND_MS,RECV_MS", default_value = "10000,10000")]
-    pub(crate) heartbeats: HeartBeats,
-}
+pub(crate) use crate::broker_cli::BrokerCli as BrokerArgs;
 
 #[derive(Debug, Args)]
 pub(crate) struct SendArgs {

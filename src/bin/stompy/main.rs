@@ -3,6 +3,9 @@
 mod args;
 #[cfg(feature = "broker")]
 mod broker;
+#[cfg(feature = "broker")]
+#[path = "../shared/broker_cli.rs"]
+mod broker_cli;
 mod commands;
 mod connect;
 mod error;
