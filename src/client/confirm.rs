@@ -62,19 +62,10 @@ impl StompClient {
         }
         let now = self.recent();
         self.session.send_confirmed(frame, now)?;
-        match self.flush_after_send() {
-            Err(e) if e.is_fatal() => {
-                // The frame is kept, and sent again on the next connection.
-                let reconnect = self.cfg.auto_reconnect;
-                self.lost_now(clone_error(&e));
-                if reconnect {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
-            other => other,
-        }
+        // A write that finds the connection gone: the frame is kept, and sent again on the
+        // next connection.
+        let res = self.flush_after_send();
+        self.ride_out_lost_write(res)
     }
 
     /// Waits until every confirmed send so far is confirmed. Frames that arrive meanwhile are

@@ -330,6 +330,23 @@ impl StompClient {
         }
     }
 
+    /// After a write that nothing is lost by retrying (an auto-ACK, a kept confirmed send):
+    /// when it found the connection gone, the connection is dropped, and with auto-reconnect
+    /// that is no error (the next call reconnects).
+    pub(super) fn ride_out_lost_write(&mut self, res: Result<(), Error>) -> Result<(), Error> {
+        match res {
+            Err(e) if e.is_fatal() && self.conn.is_some() => {
+                self.lost_now(clone_error(&e));
+                if self.cfg.auto_reconnect {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
+            other => other,
+        }
+    }
+
     /// Sends any heart-beat that is due and checks the broker's, without waiting: call it
     /// during long work between pulls so the connection stays alive.
     ///

@@ -112,18 +112,8 @@ impl StompClient {
     /// connection is dropped (the broker redelivers the message) and `Ok`: the call goes on
     /// and reconnects, with auto-reconnect.
     pub(super) fn send_due_ack(&mut self) -> Result<(), Error> {
-        match self.send_pending_ack() {
-            Err(e) if e.is_fatal() && self.conn.is_some() => {
-                let reconnect = self.cfg.auto_reconnect;
-                self.lost_now(clone_error(&e));
-                if reconnect {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
-            other => other,
-        }
+        let res = self.send_pending_ack();
+        self.ride_out_lost_write(res)
     }
 
     /// Forgets the pending auto-ACKs of a subscription that ended.
