@@ -341,9 +341,16 @@ impl PartialEq for Headers {
 
 impl Eq for Headers {}
 
+/// `passcode` values show as `***`: a CONNECT frame can be logged without its secret.
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
+        let shown = |(k, v): (&str, &str)| {
+            (
+                k.to_owned(),
+                if k == header::PASSCODE { "***" } else { v }.to_owned(),
+            )
+        };
+        f.debug_list().entries(self.iter().map(shown)).finish()
     }
 }
 

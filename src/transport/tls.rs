@@ -363,5 +363,24 @@ mod tests {
     fn debug_hides_the_key() {
         let s = format!("{:?}", TlsConfig::new().server_name("x"));
         assert!(s.contains("server_name: Some(\"x\")"), "{s}");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["client".to_owned()]).unwrap();
+        let cert = params.self_signed(&key).unwrap().pem();
+        let key_pem = key.serialize_pem();
+        let cfg = TlsConfig::new().client_cert_pem(cert, &key_pem).unwrap();
+        let der = format!("{:?}", &key.serialize_der()[..24]);
+        assert!(
+            format!("{cfg:?}").contains("client_cert: Some(1)"),
+            "{cfg:?}"
+        );
+        for s in [format!("{cfg:?}"), format!("{cfg:#?}")] {
+            assert!(
+                !s.contains("PRIVATE") && !s.contains(&der[1..der.len() - 1]),
+                "{s}"
+            );
+            for line in key_pem.lines().filter(|l| !l.starts_with("-----")) {
+                assert!(!s.contains(line), "{s}");
+            }
+        }
     }
 }

@@ -22,8 +22,9 @@ pub(crate) struct Cli {
     pub(crate) command: Option<Cmd>,
 }
 
-/// How to reach and log in to the broker.
-#[derive(Debug, Clone, Args)]
+/// How to reach and log in to the broker. `Debug` shows no password (nor a URL, which may
+/// hold one).
+#[derive(Clone, Args)]
 pub(crate) struct ConnOpts {
     /// Broker host name or address.
     #[arg(short = 'H', long, default_value = "127.0.0.1")]
@@ -36,7 +37,7 @@ pub(crate) struct ConnOpts {
     /// Broker URL instead of host and port: stomp://user:pass@host:port, stomp+ssl://,
     /// ws://host:port/ws, wss://. Repeat it for a failover list, tried in order. Given (here
     /// or in STOMP_URL), it takes the place of --host and --port.
-    #[arg(long, env = "STOMP_URL")]
+    #[arg(long, env = "STOMP_URL", hide_env_values = true)]
     pub(crate) url: Vec<String>,
 
     /// Login.
@@ -223,6 +224,19 @@ pub(crate) fn parse_header(s: &str) -> Result<(String, String), String> {
 pub(crate) fn parse_ack_mode(s: &str) -> Result<AckMode, String> {
     s.parse::<AckMode>()
         .map_err(|_| format!("expected auto, client or client-individual, got {s:?}"))
+}
+
+impl std::fmt::Debug for ConnOpts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnOpts")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("urls", &self.url.len())
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("vhost", &self.vhost)
+            .finish_non_exhaustive()
+    }
 }
 
 #[cfg(test)]

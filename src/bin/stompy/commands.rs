@@ -64,7 +64,7 @@ pub(crate) fn listen(conn: &ConnOpts, args: &ListenArgs) -> Result<(), CliError>
     }
     sub.subscribe()?;
     let mut seen = 0u64;
-    while args.count.map_or(true, |n| seen < n) {
+    while args.count.is_none_or(|n| seen < n) {
         let Some(frame) = next(&mut client, args.timeout)? else {
             break;
         };
