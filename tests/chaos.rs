@@ -41,6 +41,8 @@ struct Counts {
     confirmed: usize,
     received: usize,
     duplicates: usize,
+    /// Duplicates the broker flagged `redelivered:true`; the others can only be resends.
+    redelivered: usize,
     lost: usize,
     /// The longest the consumer waited for a message, not counting the time the fault took
     /// (a broker's restart): how long the clients took to resume.
@@ -83,7 +85,7 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
     let (received, fault_done) = (progress.clone(), faulted.clone());
     let consuming = thread::spawn(move || {
         let mut seen = HashSet::new();
-        let (mut duplicates, mut longest) = (0, Duration::ZERO);
+        let (mut duplicates, mut redelivered, mut longest) = (0, 0, Duration::ZERO);
         let mut last = Instant::now();
         while seen.len() < TOTAL {
             let f = match consumer.recv_timeout(PATIENCE) {
@@ -104,6 +106,7 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
             let n: usize = f.text().unwrap().parse().unwrap();
             if !seen.insert(n) {
                 duplicates += 1;
+                redelivered += usize::from(f.is_redelivered());
             }
             received.store(seen.len(), Ordering::SeqCst);
             if seen.len() == FAULT_AT {
@@ -116,7 +119,8 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
         }
         let _ = consumer.recv_timeout(Duration::from_millis(100)); // ACKs the last one
         let _ = consumer.disconnect();
-        (seen.len(), duplicates, longest, consumer.reconnect_count())
+        let again = consumer.reconnect_count();
+        (seen.len(), (duplicates, redelivered), longest, again)
     });
 
     let publish_to = addresses.clone();
@@ -152,24 +156,28 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
     fault(&queue);
     faulted.store(true, Ordering::SeqCst);
     let (confirmed, published_again) = publishing.join().expect("publisher");
-    let (received, duplicates, longest_pause, consumed_again) = consuming.join().expect("consumer");
+    let (received, (duplicates, redelivered), longest_pause, consumed_again) =
+        consuming.join().expect("consumer");
     let counts = Counts {
         sent: TOTAL,
         confirmed,
         received,
         duplicates,
+        redelivered,
         lost: TOTAL - received,
         resume: longest_pause,
         reconnects: (published_again, consumed_again),
     };
     let c = &counts;
     eprintln!(
-        "chaos [{name}]: sent {} confirmed {} received {} (distinct) duplicates {} lost {}; \
+        "chaos [{name}]: sent {} confirmed {} received {} (distinct) duplicates {} ({} flagged \
+         redelivered) lost {}; \
          resumed within {:?}; reconnects: publisher {}, consumer {}",
         c.sent,
         c.confirmed,
         c.received,
         c.duplicates,
+        c.redelivered,
         c.lost,
         c.resume,
         c.reconnects.0,
@@ -186,9 +194,10 @@ fn assert_nothing_lost(c: &Counts) {
         "{c:?}"
     );
     assert!(c.reconnects.1 > 0, "the fault reached the consumer: {c:?}");
-    // A duplicate is a redelivery (at most the consumer's prefetch) or a resend (at most
-    // the confirm window) per fault.
-    assert!(c.duplicates <= 200 + 1024, "{c:?}");
+    // A duplicate is a redelivery, which the broker flags (RabbitMQ also redelivers after a
+    // crash what was ACKed just before it, since it writes ACKs lazily), or a resend of a
+    // send whose receipt did not come: at most one confirm window per fault.
+    assert!(c.duplicates - c.redelivered <= 1024, "{c:?}");
 }
 
 #[test]
