@@ -490,20 +490,20 @@ impl Frame {
         match charset.to_ascii_lowercase().as_str() {
             "utf-8" | "utf8" => std::str::from_utf8(&self.body)
                 .map(Cow::Borrowed)
-                .map_err(|e| Error::Body(format!("body is not valid UTF-8: {e}"))),
+                .map_err(|e| Error::body_caused("body is not valid UTF-8", e)),
             "us-ascii" | "ascii" => {
                 if self.body.is_ascii() {
                     Ok(Cow::Borrowed(
                         std::str::from_utf8(&self.body).expect("ascii is utf-8"),
                     ))
                 } else {
-                    Err(Error::Body("body is not valid US-ASCII".into()))
+                    Err(Error::body("body is not valid US-ASCII"))
                 }
             }
             "iso-8859-1" | "latin1" | "latin-1" => {
                 Ok(Cow::Owned(self.body.iter().map(|&b| b as char).collect()))
             }
-            other => Err(Error::Body(format!("unsupported charset {other:?}"))),
+            other => Err(Error::body(format!("unsupported charset {other:?}"))),
         }
     }
 
@@ -520,8 +520,7 @@ impl Frame {
     /// # Errors
     /// [`Error::Body`] when the body is not JSON of that shape.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.body)
-            .map_err(|e| Error::Body(format!("invalid JSON body: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| Error::body_caused("invalid JSON body", e))
     }
 }
 

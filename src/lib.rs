@@ -61,7 +61,7 @@ pub use client::{
     SendBuilder, Stats, StatsListener, StompClient, SubscribeBuilder, Transaction,
 };
 pub use codec::Limits;
-pub use error::{BrokerError, Error, ProtocolError, Timeout};
+pub use error::{BrokerError, ContextError, Error, ErrorChain, ProtocolError, Timeout};
 pub use frame::{header, Command, Frame, Headers, Version};
 pub use session::{AckMode, AckToken, Subscription};
 #[cfg(feature = "tls")]

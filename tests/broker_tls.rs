@@ -32,7 +32,8 @@ fn connect(port: u16, tls: TlsConfig) -> Result<StompClient, Error> {
 #[track_caller]
 fn tls_error(r: Result<StompClient, Error>) -> String {
     match r {
-        Err(Error::Tls(m)) => {
+        Err(e @ Error::Tls(_)) => {
+            let m = e.report().to_string();
             eprintln!("refused as expected: {m}");
             m
         }

@@ -129,6 +129,7 @@ fn an_invalid_address_never_repeats_its_password() {
         assert_hidden("the builder's error", &err.to_string());
         let err = StompClient::connect(url.as_str()).unwrap_err();
         assert_hidden("connect's error", &err.to_string());
+        assert_hidden("connect's error chain", &err.report().to_string());
     }
 }
 
@@ -272,6 +273,7 @@ mod live {
             .connect()
             .unwrap_err();
         assert_hidden("the error", &err.to_string());
+        assert_hidden("the error chain", &err.report().to_string());
         assert_hidden("the error's Debug", &format!("{err:?}"));
         assert_hidden("PrintingListener", &out.text());
         assert_hidden("the log", &LOG.lock().unwrap());

@@ -43,7 +43,8 @@ fn trust_brokers() -> TlsConfig {
 #[track_caller]
 fn tls_message(r: Result<StompClient, Error>) -> String {
     match r {
-        Err(Error::Tls(m)) => {
+        Err(e @ Error::Tls(_)) => {
+            let m = e.report().to_string();
             eprintln!("refused as expected: {m}");
             m
         }

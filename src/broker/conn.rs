@@ -100,6 +100,9 @@ pub(crate) struct Conn {
     pub(crate) decoder: Decoder,
     out: Vec<u8>,
     out_pos: usize,
+    /// Output from this offset on waits for the store's commit (`Engine::commit`, which the
+    /// server runs before it writes anything).
+    hold: Option<usize>,
     pub(crate) version: Version,
     pub(crate) phase: Phase,
     pub(crate) session: u64,
@@ -122,6 +125,7 @@ impl Conn {
             decoder: Decoder::new(Version::V1_0, limits),
             out: Vec::new(),
             out_pos: 0,
+            hold: None,
             version: Version::V1_0,
             phase: Phase::AwaitConnect,
             session,
@@ -158,6 +162,10 @@ impl Conn {
 
     /// Writes queued output to `w` until it is all written or `w` would block.
     pub(crate) fn write_to(&mut self, w: &mut dyn Write) -> io::Result<usize> {
+        debug_assert!(
+            self.hold.is_none(),
+            "output written before the store's commit"
+        );
         let mut total = 0;
         while self.out_pos < self.out.len() {
             match w.write(&self.out[self.out_pos..]) {
@@ -246,6 +254,30 @@ impl Conn {
             let len = self.out.len() - at;
             self.out[mark..].rotate_right(len);
         }
+    }
+
+    /// Makes the output from `mark` (an [`Conn::output_mark`]) on wait for the store's commit;
+    /// true when nothing waited yet.
+    pub(crate) fn hold_output_from(&mut self, mark: usize) -> bool {
+        let first = self.hold.is_none();
+        let mark = mark.max(self.out_pos);
+        self.hold = Some(self.hold.map_or(mark, |h| h.min(mark)));
+        first
+    }
+
+    /// The commit succeeded: the output that waited for it may go.
+    pub(crate) fn release_output(&mut self) {
+        self.hold = None;
+    }
+
+    /// The commit failed: drops the output that waited for it (the RECEIPTs that would have
+    /// confirmed what was not stored, and what followed them), sends an ERROR instead and
+    /// closes.
+    pub(crate) fn fail_held_output(&mut self, message: &str, now: Instant) {
+        if let Some(hold) = self.hold.take() {
+            self.out.truncate(hold.max(self.out_pos));
+        }
+        self.send_error(message, None, now);
     }
 
     /// Queues an ERROR and stops handling input: the connection closes once it is flushed.

@@ -6,9 +6,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{Conn, Delivery, Phase, READ_PAUSE};
+use super::conn::{AckMode, Conn, Delivery, Phase, READ_PAUSE};
 use super::heartbeat::Due;
 use super::queue::{is_topic, Consumer, Message, Pending, Queue};
+use super::store::{is_persistent, Durable};
 use crate::codec::{Item, Limits};
 
 /// The broker's settings.
@@ -46,6 +47,8 @@ impl Default for Config {
 pub(crate) struct Stored {
     pub(crate) queues: Vec<(Arc<str>, VecDeque<Pending>)>,
     pub(crate) next_msg: u64,
+    /// The id of the store whose records the messages' `durable` numbers name, if any.
+    pub(crate) store_id: Option<u128>,
 }
 
 /// Topic output above this many bytes makes the broker drop topic messages for that connection.
@@ -61,11 +64,23 @@ pub(crate) struct Engine {
     pub(super) topics: HashMap<Arc<str>, Vec<Consumer>>,
     pub(super) next_msg: u64,
     next_session: u64,
+    /// The data directory's store, when the broker has one (persistent messages).
+    pub(super) durable: Option<Durable>,
+    /// Without a store: the store the messages' `durable` numbers came from (a hand-over
+    /// from a broker with a data directory), handed on by [`Engine::into_stored`].
+    origin_store: Option<u128>,
 }
 
 impl Engine {
-    /// An engine holding `stored` messages.
+    /// An engine holding `stored` messages, without a store.
+    #[cfg(test)]
     pub(crate) fn new(cfg: Config, stored: Stored) -> Self {
+        Self::with_store(cfg, stored, None)
+    }
+
+    /// An engine holding `stored` messages, keeping persistent ones in `durable` (see
+    /// `store::recover`, which makes both).
+    pub(crate) fn with_store(cfg: Config, stored: Stored, durable: Option<Durable>) -> Self {
         let mut queues = HashMap::new();
         for (name, messages) in stored.queues {
             let q: &mut Queue = queues.entry(name).or_default();
@@ -79,6 +94,63 @@ impl Engine {
             topics: HashMap::new(),
             next_msg: stored.next_msg.max(1),
             next_session: 1,
+            origin_store: stored.store_id.filter(|_| durable.is_none()),
+            durable,
+        }
+    }
+
+    /// The end of a turn, before any output is written: writes the persistent messages that
+    /// entered queues and those consumed since the last commit, in one durable transaction
+    /// (group commit), then lets out the output that waited for it (the RECEIPTs of the frames
+    /// that changed the store). A failed commit closes those connections with an ERROR
+    /// instead; what waited is not sent. Without a store, nothing to do.
+    pub(crate) fn commit(&mut self, now: Instant) {
+        let Some(d) = self.durable.as_mut() else {
+            return;
+        };
+        if !d.is_dirty() {
+            return;
+        }
+        let result = d.commit();
+        let mut held = std::mem::take(&mut d.held);
+        if let Err(e) = &result {
+            log::error!("broker store {}: commit failed: {e}", d.path().display());
+        }
+        for &id in &held {
+            let Some(conn) = self.conn_mut(id) else {
+                continue;
+            };
+            match &result {
+                Ok(()) => conn.release_output(),
+                Err(e) => {
+                    let text = format!("persistent messages could not be stored: {e}");
+                    conn.fail_held_output(&text, now);
+                }
+            }
+        }
+        held.clear();
+        if let Some(d) = self.durable.as_mut() {
+            d.held = held; // keeps the allocation
+        }
+    }
+
+    /// True when [`Engine::commit`] has work: the server then turns again without waiting.
+    pub(crate) fn needs_commit(&self) -> bool {
+        self.durable.as_ref().is_some_and(Durable::is_dirty)
+    }
+
+    /// How many changes the store has seen (`None`: no store); see [`Engine::hold_output`].
+    pub(super) fn store_changes(&self) -> Option<u64> {
+        self.durable.as_ref().map(Durable::changes)
+    }
+
+    /// Makes connection `id`'s output from `mark` on wait for the next commit.
+    pub(super) fn hold_output(&mut self, id: usize, mark: usize) {
+        let (Some(conn), Some(d)) = (self.conns.get_mut(id), self.durable.as_mut()) else {
+            return;
+        };
+        if conn.as_mut().is_some_and(|c| c.hold_output_from(mark)) {
+            d.held.push(id);
         }
     }
 
@@ -202,6 +274,7 @@ impl Engine {
             return;
         };
         let conns = &mut self.conns;
+        let mut durable = self.durable.as_mut();
         while !q.messages.is_empty() {
             let ready = |c: &Consumer| match conns[c.conn].as_mut() {
                 Some(conn) if !conn.can_deliver() => {
@@ -220,7 +293,12 @@ impl Engine {
                 return;
             };
             if let Some(i) = conn.sub_index(&c.sub) {
+                let consumed = p.msg.durable.filter(|_| conn.subs[i].mode == AckMode::Auto);
                 conn.deliver(i, p, now);
+                // Delivered in auto mode: consumed.
+                if let (Some(seq), Some(d)) = (consumed, durable.as_mut()) {
+                    d.remove(seq);
+                }
             }
         }
     }
@@ -235,9 +313,24 @@ impl Engine {
             return Ok(());
         }
         let max = self.cfg.max_queue_len.max(1);
+        let mut msg = msg;
+        // A persistent message is kept from this turn's commit on, in queue order.
+        let durable = self
+            .durable
+            .as_mut()
+            .filter(|_| is_persistent(&msg.headers));
+        let msg = match durable {
+            Some(d) => {
+                msg.durable = Some(d.next_seq());
+                let msg = Arc::new(msg);
+                d.put(msg.clone());
+                msg
+            }
+            None => Arc::new(msg),
+        };
         let q = self.queues.entry(dest.clone()).or_default();
         q.messages.push_back(Pending {
-            msg: Arc::new(msg),
+            msg,
             redelivered: false,
         });
         self.dispatch(&dest, now);
@@ -359,12 +452,14 @@ impl Engine {
             .min()
     }
 
-    /// Closes every connection (un-ACKed messages return to their queues) and returns what
-    /// the queues hold.
+    /// Closes every connection (un-ACKed messages return to their queues), commits and closes
+    /// the store, and returns what the queues hold.
     pub(crate) fn into_stored(mut self, now: Instant) -> Stored {
         for id in self.conn_ids() {
             self.close(id, now);
         }
+        self.commit(now);
+        let store_id = self.durable.take().map(|d| d.id()).or(self.origin_store);
         let queues = self
             .queues
             .into_iter()
@@ -374,6 +469,7 @@ impl Engine {
         Stored {
             queues,
             next_msg: self.next_msg,
+            store_id,
         }
     }
 }

@@ -22,6 +22,7 @@ impl Engine {
         let command = frame.command();
         let receipt = frame.get(header::RECEIPT).map(str::to_owned);
         let mark = self.conn(id).map_or(0, |c| c.output_mark());
+        let changes = self.store_changes();
         let result = match (phase, command) {
             (Phase::AwaitConnect, Command::Connect | Command::Stomp) => {
                 self.on_connect(id, &frame, now)
@@ -39,6 +40,8 @@ impl Engine {
             (_, Command::Disconnect) => Ok(()),
             (_, c) => Err(format!("{c} is a server frame")),
         };
+        // The frame changed the store: its RECEIPT (and what follows) waits for the commit.
+        let hold = changes.is_some() && self.store_changes() != changes;
         let Some(conn) = self.conn_mut(id) else {
             return;
         };
@@ -50,6 +53,9 @@ impl Engine {
                 }
                 if command == Command::Disconnect {
                     conn.phase = Phase::Closing;
+                }
+                if hold {
+                    self.hold_output(id, mark);
                 }
             }
         }
@@ -117,6 +123,7 @@ impl Engine {
             destination,
             headers,
             body,
+            durable: None,
         };
         self.next_msg += 1;
         match tx {
@@ -238,6 +245,11 @@ impl Engine {
         let dest = s.destination.clone();
         if nack {
             self.requeue(taken, now);
+        } else if let Some(d) = self.durable.as_mut() {
+            // ACKed: consumed.
+            for seq in taken.iter().filter_map(|t| t.msg.durable) {
+                d.remove(seq);
+            }
         }
         self.dispatch(&dest, now);
     }

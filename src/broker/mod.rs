@@ -58,6 +58,12 @@
 //! - NACK, UNSUBSCRIBE and a lost connection put un-ACKed queue messages back at the head of
 //!   their queue, flagged redelivered; un-ACKed topic messages are dropped.
 //! - Transactions hold SEND, ACK and NACK until COMMIT; ABORT or disconnect drops them.
+//! - With a data directory ([`BrokerBuilder::data_dir`], `stompy-broker --data-dir DIR`),
+//!   queue messages sent with `persistent:true` survive a crash: each is on disk (a redb
+//!   file, one `fsync` per turn of the event loop for all connections) before its RECEIPT goes
+//!   out, until it is ACKed (in `auto` mode: delivered), and is back in its queue, in order,
+//!   after a restart. Everything else stays in memory only; without a data directory nothing
+//!   touches the disk.
 //! - Every frame with a `receipt` header gets its RECEIPT, ahead of the messages that frame
 //!   released (a SUBSCRIBE's backlog, what an ACK or NACK let through). A protocol violation
 //!   gets an ERROR (with `message`, `receipt-id`, a short text body) and the connection closes.
@@ -93,6 +99,7 @@ mod link;
 mod listener;
 mod queue;
 mod server;
+mod store;
 #[cfg(test)]
 mod tests;
 #[cfg(feature = "tls")]
@@ -106,6 +113,7 @@ pub use tls::BrokerTls;
 use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::sync::mpsc::{self, Sender};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -128,6 +136,7 @@ impl Broker {
         BrokerBuilder {
             cfg: Config::default(),
             state: None,
+            data_dir: None,
             listeners: Vec::new(),
             #[cfg(feature = "tls")]
             tls: None,
@@ -148,6 +157,7 @@ impl Broker {
 pub struct BrokerBuilder {
     cfg: Config,
     state: Option<BrokerState>,
+    data_dir: Option<PathBuf>,
     listeners: Vec<Wanted>,
     #[cfg(feature = "tls")]
     tls: Option<BrokerTls>,
@@ -196,6 +206,48 @@ impl BrokerBuilder {
     /// ([`BrokerHandle::shutdown_keep_state`]).
     pub fn state(mut self, state: BrokerState) -> Self {
         self.state = Some(state);
+        self
+    }
+
+    /// Keeps persistent messages in `dir` (created if needed; one broker at a time), so that
+    /// they survive a crash or restart. Without it (the default) nothing touches the disk.
+    ///
+    /// A message sent with the header `persistent:true` to a queue (any destination but
+    /// `/topic/…`) is on disk before its RECEIPT is sent, and stays there until it is consumed:
+    /// ACKed in the `client` and `client-individual` modes, delivered in `auto` mode. A SEND
+    /// inside a transaction is stored at COMMIT (whose RECEIPT waits likewise), and an ACK's
+    /// RECEIPT waits until the ACK is on disk too. Topic messages and messages without the
+    /// header stay in memory only.
+    ///
+    /// Writes are group commits: the frames handled in one turn of the event loop, from all
+    /// connections, are written in one transaction with one `fsync`, and the RECEIPTs they
+    /// asked for go out after it. A message consumed in the same turn it arrived is never
+    /// written. If a commit fails, the connections whose frames it carried get an ERROR
+    /// instead of their RECEIPTs and are closed.
+    ///
+    /// At start, every message of the directory is back in its queue, oldest first, flagged
+    /// `redelivered:true` (it may have been delivered before the crash), ahead of anything
+    /// new. The file is a [redb](https://docs.rs/redb) database (`stompy.redb`), whose commits
+    /// are atomic and checksummed: after a crash, even one that tore the last write, it opens
+    /// at the last complete commit. A file damaged beyond that fails the start with an error.
+    ///
+    /// ```
+    /// # let dir = std::env::temp_dir().join(format!("stompy-doc-{}", std::process::id()));
+    /// use stompy::broker::Broker;
+    /// let broker = Broker::builder().data_dir(&dir).bind("127.0.0.1:0")?;
+    /// let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// client
+    ///     .message("/queue/orders")
+    ///     .header("persistent", "true")
+    ///     .body("kept")
+    ///     .send_and_wait(std::time::Duration::from_secs(5))?; // on disk now
+    /// # drop(client);
+    /// # broker.shutdown();
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.data_dir = Some(dir.into());
         self
     }
 
@@ -287,8 +339,11 @@ impl BrokerBuilder {
     ///
     /// # Errors
     /// When no listener was added, an address cannot be resolved or bound, a TLS listener
-    /// lacks [`BrokerBuilder::tls`], or the thread cannot start.
-    pub fn start(self) -> io::Result<BrokerHandle> {
+    /// lacks [`BrokerBuilder::tls`], or the thread cannot start. When the
+    /// [`BrokerBuilder::data_dir`] cannot be opened (another broker uses it, a file damaged
+    /// beyond repair): an error of kind [`io::ErrorKind::Other`] whose message names the
+    /// directory.
+    pub fn start(mut self) -> io::Result<BrokerHandle> {
         let invalid = |m: String| io::Error::new(io::ErrorKind::InvalidInput, m);
         if self.listeners.is_empty() {
             return Err(invalid(
@@ -305,6 +360,15 @@ impl BrokerBuilder {
                 w.kind
             )));
         }
+        let stored = self.state.take().map(|s| s.stored).unwrap_or_default();
+        let (stored, durable) = match &self.data_dir {
+            None => (stored, None),
+            Some(dir) => {
+                let (stored, durable) = store::recover(dir, stored)
+                    .map_err(|e| io::Error::other(format!("data directory: {e}")))?;
+                (stored, Some(durable))
+            }
+        };
         let mut bound = Vec::new();
         let mut listeners = Vec::new();
         for wanted in &self.listeners {
@@ -316,8 +380,7 @@ impl BrokerBuilder {
         let poll = mio::Poll::new()?;
         let waker = Arc::new(mio::Waker::new(poll.registry(), WAKER)?);
         let (control, rx) = mpsc::channel();
-        let stored = self.state.map(|s| s.stored).unwrap_or_default();
-        let engine = Engine::new(self.cfg, stored);
+        let engine = Engine::with_store(self.cfg, stored, durable);
         let server = Server::new(poll, bound, setup, engine, rx)?;
         let thread = std::thread::Builder::new()
             .name(format!("stompy-broker {}", listeners[0].0))
@@ -393,7 +456,9 @@ impl BrokerHandle {
     }
 
     /// Stops the broker and returns the messages its queues hold (un-ACKed ones included, as
-    /// redelivered), to start another broker with via [`BrokerBuilder::state`].
+    /// redelivered), to start another broker with via [`BrokerBuilder::state`]. A broker with
+    /// a [`BrokerBuilder::data_dir`] commits and closes it first; a broker started with this
+    /// state on the same directory does not count its persistent messages twice.
     pub fn shutdown_keep_state(mut self) -> BrokerState {
         BrokerState {
             stored: self.stop().unwrap_or_default(),

@@ -15,6 +15,9 @@ pub(crate) struct Message {
     pub(crate) destination: Arc<str>,
     pub(crate) headers: Headers,
     pub(crate) body: Vec<u8>,
+    /// Its record in the broker's store (see `store.rs`): a persistent queue message of a
+    /// broker with a data directory. The sequence number also orders the queue on recovery.
+    pub(crate) durable: Option<u64>,
 }
 
 /// A message waiting in a queue.

@@ -4,7 +4,9 @@
 //! sockets become ready, and a failed one closes only its connection.
 //!
 //! Each turn reads what arrived (in large chunks, a bounded amount per connection for
-//! fairness), lets the engine handle the frames, then writes every connection's output once.
+//! fairness), lets the engine handle the frames, commits the store (with a data directory:
+//! one durable write for all the turn's persistent messages and ACKs, before any RECEIPT for
+//! them goes out), then writes every connection's output once.
 
 use std::io::{self, Read};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
@@ -124,7 +126,10 @@ impl Server {
     fn next_timeout(&self, now: Instant) -> Option<Duration> {
         let ids = self.engine.conn_ids();
         let unblocked = ids.into_iter().any(|id| self.engine.is_unblocked(id));
-        if unblocked || self.readable_ids().next().is_some() || self.has_writable_output() {
+        // Consumptions after the last commit (deliveries resumed by a flush) are written by
+        // the next turn, at once.
+        let busy = unblocked || self.engine.needs_commit();
+        if busy || self.readable_ids().next().is_some() || self.has_writable_output() {
             return Some(Duration::ZERO);
         }
         let mut t = self
@@ -230,7 +235,8 @@ impl Server {
         });
     }
 
-    /// One turn: read and handle input, run the clocks, write output, finish closes.
+    /// One turn: read and handle input, run the clocks, commit the store, write output, finish
+    /// closes.
     fn turn(&mut self, now: Instant) {
         for id in self.engine.unblocked() {
             self.engine.process(id, now);
@@ -242,6 +248,9 @@ impl Server {
         for id in self.engine.handle_timeout(now) {
             self.drop_conn(id, now);
         }
+        // Group commit: the turn's persistent messages and ACKs in one durable write; the
+        // RECEIPTs that waited for it are written below, after it.
+        self.engine.commit(now);
         for id in self.engine.conn_ids() {
             self.flush_conn(id, now);
         }

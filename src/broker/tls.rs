@@ -63,7 +63,7 @@ impl BrokerTls {
     pub fn from_pem(cert_pem: impl AsRef<[u8]>, key_pem: impl AsRef<[u8]>) -> Result<Self, Error> {
         let chain = parse_certs(cert_pem.as_ref())?;
         let key = PrivateKeyDer::from_pem_slice(key_pem.as_ref())
-            .map_err(|e| Error::Tls(format!("no usable private key in PEM: {e}")))?;
+            .map_err(|e| Error::tls_caused("no usable private key in PEM", e))?;
         let key = Arc::new(key);
         let config = server_config(&chain, &key, None)?;
         Ok(BrokerTls {
@@ -129,7 +129,7 @@ fn server_config(
     let provider = Arc::new(ring::default_provider());
     let builder = ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(format!("tls configuration: {e}")))?;
+        .map_err(|e| Error::tls_caused("tls configuration", e))?;
     let builder = match client_ca {
         None => builder.with_no_client_auth(),
         Some(cas) => {
@@ -137,17 +137,17 @@ fn server_config(
             for ca in cas {
                 roots
                     .add(ca.clone())
-                    .map_err(|e| Error::Tls(format!("invalid client CA certificate: {e}")))?;
+                    .map_err(|e| Error::tls_caused("invalid client CA certificate", e))?;
             }
             let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
                 .build()
-                .map_err(|e| Error::Tls(format!("client CA: {e}")))?;
+                .map_err(|e| Error::tls_caused("client CA", e))?;
             builder.with_client_cert_verifier(verifier)
         }
     };
     let config = builder
         .with_single_cert(chain.to_vec(), key.clone_key())
-        .map_err(|e| Error::Tls(format!("certificate and key: {e}")))?;
+        .map_err(|e| Error::tls_caused("certificate and key", e))?;
     Ok(Arc::new(config))
 }
 
@@ -175,9 +175,9 @@ mod tests {
     fn bad_pem_is_a_tls_error() {
         let (cert, key) = self_signed();
         let no_cert = BrokerTls::from_pem("hello", &key).unwrap_err();
-        assert!(matches!(no_cert, Error::Tls(m) if m.contains("no CERTIFICATE")));
+        assert!(matches!(&no_cert, Error::Tls(c) if c.context().contains("no CERTIFICATE")));
         let no_key = BrokerTls::from_pem(&cert, &cert).unwrap_err();
-        assert!(matches!(no_key, Error::Tls(m) if m.contains("private key")));
+        assert!(matches!(&no_key, Error::Tls(c) if c.context().contains("private key")));
         let (_, other_key) = self_signed();
         let mismatch = BrokerTls::from_pem(&cert, other_key).unwrap_err();
         assert!(matches!(mismatch, Error::Tls(_)), "{mismatch:?}");
@@ -187,6 +187,8 @@ mod tests {
             .unwrap_err();
         assert!(matches!(no_ca, Error::Tls(_)));
         let no_file = BrokerTls::from_pem_files("/nonexistent/c.pem", "/nonexistent/k.pem");
-        assert!(matches!(no_file, Err(Error::Tls(m)) if m.contains("/nonexistent/c.pem")));
+        assert!(
+            matches!(&no_file, Err(Error::Tls(c)) if c.context().contains("/nonexistent/c.pem"))
+        );
     }
 }

@@ -63,7 +63,7 @@ impl StompClient {
                 Err(e) => {
                     // One cut short by the call's deadline counts too: a node that accepts and
                     // never answers must not hold the next calls on the same address.
-                    log::info!("connect to {addr} failed: {e}");
+                    log::info!("connect to {addr} failed: {}", e.report());
                     rounds.failed(e, addresses, Instant::now());
                 }
             }
@@ -93,7 +93,7 @@ impl StompClient {
             }
             RoundsEnd::Over => {
                 let e = rounds.into_error(self.connect_timeout_error());
-                log::warn!("gave up reconnecting: {e}");
+                log::warn!("gave up reconnecting: {}", e.report());
                 self.close_reason = Some(clone_error(&e));
                 Err(e)
             }
@@ -233,7 +233,10 @@ impl StompClient {
             self.acks.set_due(Some(p)); // disconnect() from inside a callback
         }
         if let Err(e) = self.send_pending_ack() {
-            log::warn!("could not ACK the last message before disconnecting: {e}");
+            log::warn!(
+                "could not ACK the last message before disconnecting: {}",
+                e.report()
+            );
         }
         let timeout = self.cfg.disconnect_timeout;
         self.disconnect_within(timeout)

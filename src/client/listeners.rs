@@ -75,7 +75,7 @@ impl Listener for PrintingListener {
     fn on_disconnected(&mut self, reason: Option<&Error>) {
         match reason {
             None => self.line(format_args!("disconnected")),
-            Some(e) => self.line(format_args!("disconnected: {e}")),
+            Some(e) => self.line(format_args!("disconnected: {}", e.report())),
         }
     }
     fn on_reconnected(&mut self, count: u64) {
@@ -91,7 +91,7 @@ impl Listener for PrintingListener {
         self.frame("<<<", frame);
     }
     fn on_error(&mut self, error: &Error) {
-        self.line(format_args!("error: {error}"));
+        self.line(format_args!("error: {}", error.report()));
     }
 }
 

@@ -227,7 +227,7 @@ impl Drop for StompClient {
         self.acks.clear();
         let timeout = self.cfg.disconnect_timeout.min(Duration::from_secs(1));
         if let Err(e) = self.disconnect_within(timeout) {
-            log::debug!("disconnect on drop: {e}");
+            log::debug!("disconnect on drop: {}", e.report());
         }
     }
 }
@@ -313,10 +313,12 @@ impl<T: IntoAddresses> IntoAddresses for Vec<T> {
     }
 }
 
-/// Errors are not `Clone` (they may hold an `io::Error`); this keeps the kind and message.
+/// Errors are not `Clone` (they may hold an `io::Error`); this keeps the kind, the OS error
+/// code and the messages of the causes (and the causes themselves, below TLS, WebSocket and
+/// body errors).
 pub(crate) fn clone_error(e: &Error) -> Error {
     match e {
-        Error::Io(io) => Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        Error::Io(io) => Error::Io(crate::error::copy_io(io)),
         Error::Protocol(p) => Error::Protocol(p.clone()),
         Error::Broker(b) => Error::Broker(b.clone()),
         Error::Timeout(t) => Error::Timeout(*t),

@@ -99,7 +99,7 @@ impl StompClient {
         let tx = p.transaction.as_deref();
         match self.session.acknowledge(&p.token, Command::Ack, tx, now) {
             Err(e) if !e.is_fatal() => {
-                log::warn!("skipped the auto-ACK of {:?}: {e}", p.token);
+                log::warn!("skipped the auto-ACK of {:?}: {}", p.token, e.report());
                 return Ok(());
             }
             res => res?,

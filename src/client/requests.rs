@@ -40,7 +40,8 @@ impl<'a> SendBuilder<'a> {
     /// # Errors
     /// [`Error::Body`] when `value` cannot be serialised.
     pub fn json<T: serde::Serialize>(mut self, value: &T) -> Result<Self, Error> {
-        let body = serde_json::to_vec(value).map_err(|e| Error::Body(e.to_string()))?;
+        let body = serde_json::to_vec(value)
+            .map_err(|e| Error::body_caused("cannot serialise the body as JSON", e))?;
         if !self.frame.headers().contains(header::CONTENT_TYPE) {
             self.frame
                 .headers_mut()

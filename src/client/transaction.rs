@@ -216,7 +216,7 @@ impl Drop for Transaction<'_> {
         let f = Frame::new(Command::Abort).with_header(header::TRANSACTION, &self.id);
         let res = self.client.session.send_frame(&f, Instant::now());
         if let Err(e) = res.and_then(|()| self.client.flush_now()) {
-            log::warn!("could not abort transaction {}: {e}", self.id);
+            log::warn!("could not abort transaction {}: {}", self.id, e.report());
         }
     }
 }

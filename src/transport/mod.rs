@@ -134,17 +134,35 @@ impl Write for Stream {
 }
 
 /// An [`Error`] for an I/O error from a [`Stream`]: TLS and WebSocket failures carried inside
-/// it become [`Error::Tls`] and [`Error::WebSocket`].
+/// it become [`Error::Tls`] and [`Error::WebSocket`], with the rustls or tungstenite error as
+/// their source.
 pub(crate) fn io_error(e: io::Error) -> Error {
     #[cfg(feature = "tls")]
-    if let Some(tls) = tls_stream::rustls_error(&e) {
-        return Error::Tls(tls_stream::describe(tls));
-    }
+    let e = match take_inner::<rustls::Error>(e) {
+        Ok(tls) => return tls_stream::tls_error("connection failed", tls),
+        Err(e) => e,
+    };
     #[cfg(feature = "websocket")]
-    if let Some(ws) = ws::ws_error(&e) {
-        return Error::WebSocket(ws::describe(ws));
-    }
+    let e = match take_inner::<tungstenite::Error>(e) {
+        Ok(ws) => return ws::ws_failure(ws),
+        Err(e) => e,
+    };
     Error::Io(e)
+}
+
+/// The error of type `T` inside an I/O error (a layer's error passed up through `Read` or
+/// `Write`), if it is one; else the I/O error, unchanged.
+#[cfg(any(feature = "tls", feature = "websocket"))]
+fn take_inner<T: std::error::Error + Send + Sync + 'static>(e: io::Error) -> Result<T, io::Error> {
+    if !e.get_ref().is_some_and(|inner| inner.is::<T>()) {
+        return Err(e);
+    }
+    let kind = e.kind();
+    match e.into_inner().map(|inner| inner.downcast::<T>()) {
+        Some(Ok(inner)) => Ok(*inner),
+        Some(Err(other)) => Err(io::Error::new(kind, other)),
+        None => Err(kind.into()),
+    }
 }
 
 /// Settings of the transport layers, for every connection.
@@ -154,6 +172,10 @@ pub(crate) struct TransportOptions {
     /// TLS settings for addresses without their own.
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsConfig>,
+    /// The settings for TLS addresses when neither they nor the client have any: the
+    /// defaults, kept (and shared by clones) so that their rustls configuration is built once.
+    #[cfg(feature = "tls")]
+    pub(crate) default_tls: TlsConfig,
     /// The largest WebSocket message accepted.
     pub(crate) max_ws_message: usize,
 }
@@ -206,8 +228,11 @@ fn check_scheme(addr: &Address) -> Result<(), Error> {
 fn secure(addr: &Address, sock: sock::Sock, opts: &TransportOptions) -> Result<Base, Error> {
     #[cfg(feature = "tls")]
     if addr.scheme.is_tls() {
-        let default = TlsConfig::default();
-        let cfg = addr.tls.as_ref().or(opts.tls.as_ref()).unwrap_or(&default);
+        let cfg = addr
+            .tls
+            .as_ref()
+            .or(opts.tls.as_ref())
+            .unwrap_or(&opts.default_tls);
         let tls = TlsStream::connect(sock, &addr.host, cfg)?;
         return Ok(Base::Tls(Box::new(tls)));
     }

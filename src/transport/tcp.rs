@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use crate::error::{Error, Timeout};
+use crate::error::{ContextError, Error, Timeout};
 
 /// Socket options applied to every connection.
 #[derive(Debug, Clone, Default)]
@@ -20,12 +20,7 @@ pub(crate) struct SocketOptions {
 pub(crate) fn resolve(addr: &str) -> Result<Vec<SocketAddr>, Error> {
     let addrs: Vec<_> = addr
         .to_socket_addrs()
-        .map_err(|e| {
-            Error::Io(io::Error::new(
-                e.kind(),
-                format!("cannot resolve {addr:?}: {e}"),
-            ))
-        })?
+        .map_err(|e| in_context(e, format!("cannot resolve {addr:?}")))?
         .collect();
     if addrs.is_empty() {
         return Err(Error::Io(io::Error::new(
@@ -51,13 +46,23 @@ pub(crate) fn connect_tcp(
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => {
             Error::Timeout(Timeout::Connect(started.elapsed()))
         }
-        _ => Error::Io(io::Error::new(e.kind(), format!("connect to {addr}: {e}"))),
+        _ => in_context(e, format!("connect to {addr}")),
     })?;
     stream.set_nodelay(opts.nodelay)?;
     if let Some(idle) = opts.keepalive {
         set_keepalive(&stream, idle)?;
     }
     Ok(stream)
+}
+
+/// An [`Error::Io`] of `e`'s kind that says what was being done, with `e` (and its OS error
+/// code) as the source of its `io::Error`: "i/o error: connect to 127.0.0.1:61613: Connection
+/// refused (os error 111)".
+fn in_context(e: io::Error, context: String) -> Error {
+    Error::Io(io::Error::new(
+        e.kind(),
+        ContextError::with_source(context, e),
+    ))
 }
 
 fn connect_bound(
@@ -81,4 +86,42 @@ fn set_keepalive(stream: &std::net::TcpStream, idle: Duration) -> io::Result<()>
 pub(crate) fn into_mio(stream: std::net::TcpStream) -> io::Result<TcpStream> {
     stream.set_nonblocking(true)?;
     Ok(TcpStream::from_std(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn a_refused_connection_keeps_its_os_error_in_the_chain() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let err = connect_tcp(addr, Duration::from_secs(2), &SocketOptions::default()).unwrap_err();
+        let Error::Io(io) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+        let os = io
+            .source()
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .unwrap();
+        assert!(os.raw_os_error().is_some(), "{os:?}");
+        assert_eq!(
+            err.report().to_string(),
+            format!("i/o error: connect to {addr}: {os}")
+        );
+    }
+
+    #[test]
+    fn a_name_that_does_not_resolve_says_which() {
+        let err = resolve("no-such-host.invalid:61613").unwrap_err();
+        let chain = err.report().to_string();
+        assert!(
+            chain.starts_with("i/o error: cannot resolve \"no-such-host.invalid:61613\": "),
+            "{chain}"
+        );
+    }
 }

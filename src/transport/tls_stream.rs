@@ -27,13 +27,18 @@ impl TlsStream {
     /// [`Error::Timeout`] when the deadline passes.
     pub(crate) fn connect(sock: Sock, host: &str, cfg: &TlsConfig) -> Result<TlsStream, Error> {
         let name = cfg.server_name_for(host)?;
-        let conn = ClientConnection::new(cfg.client_config()?, name)
-            .map_err(|e| Error::Tls(describe(&e)))?;
+        let conn = ClientConnection::new(cfg.rustls_config()?, name)
+            .map_err(|e| Error::tls_caused("cannot start a tls connection", e))?;
         let mut tls = TlsStream {
             conn: conn.into(),
             sock,
         };
         tls.handshake().map_err(|e| handshake_error(e, host))?;
+        log::debug!(
+            "tls handshake with {host}: {:?}, {:?}",
+            tls.conn.handshake_kind(),
+            tls.conn.negotiated_cipher_suite().map(|s| s.suite())
+        );
         Ok(tls)
     }
 
@@ -49,7 +54,8 @@ impl TlsStream {
         sock: Sock,
         config: Arc<rustls::ServerConfig>,
     ) -> Result<TlsStream, Error> {
-        let conn = ServerConnection::new(config).map_err(|e| Error::Tls(describe(&e)))?;
+        let conn = ServerConnection::new(config)
+            .map_err(|e| Error::tls_caused("cannot start a tls connection", e))?;
         Ok(TlsStream {
             conn: conn.into(),
             sock,
@@ -162,45 +168,48 @@ impl Write for TlsStream {
     }
 }
 
-/// An [`Error`] for a failed handshake: the rustls error with a hint, a timeout, or the I/O
-/// failure.
+/// An [`Error`] for a failed handshake: a timeout, or [`Error::Tls`] with the rustls error
+/// (or the I/O failure) as its source.
 fn handshake_error(e: io::Error, host: &str) -> Error {
     if e.kind() == ErrorKind::TimedOut {
         return Error::Timeout(crate::Timeout::Connect(std::time::Duration::ZERO));
     }
-    match rustls_error(&e) {
-        Some(tls) => Error::Tls(format!("handshake with {host} failed: {}", describe(tls))),
-        None => Error::Tls(format!("handshake with {host} failed: {e}")),
+    match super::take_inner::<rustls::Error>(e) {
+        Ok(tls) => tls_error(&format!("handshake with {host} failed"), tls),
+        Err(io) => Error::tls_caused(format!("handshake with {host} failed"), io),
     }
 }
 
-/// The rustls error inside an I/O error, if it carries one.
-pub(crate) fn rustls_error(e: &io::Error) -> Option<&rustls::Error> {
-    e.get_ref()?.downcast_ref::<rustls::Error>()
+/// [`Error::Tls`] for `e`: `context`, with a hint at the setting that fixes the usual cases,
+/// and `e` as the source.
+pub(crate) fn tls_error(context: &str, e: rustls::Error) -> Error {
+    match hint(&e) {
+        Some(hint) => Error::tls_caused(format!("{context} ({hint})"), e),
+        None => Error::tls_caused(context, e),
+    }
 }
 
-/// rustls' message, with a hint at the setting that fixes the usual cases.
-pub(crate) fn describe(e: &rustls::Error) -> String {
+/// What to do about the usual rustls errors.
+fn hint(e: &rustls::Error) -> Option<&'static str> {
     use rustls::Error as E;
-    let hint = match e {
+    Some(match e {
         E::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            " (the server's certificate is not signed by a trusted root; trust its CA with TlsConfig::ca_file)"
+            "the server's certificate is not signed by a trusted root; trust its CA with TlsConfig::ca_file"
         }
         E::InvalidCertificate(
             CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-        ) => " (connect by a name the certificate lists, or set TlsConfig::server_name)",
+        ) => "connect by a name the certificate lists, or set TlsConfig::server_name",
         E::AlertReceived(AlertDescription::CertificateRequired) => {
-            " (the server requires a client certificate; set one with TlsConfig::client_cert)"
+            "the server requires a client certificate; set one with TlsConfig::client_cert"
         }
         E::AlertReceived(
             AlertDescription::UnknownCA
             | AlertDescription::BadCertificate
             | AlertDescription::CertificateUnknown,
-        ) => " (the server refused the client certificate)",
+        ) => "the server refused the client certificate",
         E::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
-            " (does the server speak TLS on this port?)"
+            "does the server speak TLS on this port?"
         }
-        _ => "",
-    };
-    format!("{e}{hint}")
+        _ => return None,
+    })
 }

@@ -73,7 +73,7 @@ impl WsStream {
     pub(crate) fn connect(inner: Inner, url: &str, max_message: usize) -> Result<WsStream, Error> {
         let uri: Uri = url
             .parse()
-            .map_err(|e| Error::WebSocket(format!("invalid url {url:?}: {e}")))?;
+            .map_err(|e| Error::websocket_caused(format!("invalid url {url:?}"), e))?;
         let request = SUBPROTOCOLS
             .iter()
             .fold(ClientRequestBuilder::new(uri), |r, p| {
@@ -259,20 +259,17 @@ fn into_io(e: tungstenite::Error) -> io::Error {
     }
 }
 
-/// The tungstenite error inside an I/O error, if it carries one.
-pub(crate) fn ws_error(e: &io::Error) -> Option<&tungstenite::Error> {
-    e.get_ref()?.downcast_ref::<tungstenite::Error>()
-}
-
-/// tungstenite's message, with a hint for the usual surprise.
-pub(crate) fn describe(e: &tungstenite::Error) -> String {
-    match e {
-        tungstenite::Error::Utf8(_) => format!(
-            "{e} (the server sent a text message that is not UTF-8: a broker that sends STOMP \
-             frames as text cannot carry binary bodies; RabbitMQ needs web_stomp.ws_frame = binary)"
-        ),
-        _ => e.to_string(),
-    }
+/// [`Error::WebSocket`] for a failure after the handshake, with `e` as the source and a hint
+/// for the usual surprise.
+pub(crate) fn ws_failure(e: tungstenite::Error) -> Error {
+    let context = match e {
+        tungstenite::Error::Utf8(_) => {
+            "the server sent a text message that is not UTF-8 (a broker that sends STOMP frames \
+             as text cannot carry binary bodies; RabbitMQ needs web_stomp.ws_frame = binary)"
+        }
+        _ => "connection failed",
+    };
+    Error::websocket_caused(context, e)
 }
 
 fn connect_timeout() -> Error {
@@ -283,11 +280,10 @@ fn handshake_error(e: tungstenite::Error, url: &str) -> Error {
     match e {
         tungstenite::Error::Io(io) if io.kind() == ErrorKind::TimedOut => connect_timeout(),
         tungstenite::Error::Io(io) => super::io_error(io),
-        tungstenite::Error::Http(response) => Error::WebSocket(format!(
-            "{url}: server refused the upgrade with HTTP {}",
-            response.status()
-        )),
-        other => Error::WebSocket(format!("{url}: handshake failed: {other}")),
+        e @ tungstenite::Error::Http(_) => {
+            Error::websocket_caused(format!("{url}: server refused the upgrade"), e)
+        }
+        other => Error::websocket_caused(format!("{url}: handshake failed"), other),
     }
 }
 

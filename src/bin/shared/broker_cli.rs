@@ -22,6 +22,11 @@ pub(crate) struct BrokerCli {
     /// Accepted login as LOGIN:PASSCODE (repeatable); with none, any login is accepted.
     #[arg(long, short, value_name = "LOGIN:PASSCODE")]
     pub(crate) user: Vec<String>,
+    /// Keep persistent messages (sent with `persistent:true` to a queue) in this directory, so
+    /// that they survive a crash or restart: each is on disk before its RECEIPT, until it is
+    /// ACKed. Without it, every message lives in memory only.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) data_dir: Option<std::path::PathBuf>,
     /// Most messages kept per queue while no consumer takes them.
     #[arg(long, default_value_t = 100_000)]
     pub(crate) max_queue_len: usize,
@@ -64,10 +69,11 @@ impl BrokerCli {
     /// # Errors
     /// A usage error, or a listener that cannot be bound, as a message for the user.
     pub(crate) fn run(&self, program: &str) -> Result<(), String> {
-        let broker = self
-            .builder()?
-            .start()
-            .map_err(|e| format!("cannot listen on {}: {e}", self.listen))?;
+        let broker = self.builder()?.start().map_err(|e| match e.kind() {
+            // The data directory (its message names it).
+            std::io::ErrorKind::Other => e.to_string(),
+            _ => format!("cannot listen on {}: {e}", self.listen),
+        })?;
         for (kind, addr) in broker.listeners() {
             println!("{program} listening on {kind}://{addr}");
         }
@@ -93,6 +99,9 @@ impl BrokerCli {
             .max_queue_len(self.max_queue_len)
             .heart_beat(min, max)
             .limits(limits);
+        if let Some(dir) = &self.data_dir {
+            builder = builder.data_dir(dir);
+        }
         for user in &self.user {
             let (login, passcode) = user.split_once(':').ok_or("--user wants LOGIN:PASSCODE")?;
             builder = builder.user(login, passcode);
@@ -127,12 +136,12 @@ impl BrokerCli {
         cert: &str,
         key: &str,
     ) -> Result<BrokerBuilder, String> {
-        let mut tls =
-            stompy::broker::BrokerTls::from_pem_files(cert, key).map_err(|e| e.to_string())?;
+        let mut tls = stompy::broker::BrokerTls::from_pem_files(cert, key)
+            .map_err(|e| e.report().to_string())?;
         if let Some(ca) = &self.tls_client_ca {
             tls = tls
                 .require_client_cert_file(ca)
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.report().to_string())?;
         }
         builder = builder.tls(tls);
         if let Some(addr) = &self.tls_listen {

@@ -103,7 +103,10 @@ fn next(client: &mut StompClient, idle: Option<f64>) -> Result<Option<stompy::Fr
     match got {
         Ok(Some(f)) => Ok(Some(f)),
         Ok(None) => match client.close_reason() {
-            Some(e) => Err(CliError::usage(format!("connection closed: {e}"))),
+            Some(e) => Err(CliError::usage(format!(
+                "connection closed: {}",
+                e.report()
+            ))),
             None => Ok(None),
         },
         Err(Error::Timeout(stompy::Timeout::Recv(_))) => Ok(None),

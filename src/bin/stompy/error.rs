@@ -22,14 +22,15 @@ impl fmt::Display for CliError {
 }
 
 impl From<stompy::Error> for CliError {
+    /// The error with its causes: "i/o error: connect to 127.0.0.1:61613: Connection refused".
     fn from(e: stompy::Error) -> Self {
-        CliError(e.to_string())
+        CliError(e.report().to_string())
     }
 }
 
 impl From<std::io::Error> for CliError {
     fn from(e: std::io::Error) -> Self {
-        CliError(e.to_string())
+        CliError(stompy::ErrorChain::new(&e).to_string())
     }
 }
 

@@ -149,13 +149,13 @@ impl Shell {
                 Ok(Some(Command::Message))
             }
             Ok(None) => Err(CliError::usage(match self.client.close_reason() {
-                Some(e) => format!("connection closed: {e}"),
+                Some(e) => format!("connection closed: {}", e.report()),
                 None => "connection closed by the broker".to_owned(),
             })),
             Err(Error::Timeout(stompy::Timeout::Recv(_))) => Ok(None),
             Err(e) if e.broker_error().is_some() && self.client.is_connected() => {
                 self.stats.on_error_frame();
-                self.report(&e.to_string());
+                self.report(&e.report().to_string());
                 Ok(Some(Command::Error))
             }
             Err(e) => Err(e.into()),

@@ -3,12 +3,15 @@
 //! acknowledgements and transactions.
 
 mod delivery;
+mod durability;
 mod session;
 
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::conn::Phase;
 use super::engine::{Config, Engine, Stored};
+use super::store;
 use crate::codec::{encode_frame, Decoder, Item, Limits};
 use crate::frame::{Command, Frame};
 
@@ -37,6 +40,15 @@ impl Harness {
         }
     }
 
+    /// An engine keeping persistent messages in `dir`, with what `state` and `dir` hold.
+    pub(super) fn durable(dir: &Path, state: Stored) -> Self {
+        let (stored, durable) = store::recover(dir, state).unwrap();
+        Harness {
+            engine: Engine::with_store(Config::default(), stored, Some(durable)),
+            now: Instant::now(),
+        }
+    }
+
     pub(super) fn input(&mut self, id: usize, bytes: &[u8]) {
         self.engine.conn_mut(id).unwrap().feed(bytes, self.now);
         self.engine.process(id, self.now);
@@ -53,8 +65,10 @@ impl Harness {
         self.send(id, frame(command, headers, ""));
     }
 
-    /// Every frame the connection has been sent since the last call.
+    /// Every frame the connection has been sent since the last call (after the store's
+    /// commit, as the server writes).
     pub(super) fn output(&mut self, id: usize) -> Vec<Frame> {
+        self.engine.commit(self.now);
         let conn = self.engine.conn_mut(id).unwrap();
         let mut d = Decoder::new(conn.version, Limits::default());
         d.feed(&conn.take_output());
@@ -103,5 +117,25 @@ impl Harness {
         assert!(err.get("message").unwrap().contains(needle), "{err:?}");
         assert_eq!(self.engine.conn(id).unwrap().phase, Phase::Closing);
         err.clone()
+    }
+}
+
+/// A fresh directory for a store, removed on drop.
+pub(super) struct TempDir(pub(super) PathBuf);
+
+impl TempDir {
+    pub(super) fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!(
+            "stompy-broker-{name}-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4().simple()
+        ));
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
