@@ -2,7 +2,7 @@
 # The benchmark driver: one command, a few minutes.
 #
 #   scripts/bench.sh            # every workload
-#   scripts/bench.sh client,codec   # only some groups: client, broker, rr, 1to1, codec, mem
+#   scripts/bench.sh client,codec   # only some groups: client, broker, rr, publish, 1to1, codec, mem
 #
 # Builds benches/compare (a bench-only crate, its own workspace: stompy, async-stomp and a
 # raw-socket floor) in release, runs every workload against a firehose peer, a sink peer, the
@@ -11,8 +11,11 @@
 # stomp.py is found ($BENCH_PYTHON, else the venv scripts/brokers.sh venv makes). Prints one
 # ratio table, writes it to bench-results.md and into README.md's Performance section.
 # Environment: BENCH_SECS (seconds per client-bound measurement, default 2),
-# BENCH_BROKER_MSGS (default 100000), BENCH_RR (round trips, default 2000), BENCH_ROUNDS
-# (interleaved runs per client on each broker, default 3; the table takes the median).
+# BENCH_BROKER_MSGS (default 100000; also the publish group's N), BENCH_RR (round trips, default
+# 2000; also the publish group's send_and_wait loop), BENCH_ROUNDS (interleaved runs per client
+# on each broker, default 3; the table takes the median), BENCH_CONFIRM_WINDOWS (publish group:
+# extra confirmed rows with these confirm windows in frames, e.g. 256,4096; default none),
+# BENCH_WRITE=0 (only print the table: bench-results.md and README.md are left alone).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD

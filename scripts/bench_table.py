@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Turns the JSON lines of a bench run into one ratio table (Markdown), writes it to
-bench-results.md and into README.md between <!-- bench:start --> and <!-- bench:end -->.
+bench-results.md and into README.md between <!-- bench:start --> and <!-- bench:end -->
+(with BENCH_WRITE=0 it only prints the table).
 
     bench_table.py RESULTS.jsonl REPO_ROOT"""
 import json
@@ -77,8 +78,26 @@ def cell_row(name, vals):
     lines.append("| " + " | ".join([name] + vals) + " |")
 
 
+# "BROKER: publish[ persistent], HOW[, window N]" rows go to a table of their own.
+PUB = re.compile(r"^(.*): (publish(?: persistent)?), (send \+ 1 receipt|confirmed|send_and_wait loop)(?:, window (\d+))?$")
+pub = {}
+pub_order = []
+for w in order:
+    m = PUB.match(w)
+    if m and "stompy" in rows[w]:
+        broker, kind, how, window = m.groups()
+        key = (f"{broker}: {kind}", window)
+        if key not in pub:
+            pub[key] = {}
+            pub_order.append(key)
+        pub[key][how] = rows[w]["stompy"]
+        if "raw" in rows[w]:
+            pub[key]["floor"] = rows[w]["raw"]
+
 for w in order:
     cl = rows[w]
+    if PUB.match(w):
+        continue
     if "p50_us" in next(iter(cl.values())):
         # latency: ratios are other ÷ stompy p50, so > 1 means stompy is faster
         p = {c: cl[c]["p50_us"] if c in cl else None for c in ("stompy", "raw", "async-stomp", "stomp.py")}
@@ -154,6 +173,36 @@ for w in order:
         if ref:
             goals.append((f"{w}: ≥ 2× RabbitMQ", s["msgs_per_s"] >= 2 * ref, f"{s['msgs_per_s'] / ref:.2f}×"))
 
+pub_lines = []
+if pub_order:
+    pub_lines += ["| publish 100 B, until the broker confirms all | send + 1 receipt | µs CPU/msg | confirmed "
+                  "| µs CPU/msg | **× send** | floor: receipt on every SEND | µs CPU/msg | **× floor** "
+                  "| send_and_wait loop | µs CPU/msg | **× send_and_wait** |",
+                  "|" + "---|" * 12]
+    for name, window in pub_order:
+        got = pub[(name, window)]
+        base = pub.get((name, None), {})
+        send, conf, sync = base.get("send + 1 receipt"), got.get("confirmed"), base.get("send_and_wait loop")
+        floor = base.get("floor")
+        rate = lambda r: f"{f_rate(r['msgs_per_s'])}/s" if r else "–"
+        cpu = lambda r: f_cpu(r["cpu_us_per_msg"]) if r else "–"
+        mps = lambda r: r["msgs_per_s"] if r else None
+        if window:
+            # Only the confirmed row is measured with another window; the others are the default's.
+            label, s_cells, f_cells, y_cells = f"{name}, confirm window {window}", ["–", "–"], ["–", "–"], ["–", "–"]
+        else:
+            label, s_cells = name, [rate(send), cpu(send)]
+            f_cells, y_cells = [rate(floor), cpu(floor)], [rate(sync), cpu(sync)]
+        pub_lines.append("| " + " | ".join([label] + s_cells + [rate(conf), cpu(conf), ratio(mps(conf), mps(send))]
+                                           + f_cells + [ratio(mps(conf), mps(floor))]
+                                           + y_cells + [ratio(mps(conf), mps(sync))]) + " |")
+        if not window and conf and send:
+            r = conf["msgs_per_s"] / send["msgs_per_s"]
+            goals.append((f"{name}, confirmed: ≥ 0.5× send + 1 receipt", r >= 0.5, f"{r:.2f}×"))
+        if not window and conf and sync:
+            r = conf["msgs_per_s"] / sync["msgs_per_s"]
+            goals.append((f"{name}, confirmed: ≥ 10× send_and_wait loop", r >= 10, f"{r:.1f}×"))
+
 stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 cpus = os.cpu_count()
 md = [f"Last run: {stamp}, {cpus} cores, `scripts/bench.sh`. Ratios compare stompy with the other "
@@ -167,12 +216,26 @@ md = [f"Last run: {stamp}, {cpus} cores, `scripts/bench.sh`. Ratios compare stom
       "(`auto_content_length(false)`), as async-stomp does: brokers take longer over a SEND "
       "with one, which is not the client's cost. Broker rows are the median of "
       "`BENCH_ROUNDS` (default 3) interleaved runs per client.", ""]
-md += lines
+if len(lines) > 2:
+    md += lines
+if pub_lines:
+    md += ["", "Publishing until the broker has confirmed every message (stompy and a raw floor, median of "
+           "`BENCH_ROUNDS`; `BENCH_BROKER_MSGS` messages, 5× that on the embedded broker, a fifth for "
+           "ActiveMQ persistent): `send` of every message with a receipt on the last; "
+           "`confirmed_sends(true)` (every `send` carries a receipt the client keeps track of, "
+           "default window 1024 frames) and `wait_for_confirms` at the end; `send_and_wait` of "
+           "each message (`BENCH_RR` of them). The floor is a raw socket that asks for a receipt on "
+           "every SEND and writes them as fast as the broker reads, with no window: the broker's "
+           "receipt rate. Ratios are confirmed msgs/s ÷ the other's msgs/s on the same broker in "
+           "the same run. \"persistent\" sends `persistent:true`.", ""]
+    md += pub_lines
 md += ["", "| goal | met | measured |", "|---|---|---|"]
 md += [f"| {g} | {'yes' if ok else '**no**'} | {m} |" for g, ok, m in goals]
 text = "\n".join(md) + "\n"
 print(text)
 
+if os.environ.get("BENCH_WRITE", "1") == "0":
+    sys.exit(0)  # print only: bench-results.md and README.md stay as they are
 root = sys.argv[2]
 with open(os.path.join(root, "bench-results.md"), "w") as f:
     f.write("# Benchmark results\n\n" + text)

@@ -224,6 +224,87 @@ fn suite(only: Option<&str>) {
             ]);
         }
     }
+    if on("publish") {
+        // Publish only, until the broker has confirmed every message: one receipt at the end,
+        // confirmed sends, and one round trip per message; the floor is a raw socket that asks
+        // for a receipt on every SEND, with no window. Persistent messages only where the
+        // broker keeps them on disk. BENCH_CONFIRM_WINDOWS (e.g. "256,4096") adds confirmed
+        // rows with those window sizes (frames).
+        let n = env_n("BENCH_BROKER_MSGS", 100_000);
+        let n_sync = env_n("BENCH_RR", 2000);
+        let windows: Vec<usize> = std::env::var("BENCH_CONFIRM_WINDOWS")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|w| w.trim().parse().ok())
+            .collect();
+        use stompy_runs::Publish::{Confirmed, SendAndWait, SendThenReceipt};
+        for (round, (name, addr)) in (0..rounds).flat_map(|r| brokers.iter().map(move |b| (r, b))) {
+            let uniq = format!("{uniq}-{round}");
+            // The embedded broker takes 100 000 in less than 0.1 s: too short to measure well.
+            let n = if *name == "embedded" { 5 * n } else { n };
+            let persist: &[bool] = if *name == "embedded" {
+                &[false]
+            } else {
+                &[false, true]
+            };
+            for &persistent in persist {
+                // ActiveMQ stores a persistent SEND that asks for a receipt before it reads the
+                // next one: about 4 000/s, so a fifth of the messages there.
+                let n = if persistent && *name == "ActiveMQ" {
+                    n / 5
+                } else {
+                    n
+                };
+                let kind = if persistent {
+                    "publish persistent"
+                } else {
+                    "publish"
+                };
+                let q = if persistent { "pp" } else { "p" };
+                if want("raw") {
+                    raw::broker_publish_receipts(
+                        addr,
+                        &format!("/queue/bench-{q}-raw-{uniq}"),
+                        n,
+                        persistent,
+                        &format!("{name}: {kind}, confirmed"),
+                    );
+                }
+                if !want("stompy") {
+                    continue;
+                }
+                for (how, label, n, tag) in [
+                    (SendThenReceipt, "send + 1 receipt", n, "send"),
+                    (Confirmed, "confirmed", n, "conf"),
+                    (SendAndWait, "send_and_wait loop", n_sync, "sync"),
+                ] {
+                    stompy_runs::broker_publish(
+                        addr,
+                        &format!("/queue/bench-{q}-{tag}-{uniq}"),
+                        n,
+                        how,
+                        persistent,
+                        None,
+                        &format!("{name}: {kind}, {label}"),
+                    );
+                }
+                if persistent {
+                    continue;
+                }
+                for &w in &windows {
+                    stompy_runs::broker_publish(
+                        addr,
+                        &format!("/queue/bench-{q}-conf{w}-{uniq}"),
+                        n,
+                        Confirmed,
+                        persistent,
+                        Some(w),
+                        &format!("{name}: {kind}, confirmed, window {w}"),
+                    );
+                }
+            }
+        }
+    }
     if on("1to1") {
         for (name, addr) in &brokers {
             if *name == "ActiveMQ" {
@@ -274,7 +355,7 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: stompy-compare suite [client,broker,rr,1to1,codec,mem] | peer firehose|sink|big");
+            eprintln!("usage: stompy-compare suite [client,broker,rr,publish,1to1,codec,mem] | peer firehose|sink|big");
             std::process::exit(2);
         }
     }

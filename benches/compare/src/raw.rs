@@ -191,3 +191,68 @@ pub fn request_reply(addr: &str, dest: &str, n: usize, workload: &str) {
     crate::util::report_latency(workload, "raw", samples);
     disconnect(&mut s);
 }
+
+/// The floor of confirmed publishing: `n` pre-encoded SENDs to `dest`, each asking for a
+/// receipt, written as fast as the broker reads them (no window) while the receipts are
+/// counted, on one thread; the broker's receipt rate. Then consumes them (not measured).
+pub fn broker_publish_receipts(addr: &str, dest: &str, n: u64, persistent: bool, workload: &str) {
+    let mut s = connect(addr, true);
+    let b = body();
+    let p = if persistent { "persistent:true\n" } else { "" };
+    let mut out = Vec::new();
+    for i in 0..n {
+        out.extend_from_slice(format!("SEND\ndestination:{dest}\n{p}receipt:r{i}\n\n").as_bytes());
+        out.extend_from_slice(&b);
+        out.push(0);
+    }
+    s.set_nonblocking(true).unwrap();
+    let mut buf = vec![0u8; 256 * 1024];
+    let (mut sent, mut receipts) = (0, 0u64);
+    let m = Meter::start();
+    while receipts < n {
+        let mut progress = false;
+        if sent < out.len() {
+            let end = out.len().min(sent + 64 * 1024);
+            match s.write(&out[sent..end]) {
+                Ok(k) => {
+                    sent += k;
+                    progress = true;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => panic!("{e}"),
+            }
+        }
+        match s.read(&mut buf) {
+            Ok(0) => panic!("broker closed"),
+            Ok(k) => {
+                receipts += memchr::memchr_iter(0, &buf[..k]).count() as u64;
+                progress = true;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+        if !progress {
+            wait_ready(&s, sent < out.len());
+        }
+    }
+    m.report(workload, "raw", n);
+    s.set_nonblocking(false).unwrap();
+    s.write_all(format!("SUBSCRIBE\nid:0\ndestination:{dest}\nack:auto\n\n\0").as_bytes())
+        .unwrap();
+    count_nuls(&mut s, n);
+    disconnect(&mut s);
+    let _ = s.shutdown(std::net::Shutdown::Both);
+}
+
+/// Waits until `s` is readable (or writable, with `write`).
+fn wait_ready(s: &TcpStream, write: bool) {
+    use std::os::fd::AsRawFd;
+    let events = libc::POLLIN | if write { libc::POLLOUT } else { 0 };
+    let mut fd = libc::pollfd {
+        fd: s.as_raw_fd(),
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut fd, 1, 1000) };
+}

@@ -135,3 +135,91 @@ pub fn one_to_one(addr: &str, dest: &str, n: u64, workload: &str) {
         &[("msgs", n as f64), ("msgs_per_s", n as f64 / secs)],
     );
 }
+
+/// How a publisher learns that its messages reached the broker.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Publish {
+    /// `send` of every message; the last one asks for a receipt and is waited for.
+    SendThenReceipt,
+    /// `confirmed_sends(true)`: every `send` carries a receipt the client keeps track of;
+    /// `wait_for_confirms` at the end.
+    Confirmed,
+    /// `send_and_wait` of every message: one round trip each.
+    SendAndWait,
+}
+
+/// Publishes `n` messages to `dest` on a broker, measured until the broker has confirmed all
+/// of them; then empties the queue again (not measured), so that runs do not pile up.
+/// `persistent` adds `persistent:true` to every SEND; `window` sets `confirm_window(frames, 16
+/// MiB)` for confirmed sends.
+pub fn broker_publish(
+    addr: &str,
+    dest: &str,
+    n: u64,
+    how: Publish,
+    persistent: bool,
+    window: Option<usize>,
+    workload: &str,
+) {
+    // The client broker_roundtrip uses: write batching, no content-length.
+    let mut b = StompClient::builder()
+        .address(addr)
+        .unwrap()
+        .login("guest", "guest")
+        .host("/")
+        .write_batching(true)
+        .auto_content_length(false)
+        .confirmed_sends(how == Publish::Confirmed);
+    if let Some(frames) = window {
+        b = b.confirm_window(frames, 16 << 20);
+    }
+    let mut c = b.connect().unwrap();
+    let body = body();
+    let timeout = Duration::from_secs(120);
+    let m = Meter::start();
+    match how {
+        Publish::SendThenReceipt | Publish::Confirmed => {
+            let last = if how == Publish::SendThenReceipt {
+                n - 1
+            } else {
+                n
+            };
+            for _ in 0..last {
+                if persistent {
+                    c.message(dest)
+                        .header("persistent", "true")
+                        .body(body.as_slice())
+                        .send()
+                        .unwrap();
+                } else {
+                    c.send(dest, &body).unwrap();
+                }
+            }
+            if how == Publish::Confirmed {
+                c.wait_for_confirms(timeout).unwrap();
+            } else {
+                let mut s = c.message(dest).body(body.as_slice()).receipt();
+                if persistent {
+                    s = s.header("persistent", "true");
+                }
+                let r = s.send().unwrap().unwrap();
+                c.wait_for_receipt(&r, timeout).unwrap();
+            }
+        }
+        Publish::SendAndWait => {
+            for _ in 0..n {
+                let mut s = c.message(dest).body(body.as_slice());
+                if persistent {
+                    s = s.header("persistent", "true");
+                }
+                s.send_and_wait(timeout).unwrap();
+            }
+        }
+    }
+    m.report(workload, "stompy", n);
+    c.subscribe(dest, AckMode::Auto).unwrap();
+    for _ in 0..n {
+        c.recv().unwrap().unwrap();
+    }
+    c.disconnect().unwrap();
+}
