@@ -91,8 +91,9 @@ pub(crate) const HIGH_WATER: usize = 1 << 20;
 /// catches up.
 pub(crate) const READ_PAUSE: usize = 4 * HIGH_WATER;
 
-/// A connection that sends nothing for this long before CONNECT is dropped.
-const CONNECT_WAIT: Duration = Duration::from_secs(30);
+/// A connection whose CONNECT is not done this long after it was accepted is dropped (as
+/// RabbitMQ's handshake timeout: 10 s).
+const CONNECT_WAIT: Duration = Duration::from_secs(10);
 
 /// The state of one client connection.
 #[derive(Debug)]

@@ -25,6 +25,13 @@ pub(crate) struct Config {
     /// login → passcode; empty: any login is accepted.
     pub(crate) users: HashMap<String, String>,
     pub(crate) max_queue_len: usize,
+    /// Most bytes one queue holds before its senders pause.
+    pub(crate) max_queue_bytes: usize,
+    /// Most subscriptions one connection may hold.
+    pub(crate) max_subscriptions: usize,
+    /// Most un-ACKed messages one subscription is given (also when its `prefetch-count` asks
+    /// for more, or for none).
+    pub(crate) max_unacked: usize,
     /// The heart-beat intervals the broker agrees to, in ms: (floor, ceiling). A client's
     /// wish is clamped into this range; a client that asks for none gets none.
     pub(crate) heart_beat: (u64, u64),
@@ -36,6 +43,9 @@ impl Default for Config {
         Config {
             users: HashMap::new(),
             max_queue_len: 100_000,
+            max_queue_bytes: 64 * 1024 * 1024,
+            max_subscriptions: 10_000,
+            max_unacked: 10_000,
             heart_beat: (DEFAULT_HEART_BEAT_FLOOR_MS, DEFAULT_HEART_BEAT_CEILING_MS),
             limits: Limits::default(),
         }
@@ -84,7 +94,9 @@ impl Engine {
         let mut queues = HashMap::new();
         for (name, messages) in stored.queues {
             let q: &mut Queue = queues.entry(name).or_default();
-            q.messages.extend(messages);
+            for p in messages {
+                q.push_back(p);
+            }
         }
         Engine {
             cfg,
@@ -255,7 +267,7 @@ impl Engine {
             }
             let dest = d.msg.destination.clone();
             let q = self.queues.entry(dest.clone()).or_default();
-            q.messages.push_front(Pending {
+            q.push_front(Pending {
                 msg: d.msg,
                 redelivered: true,
             });
@@ -289,7 +301,7 @@ impl Engine {
             let Some(c) = q.next_consumer(ready) else {
                 return;
             };
-            let (Some(p), Some(conn)) = (q.messages.pop_front(), conns[c.conn].as_mut()) else {
+            let (Some(p), Some(conn)) = (q.pop_front(), conns[c.conn].as_mut()) else {
                 return;
             };
             if let Some(i) = conn.sub_index(&c.sub) {
@@ -312,7 +324,6 @@ impl Engine {
             self.fan_out(Arc::new(msg), now);
             return Ok(());
         }
-        let max = self.cfg.max_queue_len.max(1);
         let mut msg = msg;
         // A persistent message is kept from this turn's commit on, in queue order.
         let durable = self
@@ -329,12 +340,12 @@ impl Engine {
             None => Arc::new(msg),
         };
         let q = self.queues.entry(dest.clone()).or_default();
-        q.messages.push_back(Pending {
+        q.push_back(Pending {
             msg,
             redelivered: false,
         });
         self.dispatch(&dest, now);
-        if self.queue_len(&dest) >= max {
+        if self.queue_full(&dest) {
             if let Some(conn) = self.conn_mut(from) {
                 conn.blocked_on = Some(dest);
             }
@@ -342,15 +353,19 @@ impl Engine {
         Ok(())
     }
 
-    fn queue_len(&self, dest: &str) -> usize {
-        self.queues.get(dest).map_or(0, |q| q.messages.len())
+    /// True when the queue holds `max_queue_len` messages or `max_queue_bytes` bytes.
+    fn queue_full(&self, dest: &str) -> bool {
+        self.queues.get(dest).is_some_and(|q| {
+            q.messages.len() >= self.cfg.max_queue_len.max(1)
+                || q.bytes >= self.cfg.max_queue_bytes.max(1)
+        })
     }
 
     /// False while the connection's last SEND filled a queue that has not drained below
     /// `max_queue_len`: the server then leaves its input unread (producer flow control).
     pub(crate) fn may_read(&self, id: usize) -> bool {
         let blocked = self.conn(id).and_then(|c| c.blocked_on.as_deref());
-        blocked.is_none_or(|d| self.queue_len(d) < self.cfg.max_queue_len.max(1))
+        blocked.is_none_or(|d| !self.queue_full(d))
     }
 
     /// Connections whose flow-control block was lifted since the last call (their queue

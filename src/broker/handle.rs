@@ -150,6 +150,13 @@ impl Engine {
         if conn.sub_index(&sub_id).is_some() {
             return Err(format!("subscription id {sub_id:?} is already in use"));
         }
+        let (max_subs, max_unacked) = (self.cfg.max_subscriptions, self.cfg.max_unacked.max(1));
+        let conn = self.conn_mut(id).ok_or("gone")?;
+        if conn.subs.len() >= max_subs {
+            return Err(format!(
+                "too many subscriptions on one connection (limit {max_subs})"
+            ));
+        }
         let ack = frame.get(header::ACK);
         let mode = AckMode::parse(ack)
             .ok_or_else(|| format!("invalid ack mode {:?}", ack.unwrap_or_default()))?;
@@ -163,7 +170,8 @@ impl Engine {
             })
             .transpose()?
             .filter(|&n| n > 0)
-            .unwrap_or(usize::MAX);
+            .unwrap_or(usize::MAX)
+            .min(max_unacked);
         conn.subs.push(Subscription {
             id: sub_id.clone(),
             destination: destination.clone(),

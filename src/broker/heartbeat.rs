@@ -31,6 +31,9 @@ pub(crate) struct HeartBeat {
     expect_every: Option<Duration>,
     last_sent: Instant,
     last_received: Instant,
+    /// Bytes received do not move the deadline: the whole CONNECT must come in time, so a
+    /// client dripping it a byte at a time is cut off too.
+    fixed_deadline: bool,
 }
 
 /// What a connection's clocks ask for at some instant.
@@ -51,10 +54,12 @@ const MAX_INTERVAL_MS: u64 = 86_400_000;
 const TOLERANCE: u32 = 2;
 
 impl HeartBeat {
-    /// Clocks for a connection that has not sent CONNECT yet: silence for `wait` kills it.
+    /// Clocks for a connection that has not sent CONNECT yet: unless its CONNECT is handled
+    /// within `wait`, it is dropped (however many bytes it sends meanwhile).
     pub(crate) fn awaiting_connect(wait: Duration, now: Instant) -> Self {
         HeartBeat {
             expect_every: Some(wait / TOLERANCE),
+            fixed_deadline: true,
             ..HeartBeat::off(now)
         }
     }
@@ -66,6 +71,7 @@ impl HeartBeat {
             expect_every: None,
             last_sent: now,
             last_received: now,
+            fixed_deadline: false,
         }
     }
 
@@ -82,12 +88,15 @@ impl HeartBeat {
             expect_every: every(client.0, broker.1),
             last_sent: now,
             last_received: now,
+            fixed_deadline: false,
         }
     }
 
     /// Records that bytes arrived from the client.
     pub(crate) fn received(&mut self, now: Instant) {
-        self.last_received = now;
+        if !self.fixed_deadline {
+            self.last_received = now;
+        }
     }
 
     /// Records that bytes were queued for the client.
@@ -184,7 +193,14 @@ mod tests {
         assert_eq!(hb.due(t + 349 * MS), Due::Send);
         assert_eq!(hb.due(t + 350 * MS), Due::Dead);
         assert!(HeartBeat::off(t).deadline().is_none());
-        let waiting = HeartBeat::awaiting_connect(Duration::from_secs(30), t);
+        let mut waiting = HeartBeat::awaiting_connect(Duration::from_secs(30), t);
         assert_eq!(waiting.deadline(), Some(t + Duration::from_secs(30)));
+        waiting.received(t + Duration::from_secs(29));
+        let end = t + Duration::from_secs(30);
+        assert_eq!(
+            waiting.due(end),
+            Due::Dead,
+            "bytes do not put off a CONNECT's deadline"
+        );
     }
 }

@@ -196,6 +196,28 @@ impl BrokerBuilder {
         self
     }
 
+    /// Most bytes one queue holds (default 64 MiB) before its senders pause, as at
+    /// [`BrokerBuilder::max_queue_len`]: memory stays bounded when no consumer reads.
+    pub fn max_queue_bytes(mut self, n: usize) -> Self {
+        self.cfg.max_queue_bytes = n;
+        self
+    }
+
+    /// Most subscriptions one connection may hold (default 10 000): one more gets an ERROR and
+    /// the connection is closed.
+    pub fn max_subscriptions(mut self, n: usize) -> Self {
+        self.cfg.max_subscriptions = n;
+        self
+    }
+
+    /// Most un-ACKed messages one subscription is given at a time (default 10 000), whatever
+    /// its `prefetch-count` asks for: a client that reads and never ACKs holds at most this
+    /// many.
+    pub fn max_unacked(mut self, n: usize) -> Self {
+        self.cfg.max_unacked = n;
+        self
+    }
+
     /// Hard limits on what clients may send (a breach gets ERROR and closes the connection).
     pub fn limits(mut self, limits: Limits) -> Self {
         self.cfg.limits = limits;

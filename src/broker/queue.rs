@@ -43,13 +43,41 @@ pub(crate) fn is_topic(destination: &str) -> bool {
 /// A queue: pending messages (oldest first) and competing consumers served round-robin.
 #[derive(Debug, Default)]
 pub(crate) struct Queue {
+    /// Change only through [`Queue::push_back`], [`Queue::push_front`] and
+    /// [`Queue::pop_front`], which keep `bytes`.
     pub(crate) messages: VecDeque<Pending>,
+    /// What the messages hold, about: bodies, headers and bookkeeping.
+    pub(crate) bytes: usize,
     pub(crate) consumers: Vec<Consumer>,
     /// Index in `consumers` of the next one to try.
     cursor: usize,
 }
 
+/// The bytes a queued message accounts for.
+fn size_of(p: &Pending) -> usize {
+    p.msg.body.len() + p.msg.headers.byte_len() + 128
+}
+
 impl Queue {
+    /// Adds a message at the tail.
+    pub(crate) fn push_back(&mut self, p: Pending) {
+        self.bytes += size_of(&p);
+        self.messages.push_back(p);
+    }
+
+    /// Puts a message back at the head (a redelivery).
+    pub(crate) fn push_front(&mut self, p: Pending) {
+        self.bytes += size_of(&p);
+        self.messages.push_front(p);
+    }
+
+    /// Takes the message at the head.
+    pub(crate) fn pop_front(&mut self) -> Option<Pending> {
+        let p = self.messages.pop_front()?;
+        self.bytes -= size_of(&p);
+        Some(p)
+    }
+
     /// Adds a consumer at the end of the round.
     pub(crate) fn add_consumer(&mut self, c: Consumer) {
         self.consumers.push(c);

@@ -69,9 +69,15 @@ pub struct Decoder {
     no_backslash_until: usize,
     /// The lines of the last head parsed in one pass (kept for their room).
     whole: WholeHead,
+    /// The room the next read offers (grows while reads fill it).
+    chunk: usize,
 }
 
 const READ_CHUNK: usize = 64 * 1024;
+
+/// The room a new decoder's first read offers: an idle connection (a broker may hold
+/// thousands) costs this much, and reads that fill their room double it up to `READ_CHUNK`.
+const FIRST_READ_CHUNK: usize = 4 * 1024;
 
 /// What a sized body reserves before its bytes arrive.
 const UNTRUSTED_RESERVE: usize = 64 * 1024;
@@ -99,6 +105,7 @@ impl Decoder {
             last_head: (0, 0),
             no_backslash_until: 0,
             whole: WholeHead::default(),
+            chunk: FIRST_READ_CHUNK,
         }
     }
 
@@ -143,14 +150,17 @@ impl Decoder {
     /// `Ok(0)` means the peer closed.
     pub fn read_from<R: Read + ?Sized>(&mut self, r: &mut R) -> io::Result<usize> {
         self.compact();
-        if self.buf.len() < self.end + READ_CHUNK {
-            self.buf.resize(self.end + READ_CHUNK, 0);
+        if self.buf.len() < self.end + self.chunk {
+            self.buf.resize(self.end + self.chunk, 0);
         }
         let room = self.buf.len() - self.end;
         let res = r.read(&mut self.buf[self.end..]);
         let n = *res.as_ref().unwrap_or(&0);
         self.end += n;
         self.short_read = n > 0 && n < room;
+        if n == room {
+            self.chunk = (self.chunk * 2).min(READ_CHUNK); // a busy peer: read more at once
+        }
         res
     }
 

@@ -30,6 +30,15 @@ pub(crate) struct BrokerCli {
     /// Most messages kept per queue while no consumer takes them.
     #[arg(long, default_value_t = 100_000)]
     pub(crate) max_queue_len: usize,
+    /// Most bytes kept per queue while no consumer takes them.
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub(crate) max_queue_bytes: usize,
+    /// Most subscriptions per connection (one more gets an ERROR).
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) max_subscriptions: usize,
+    /// Most un-ACKed messages given to one subscription at a time.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) max_unacked: usize,
     /// Heart-beat intervals agreed to, in ms, as MIN,MAX: each client gets what it asks for,
     /// clamped into this range (a client that asks for none gets none).
     #[arg(
@@ -97,6 +106,9 @@ impl BrokerCli {
         }
         let mut builder = Broker::builder()
             .max_queue_len(self.max_queue_len)
+            .max_queue_bytes(self.max_queue_bytes)
+            .max_subscriptions(self.max_subscriptions)
+            .max_unacked(self.max_unacked)
             .heart_beat(min, max)
             .limits(limits);
         if let Some(dir) = &self.data_dir {
