@@ -9,13 +9,13 @@
 # embedded broker and RabbitMQ / ActiveMQ when they answer on 127.0.0.1:61613 / 61623
 # (scripts/brokers.sh start), and stomp.py through scripts/bench_stomppy.py when a Python with
 # stomp.py is found ($BENCH_PYTHON, else the venv scripts/brokers.sh venv makes). Prints one
-# ratio table, writes it to bench-results.md and into README.md's Performance section.
+# ratio table, writes it to docs/bench-results.md and into docs/PERFORMANCE.md.
 # Environment: BENCH_SECS (seconds per client-bound measurement, default 2),
 # BENCH_BROKER_MSGS (default 100000; also the publish group's N), BENCH_RR (round trips, default
 # 2000; also the publish group's send_and_wait loop), BENCH_ROUNDS (interleaved runs per client
 # on each broker, default 3; the table takes the median), BENCH_CONFIRM_WINDOWS (publish group:
 # extra confirmed rows with these confirm windows in frames, e.g. 256,4096; default none),
-# BENCH_WRITE=0 (only print the table: bench-results.md and README.md are left alone).
+# BENCH_WRITE=0 (only print the table: docs/bench-results.md and docs/PERFORMANCE.md are left alone).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD

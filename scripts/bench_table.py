@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Turns the JSON lines of a bench run into one ratio table (Markdown), writes it to
-bench-results.md and into README.md between <!-- bench:start --> and <!-- bench:end -->
+docs/bench-results.md and into docs/PERFORMANCE.md between <!-- bench:start --> and <!-- bench:end -->
 (with BENCH_WRITE=0 it only prints the table).
 
     bench_table.py RESULTS.jsonl REPO_ROOT"""
@@ -235,11 +235,11 @@ text = "\n".join(md) + "\n"
 print(text)
 
 if os.environ.get("BENCH_WRITE", "1") == "0":
-    sys.exit(0)  # print only: bench-results.md and README.md stay as they are
+    sys.exit(0)  # print only: docs/bench-results.md and docs/PERFORMANCE.md stay as they are
 root = sys.argv[2]
-with open(os.path.join(root, "bench-results.md"), "w") as f:
+with open(os.path.join(root, "docs", "bench-results.md"), "w") as f:
     f.write("# Benchmark results\n\n" + text)
-readme = os.path.join(root, "README.md")
+readme = os.path.join(root, "docs", "PERFORMANCE.md")
 r = open(readme).read()
 new = "<!-- bench:start -->\n" + text + "<!-- bench:end -->"
 r2 = re.sub(r"<!-- bench:start -->.*?<!-- bench:end -->", lambda _: new, r, flags=re.S)
