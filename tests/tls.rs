@@ -225,8 +225,8 @@ fn address_settings_win_over_the_builders() {
 
 #[test]
 fn tls_settings_on_a_plain_address_are_refused() {
-    let mut addr = Address::tcp("127.0.0.1", 9);
-    addr.tls = Some(TlsConfig::new());
+    let mut addr = Address::tcp("127.0.0.1", 9).with_tls(TlsConfig::new());
+    addr.scheme = stompy::Scheme::Tcp; // settings for TLS, and a plain scheme
     let r = StompClient::builder().address(addr).unwrap().connect();
     assert!(matches!(r, Err(Error::Invalid(m)) if m.contains("plain scheme")));
 }

@@ -166,7 +166,7 @@ impl Decoder {
 
     /// True when the last [`Decoder::read_from`] returned data but filled less than the room it
     /// offered: on a plain socket, that read emptied the receive queue.
-    pub fn last_read_was_short(&self) -> bool {
+    pub(crate) fn last_read_was_short(&self) -> bool {
         self.short_read
     }
 
@@ -181,7 +181,8 @@ impl Decoder {
 
     /// Bytes of memory the decoder holds (its buffer and any partial body), for checking
     /// that a peer cannot make it reserve more than it sent.
-    pub fn reserved(&self) -> usize {
+    #[cfg(test)]
+    pub(crate) fn reserved(&self) -> usize {
         let body = match &self.state {
             State::Sized { body, .. } => body.capacity(),
             _ => 0,

@@ -27,6 +27,9 @@ pub(crate) struct HeartBeat {
     recv_every: Option<Duration>,
     last_sent: Instant,
     last_recv: Instant,
+    /// When bytes last came from the peer (or the session began): what a timeout reports.
+    /// `last_recv` may lie later, by the grace given for the first beat.
+    heard: Instant,
 }
 
 impl HeartBeat {
@@ -38,6 +41,7 @@ impl HeartBeat {
             recv_every: None,
             last_sent: now,
             last_recv: now,
+            heard: now,
         }
     }
 
@@ -68,6 +72,7 @@ impl HeartBeat {
             recv_every,
             last_sent: now,
             last_recv: now + recv_every.unwrap_or_default(),
+            heard: now,
         }
     }
 
@@ -87,6 +92,7 @@ impl HeartBeat {
     pub(crate) fn on_recv(&mut self, now: Instant) {
         // Never earlier than the grace given for the first beat.
         self.last_recv = self.last_recv.max(now);
+        self.heard = self.heard.max(now);
     }
 
     /// True when a heart-beat is due now.
@@ -97,8 +103,9 @@ impl HeartBeat {
     /// An error when the peer has been silent too long.
     pub(crate) fn check_recv(&self, now: Instant) -> Result<(), Error> {
         match self.recv_timeout {
+            // The silence reported is the broker's, since its last byte (grace included).
             Some(t) if now >= self.last_recv + t => Err(Error::Timeout(Timeout::HeartBeat(
-                now.saturating_duration_since(self.last_recv),
+                now.saturating_duration_since(self.heard),
             ))),
             _ => Ok(()),
         }
@@ -112,5 +119,33 @@ impl HeartBeat {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_reports_the_silence_since_the_peers_last_byte() {
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        // The broker sends every 100 ms; its first beat may come one interval late.
+        let mut hb = HeartBeat::negotiate((0, 100), (100, 0), 1.5, t);
+        assert!(
+            hb.check_recv(t + ms(249)).is_ok(),
+            "grace for the first beat"
+        );
+        let err = hb.check_recv(t + ms(250)).unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout(Timeout::HeartBeat(d)) if d == ms(250)),
+            "{err:?}"
+        );
+        hb.on_recv(t + ms(300));
+        let err = hb.check_recv(t + ms(460)).unwrap_err();
+        assert!(
+            matches!(err, Error::Timeout(Timeout::HeartBeat(d)) if d == ms(160)),
+            "{err:?}"
+        );
     }
 }

@@ -27,6 +27,7 @@ use crate::error::Error;
 /// default, `web_stomp.ws_frame = text`) can only carry UTF-8 bodies; set it to `binary` for
 /// arbitrary bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Scheme {
     /// Plain TCP (`stomp://`, or no scheme).
     Tcp,
@@ -65,6 +66,7 @@ impl Scheme {
 /// # Ok::<(), stompy::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub struct Address {
     /// Host name or IP address (IPv6 without brackets).
     pub host: String,
@@ -88,7 +90,7 @@ pub struct Address {
     /// [`Address::with_tls`]. Connecting fails (rather than going out in the clear) when this
     /// is set on an address whose scheme does not use TLS.
     #[cfg(feature = "tls")]
-    pub tls: Option<crate::transport::TlsConfig>,
+    pub(crate) tls: Option<crate::transport::TlsConfig>,
 }
 
 impl Address {
@@ -105,6 +107,12 @@ impl Address {
             #[cfg(feature = "tls")]
             tls: None,
         }
+    }
+
+    /// The TLS settings of this address only, if [`Address::with_tls`] gave it some.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&crate::transport::TlsConfig> {
+        self.tls.as_ref()
     }
 
     /// Uses TLS with `tls` for this address, whatever the client's settings. A plain scheme

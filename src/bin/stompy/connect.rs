@@ -27,7 +27,7 @@ impl ConnOpts {
             for a in &mut list {
                 a.scheme = match a.scheme {
                     Scheme::Ws | Scheme::Wss => Scheme::Wss,
-                    Scheme::Tcp | Scheme::Tls => Scheme::Tls,
+                    _ => Scheme::Tls,
                 };
             }
         }
