@@ -8,7 +8,9 @@
 #     Python venv with stomp.py for interop tests;
 #  2. with STOMPY_REQUIRE_BROKERS=1 (a missing broker fails instead of skipping) and
 #     STOMPY_PYTHON=<venv python>: cargo fmt --check, cargo clippy -D warnings, cargo test
-#     (unit, integration and doc tests, all features);
+#     (unit, integration and doc tests, all features, the chaos tests that kill brokers and
+#     the hostile-client suite included), the feature matrix, cargo doc -D warnings, and the
+#     dependency checks (no CLI crates by default, rust-version covers every dependency);
 #  3. runs every example twice: against the embedded broker (no environment) and against
 #     RabbitMQ (STOMP_URL=stomp://guest:guest@127.0.0.1:61613), each with a time limit.
 #
@@ -158,6 +160,9 @@ feature_matrix() {
     cargo check --quiet --lib --bins
 }
 stage "feature matrix" feature_matrix
+stage "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --all-features
+# No command-line crates for a library user; the stated MSRV covers every dependency.
+stage "dependencies" python3 scripts/check_deps.py
 
 # every example target: examples/*.rs, examples/*/main.rs and [[example]] entries
 examples=$(cargo_meta 'sorted(t["name"] for p in m["packages"] for t in p["targets"] if "example" in t["kind"])')

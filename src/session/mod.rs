@@ -108,8 +108,8 @@ pub enum Event {
     /// A RECEIPT arrived for this receipt id (one the session asked for and still awaited;
     /// others are dropped).
     Receipt(String),
-    /// A RECEIPT confirmed a send of the outbox whose receipt id nobody else waits for
-    /// ([`Session::send_confirmed`]).
+    /// A RECEIPT confirmed a confirmed send whose receipt id the session made up (nobody else
+    /// waits for it).
     Confirmed(String),
     /// The peer sent a heart-beat (an EOL between frames).
     HeartBeat,

@@ -9,7 +9,7 @@ use stompy::Limits;
 #[derive(Debug, Args)]
 pub(crate) struct BrokerCli {
     /// Address to listen on for plain STOMP (port 0 picks a free port; every address listened
-    /// on is printed, one line each: "<program> listening on tcp://ADDR").
+    /// on is printed, one line each: "PROGRAM listening on tcp://ADDR").
     #[arg(
         long,
         short = 'l',
@@ -72,7 +72,7 @@ pub(crate) struct BrokerCli {
 }
 
 impl BrokerCli {
-    /// Starts the broker, prints one line per listener as `<program> listening on
+    /// Starts the broker, prints one line per listener as `PROGRAM listening on
     /// KIND://ADDR`, and serves until the process is stopped.
     ///
     /// # Errors
