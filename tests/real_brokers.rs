@@ -488,3 +488,18 @@ fn without_auto_content_length_activemq_delivers_text_messages() {
     assert_eq!(body(&default), "as bytes");
     assert_eq!(default.get("content-length"), Some("8"), "{default:?}");
 }
+
+#[test]
+fn percent_encoded_credentials_in_a_url_log_in_to_rabbitmq() {
+    // scripts/brokers.sh adds this user: name `url+user`, password `p@ss/w:rd%`.
+    let Some(rabbit) = common::rabbitmq() else {
+        return;
+    };
+    let url = format!("stomp://url%2Buser:p%40ss%2Fw%3Ard%25@{}", rabbit.addr());
+    let mut c = StompClient::connect(url.as_str()).expect("decoded credentials log in");
+    common::round_trip(&mut c, "url-user", "decoded");
+    c.disconnect().unwrap();
+    // Undecoded, the same characters are another password: refused.
+    let raw = format!("stomp://url%2Buser:p%40ss@{}", rabbit.addr());
+    assert!(StompClient::connect(raw.as_str()).is_err());
+}
