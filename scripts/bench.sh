@@ -2,7 +2,7 @@
 # The benchmark driver: one command, a few minutes.
 #
 #   scripts/bench.sh            # every workload
-#   scripts/bench.sh client,codec   # only some groups: client, broker, rr, publish, 1to1, codec, mem
+#   scripts/bench.sh client,codec   # only some groups: client, broker, rr, publish, 1to1, durable, codec, mem
 #
 # Builds benches/compare (a bench-only crate, its own workspace: stompy, async-stomp and a
 # raw-socket floor) in release, runs every workload against a firehose peer, a sink peer, the
@@ -15,6 +15,10 @@
 # 2000; also the publish group's send_and_wait loop), BENCH_ROUNDS (interleaved runs per client
 # on each broker, default 3; the table takes the median), BENCH_CONFIRM_WINDOWS (publish group:
 # extra confirmed rows with these confirm windows in frames, e.g. 256,4096; default none),
+# BENCH_DURABLE_MSGS / BENCH_DURABLE_RABBIT_MSGS (durable group: messages per persistent 1 -> 1 run on
+# the embedded broker with a data directory / on RabbitMQ, default 200000 / 30000),
+# BENCH_IDLE_CONNS and BENCH_CONN_BATCH (durable group: idle connections to the broker process,
+# default 10000, opened 100 at a time),
 # BENCH_WRITE=0 (only print the table: docs/bench-results.md and docs/PERFORMANCE.md are left alone).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -94,9 +94,14 @@ for w in order:
         if "raw" in rows[w]:
             pub[key]["floor"] = rows[w]["raw"]
 
+# The durable group: "BROKER: durable 1 -> 1, KIND" and "embedded: N idle connections" rows
+# go to tables of their own.
+DUR = re.compile(r"^(.*): durable 1 -> 1, (persistent|non-persistent)$")
+IDLE = re.compile(r"^embedded: (\d+) idle connections$")
+
 for w in order:
     cl = rows[w]
-    if PUB.match(w):
+    if PUB.match(w) or DUR.match(w) or IDLE.match(w):
         continue
     if "p50_us" in next(iter(cl.values())):
         # latency: ratios are other ÷ stompy p50, so > 1 means stompy is faster
@@ -203,6 +208,36 @@ if pub_order:
             r = conf["msgs_per_s"] / sync["msgs_per_s"]
             goals.append((f"{name}, confirmed: ≥ 10× send_and_wait loop", r >= 10, f"{r:.1f}×"))
 
+dur_lines = []
+kinds = [k for k in ("persistent", "non-persistent") if f"embedded: durable 1 -> 1, {k}" in rows
+         or f"RabbitMQ: durable 1 -> 1, {k}" in rows]
+if kinds:
+    dur_lines += ["| 1 → 1, 100 B, confirmed sends, client-individual ACK | embedded, data dir | µs CPU/msg "
+                  "clients | µs CPU/msg broker | disk B/msg | RabbitMQ, durable queue | µs CPU/msg clients "
+                  "| **× RabbitMQ** |",
+                  "|" + "---|" * 8]
+    for kind in kinds:
+        e = rows.get(f"embedded: durable 1 -> 1, {kind}", {}).get("stompy")
+        r = rows.get(f"RabbitMQ: durable 1 -> 1, {kind}", {}).get("stompy")
+        rate = lambda x: f"{f_rate(x['msgs_per_s'])}/s" if x else "–"
+        cpu = lambda x: f_cpu(x["cpu_us_per_msg"]) if x else "–"
+        broker = f_cpu(e.get("broker_cpu_us_per_msg")) if e else "–"
+        disk = f"{e['disk_bytes_per_msg']:.0f}" if e else "–"
+        mps = lambda x: x["msgs_per_s"] if x else None
+        dur_lines.append("| " + " | ".join([kind, rate(e), cpu(e), broker, disk, rate(r), cpu(r),
+                                           ratio(mps(e), mps(r))]) + " |")
+        if kind == "persistent" and e and r:
+            x = e["msgs_per_s"] / r["msgs_per_s"]
+            goals.append(("embedded (data dir): durable 1 -> 1, persistent: ≥ 3× RabbitMQ", x >= 3, f"{x:.2f}×"))
+idle = [(int(IDLE.match(w).group(1)), rows[w]["stompy"]) for w in order if IDLE.match(w) and "stompy" in rows[w]]
+if idle:
+    dur_lines += ["", "| embedded broker process, idle connections | RSS before → after | **bytes per idle "
+                  "connection** | set-up time | connections/s |", "|" + "---|" * 5]
+    for n, s in idle:
+        dur_lines.append(f"| {n} × CONNECT → CONNECTED, {s['batch']:.0f} in flight "
+                         f"| {s['rss_before_kib'] / 1024:.1f} → {s['rss_after_kib'] / 1024:.1f} MiB "
+                         f"| {s['bytes_per_conn']:.0f} | {s['setup_s']:.2f} s | {f_rate(s['conns_per_s'])}/s |")
+
 stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 cpus = os.cpu_count()
 md = [f"Last run: {stamp}, {cpus} cores, `scripts/bench.sh`. Ratios compare stompy with the other "
@@ -229,6 +264,23 @@ if pub_lines:
            "receipt rate. Ratios are confirmed msgs/s ÷ the other's msgs/s on the same broker in "
            "the same run. \"persistent\" sends `persistent:true`.", ""]
     md += pub_lines
+if dur_lines:
+    md += ["", "Persistent messages end to end (median of `BENCH_ROUNDS`): one publisher with "
+           "`confirmed_sends(true)` (a receipt on every SEND, window 1024 frames) and "
+           "`wait_for_confirms` at the end, `persistent:true` on every SEND (not in the "
+           "non-persistent row), and one consumer subscribed in client-individual mode with "
+           "auto-ACK on, receiving every message; msgs/s from the publisher's start until the "
+           "consumer has all of them and the broker has confirmed all. The embedded broker has a "
+           "data directory (`BrokerBuilder::data_dir`, under target/) and runs in the bench "
+           "process: its CPU is the process's minus the client threads', disk B/msg is the "
+           "process's `write_bytes` (/proc/self/io) per message. RabbitMQ's `/queue/…` queues "
+           "are durable. `BENCH_DURABLE_MSGS` messages (default 200 000) on the embedded broker, "
+           "`BENCH_DURABLE_RABBIT_MSGS` (30 000) on RabbitMQ. The idle-connection rows: the "
+           "embedded broker with the defaults in a process of its own, `BENCH_IDLE_CONNS` "
+           "connections (10 000) opened `BENCH_CONN_BATCH` (100) at a time (connect and CONNECT "
+           "on each, then read each CONNECTED) and left idle; the broker's RSS growth ÷ "
+           "connections.", ""]
+    md += dur_lines
 md += ["", "| goal | met | measured |", "|---|---|---|"]
 md += [f"| {g} | {'yes' if ok else '**no**'} | {m} |" for g, ok, m in goals]
 text = "\n".join(md) + "\n"

@@ -3,6 +3,7 @@
 
 mod async_runs;
 mod codec_mem;
+mod durable;
 mod peers;
 mod raw;
 mod stompy_runs;
@@ -27,8 +28,13 @@ impl Drop for Peer {
 
 /// Starts a peer in its own process, so its CPU is never counted as the client's.
 fn peer(kind: &str) -> Peer {
+    child(&["peer", kind])
+}
+
+/// Runs this binary with `args` in a child process that prints `port N` once it listens.
+fn child(args: &[&str]) -> Peer {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["peer", kind])
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -325,7 +331,82 @@ fn suite(only: Option<&str>) {
             }
         }
     }
+    if on("durable") {
+        durable_group(&brokers, rounds, &uniq.to_string());
+    }
     drop(embedded);
+}
+
+/// Persistent messages end to end, with receipts and ACKs: the embedded broker with a data
+/// directory (its own, started here) beside RabbitMQ (whose `/queue/…` queues are durable),
+/// persistent and not; then the embedded broker's memory per idle connection, in a process of
+/// its own.
+fn durable_group(brokers: &[(&str, String)], rounds: u64, uniq: &str) {
+    let with_embedded = brokers.iter().any(|(name, _)| *name == "embedded");
+    let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/bench"))
+        .join(format!("durable-{uniq}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    let broker = with_embedded.then(|| {
+        stompy::broker::Broker::builder()
+            .data_dir(&dir)
+            .bind("127.0.0.1:0")
+            .unwrap()
+    });
+    let mut targets = Vec::new();
+    if let Some(b) = &broker {
+        targets.push((
+            "embedded",
+            b.addr().to_string(),
+            env_n("BENCH_DURABLE_MSGS", 200_000),
+        ));
+    }
+    if let Some((_, addr)) = brokers.iter().find(|(name, _)| *name == "RabbitMQ") {
+        let n = env_n("BENCH_DURABLE_RABBIT_MSGS", 30_000);
+        targets.push(("RabbitMQ", addr.clone(), n));
+    }
+    if want("stompy") {
+        for round in 0..rounds {
+            for (name, addr, n) in &targets {
+                for persistent in [true, false] {
+                    let (kind, q) = if persistent {
+                        ("persistent", "p")
+                    } else {
+                        ("non-persistent", "n")
+                    };
+                    durable::one_to_one(
+                        addr,
+                        &format!("/queue/bench-dur-{q}-{uniq}-{round}"),
+                        *n,
+                        persistent,
+                        *name == "embedded",
+                        &format!("{name}: durable 1 -> 1, {kind}"),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(b) = broker {
+        b.shutdown();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if !with_embedded || !want("stompy") {
+        return;
+    }
+    // This process holds one end of every connection, the broker process (which inherits the
+    // limit) the other.
+    let limit = rlimit::increase_nofile_limit(25_000).expect("raise the open-file limit");
+    let n = (env_n("BENCH_IDLE_CONNS", 10_000)).min(limit.saturating_sub(100)) as usize;
+    let batch = env_n("BENCH_CONN_BATCH", 100) as usize;
+    for _ in 0..rounds {
+        let b = child(&["idle-broker"]);
+        durable::idle_connections(
+            &b.addr,
+            b.child.id(),
+            n,
+            batch,
+            &format!("embedded: {n} idle connections"),
+        );
+    }
 }
 
 fn main() {
@@ -335,6 +416,7 @@ fn main() {
         Some("suite") => suite(args.get(1).map(String::as_str)),
         Some("mem-flow") => codec_mem::flow(&args[1], 1_000_000),
         Some("mem-big") => codec_mem::big(&args[1]),
+        Some("idle-broker") => durable::idle_broker(),
         // One stompy workload against a peer, for profiling: `one firehose-auto|firehose-ack|publish`.
         Some("one") => {
             let kind = args.get(1).map(String::as_str).unwrap_or("firehose-auto");
@@ -355,7 +437,7 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: stompy-compare suite [client,broker,rr,publish,1to1,codec,mem] | peer firehose|sink|big");
+            eprintln!("usage: stompy-compare suite [client,broker,rr,publish,1to1,durable,codec,mem] | peer firehose|sink|big");
             std::process::exit(2);
         }
     }
