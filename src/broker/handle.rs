@@ -10,6 +10,7 @@ use super::heartbeat::{self, HeartBeat};
 use super::queue::{is_topic, Consumer, Message};
 use super::tx::TxOp;
 use crate::frame::{header, Command, Frame, Version};
+use crate::session::parse_heart_beat;
 
 type Handled = Result<(), String>;
 
@@ -88,9 +89,7 @@ impl Engine {
         }
         let client = match (version, frame.get(header::HEART_BEAT)) {
             (Version::V1_0, _) | (_, None) => (0, 0),
-            (_, Some(v)) => {
-                heartbeat::parse(v).ok_or_else(|| format!("invalid heart-beat {v:?}"))?
-            }
+            (_, Some(v)) => parse_heart_beat(v).map_err(|_| format!("invalid heart-beat {v:?}"))?,
         };
         let offer = heartbeat::answer(client, self.cfg.heart_beat);
         let conn = self.conn_mut(id).ok_or("gone")?;

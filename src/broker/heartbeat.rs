@@ -2,12 +2,6 @@
 
 use std::time::{Duration, Instant};
 
-/// Parses a `heart-beat:<x>,<y>` header value into milliseconds.
-pub(crate) fn parse(value: &str) -> Option<(u64, u64)> {
-    let (x, y) = value.split_once(',')?;
-    Some((x.trim().parse().ok()?, y.trim().parse().ok()?))
-}
-
 /// The broker's `heart-beat` answer to a client that offered `(cx, cy)`: it sends every `cy`
 /// and expects the client every `cx`, each clamped into `(floor, ceiling)`; a `0` (none
 /// wanted, or none promised) stays `0`.
@@ -149,15 +143,6 @@ mod tests {
         for (client, want) in cases {
             assert_eq!(answer(client, limits), want, "{client:?}");
         }
-    }
-
-    #[test]
-    fn parses_headers() {
-        assert_eq!(parse("10,20"), Some((10, 20)));
-        assert_eq!(parse(" 0 , 5 "), Some((0, 5)));
-        assert_eq!(parse("10"), None);
-        assert_eq!(parse("a,1"), None);
-        assert_eq!(parse("-1,1"), None);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Heart-beat negotiation and clocks. Time is always an argument: nothing here reads a clock.
 
+use std::str::FromStr;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ProtocolError, Timeout};
@@ -7,8 +8,17 @@ use crate::error::{Error, ProtocolError, Timeout};
 /// The longest silence a heart-beat scale can allow.
 const LONGEST_SILENCE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// Parses a `heart-beat` header value `"x,y"` (milliseconds).
-pub fn parse_heart_beat(v: &str) -> Result<(u32, u32), ProtocolError> {
+/// Parses a `heart-beat` header value `"x,y"` (milliseconds, blanks around each number
+/// allowed) into numbers of type `T` (`u32`, `u64`, ...): a value out of `T`'s range is
+/// malformed too.
+///
+/// ```
+/// use stompy::session::parse_heart_beat;
+/// assert_eq!(parse_heart_beat::<u32>(" 0 , 5 ")?, (0, 5));
+/// assert!(parse_heart_beat::<u32>("10").is_err());
+/// # Ok::<(), stompy::ProtocolError>(())
+/// ```
+pub fn parse_heart_beat<T: FromStr>(v: &str) -> Result<(T, T), ProtocolError> {
     let bad = || ProtocolError::InvalidHeartBeat(v.chars().take(64).collect());
     let (x, y) = v.split_once(',').ok_or_else(bad)?;
     let x = x.trim().parse().map_err(|_| bad())?;
@@ -112,5 +122,22 @@ impl HeartBeat {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_headers() {
+        let parse = |v| parse_heart_beat::<u64>(v).ok();
+        assert_eq!(parse("10,20"), Some((10, 20)));
+        assert_eq!(parse(" 0 , 5 "), Some((0, 5)));
+        assert_eq!(parse("10"), None);
+        assert_eq!(parse("a,1"), None);
+        assert_eq!(parse("-1,1"), None);
+        assert_eq!(parse("5000000000,0"), Some((5_000_000_000, 0)));
+        assert!(parse_heart_beat::<u32>("5000000000,0").is_err());
     }
 }
