@@ -12,6 +12,7 @@ use super::queue::{Message, Pending};
 use super::tx::Transactions;
 use crate::codec::{encode_frame, encode_heartbeat, encode_parts, Decoder, Limits};
 use crate::frame::{header, Command, Frame, Version};
+use crate::session::AckMode;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,28 +23,6 @@ pub(crate) enum Phase {
     Open,
     /// ERROR or the DISCONNECT receipt is queued: no more input is handled, close once flushed.
     Closing,
-}
-
-/// A subscription's `ack` mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AckMode {
-    /// Delivered means acknowledged.
-    Auto,
-    /// ACK is cumulative over this subscription's deliveries.
-    Client,
-    /// ACK concerns one delivery.
-    ClientIndividual,
-}
-
-impl AckMode {
-    pub(crate) fn parse(s: Option<&str>) -> Option<AckMode> {
-        match s {
-            None | Some("auto") => Some(AckMode::Auto),
-            Some("client") => Some(AckMode::Client),
-            Some("client-individual") => Some(AckMode::ClientIndividual),
-            Some(_) => None,
-        }
-    }
 }
 
 /// A message sent to the client and not yet ACKed.
@@ -80,7 +59,7 @@ impl Subscription {
 
     /// True when the subscription's in-flight limit allows one more delivery.
     pub(crate) fn has_room(&self) -> bool {
-        self.mode == AckMode::Auto || self.unacked.len() < self.prefetch
+        !self.mode.needs_ack() || self.unacked.len() < self.prefetch
     }
 }
 
@@ -311,7 +290,7 @@ impl Conn {
         let (mut id_buf, mut ack_buf) = ([0u8; 20], [0u8; 21]);
         let id = fmt_u64(p.msg.id, &mut id_buf);
         let ack_str = fmt_ack_id(ack, &mut ack_buf);
-        let acked = s.mode != AckMode::Auto;
+        let acked = s.mode.needs_ack();
         let ours = [
             (header::SUBSCRIPTION, &*s.id),
             (header::MESSAGE_ID, id),

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{AckMode, Conn, Delivery, Phase, READ_PAUSE};
+use super::conn::{Conn, Delivery, Phase, READ_PAUSE};
 use super::heartbeat::Due;
 use super::queue::{is_topic, Consumer, Message, Pending, Queue};
 use super::store::{is_persistent, Durable};
@@ -305,7 +305,7 @@ impl Engine {
                 return;
             };
             if let Some(i) = conn.sub_index(&c.sub) {
-                let consumed = p.msg.durable.filter(|_| conn.subs[i].mode == AckMode::Auto);
+                let consumed = p.msg.durable.filter(|_| !conn.subs[i].mode.needs_ack());
                 conn.deliver(i, p, now);
                 // Delivered in auto mode: consumed.
                 if let (Some(seq), Some(d)) = (consumed, durable.as_mut()) {

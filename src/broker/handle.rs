@@ -4,13 +4,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{parse_ack_id, AckMode, Phase, Subscription};
+use super::conn::{parse_ack_id, Phase, Subscription};
 use super::engine::Engine;
 use super::heartbeat::{self, HeartBeat};
 use super::queue::{is_topic, Consumer, Message};
 use super::tx::TxOp;
 use crate::frame::{header, Command, Frame, Version};
-use crate::session::parse_heart_beat;
+use crate::session::{parse_heart_beat, AckMode};
 
 type Handled = Result<(), String>;
 
@@ -157,8 +157,9 @@ impl Engine {
             ));
         }
         let ack = frame.get(header::ACK);
-        let mode = AckMode::parse(ack)
-            .ok_or_else(|| format!("invalid ack mode {:?}", ack.unwrap_or_default()))?;
+        let mode = ack
+            .map_or(Ok(AckMode::Auto), str::parse)
+            .map_err(|_| format!("invalid ack mode {:?}", ack.unwrap_or_default()))?;
         let prefetch = frame
             .get("prefetch-count")
             .or_else(|| frame.get("activemq.prefetchSize"))
