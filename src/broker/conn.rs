@@ -7,11 +7,11 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::heartbeat::HeartBeat;
 use super::queue::{Message, Pending};
 use super::tx::Transactions;
 use crate::codec::{encode_frame, encode_heartbeat, encode_parts, Decoder, Limits, OutBuf};
 use crate::frame::{header, Command, Frame, Version};
+use crate::session::heartbeat::{HeartBeat, Policy};
 use crate::session::AckMode;
 
 /// Where a connection is in its life.
@@ -74,6 +74,24 @@ pub(crate) const READ_PAUSE: usize = 4 * HIGH_WATER;
 /// RabbitMQ's handshake timeout: 10 s).
 const CONNECT_WAIT: Duration = Duration::from_secs(10);
 
+/// How the broker judges a connection that has not sent CONNECT yet: unless its CONNECT is
+/// handled within [`CONNECT_WAIT`], it is dropped, however many bytes it sends meanwhile.
+const AWAITING_CONNECT: Policy = Policy {
+    tolerance: 1.0,
+    first_beat_grace: false,
+    fixed_deadline: true,
+    max_interval: CONNECT_WAIT,
+};
+
+/// How the broker judges a client's silence once connected: dead after 2 of the intervals it
+/// promised, with intervals cut to a day so that clock arithmetic cannot overflow.
+pub(crate) const CONNECTED: Policy = Policy {
+    tolerance: 2.0,
+    first_beat_grace: false,
+    fixed_deadline: false,
+    max_interval: Duration::from_secs(86_400),
+};
+
 /// The state of one client connection.
 #[derive(Debug)]
 pub(crate) struct Conn {
@@ -109,7 +127,7 @@ impl Conn {
             session,
             subs: Vec::new(),
             txs: Transactions::default(),
-            heartbeat: HeartBeat::awaiting_connect(CONNECT_WAIT, now),
+            heartbeat: HeartBeat::new(None, Some(CONNECT_WAIT), &AWAITING_CONNECT, now),
             next_ack: 1,
             starved: false,
             blocked_on: None,
@@ -121,7 +139,7 @@ impl Conn {
     pub(crate) fn read_from(&mut self, r: &mut dyn Read, now: Instant) -> io::Result<usize> {
         let n = self.decoder.read_from(r)?;
         if n > 0 {
-            self.heartbeat.received(now);
+            self.heartbeat.on_recv(now);
         }
         Ok(n)
     }
@@ -135,7 +153,7 @@ impl Conn {
     #[cfg(test)]
     pub(crate) fn feed(&mut self, bytes: &[u8], now: Instant) {
         self.decoder.feed(bytes);
-        self.heartbeat.received(now);
+        self.heartbeat.on_recv(now);
     }
 
     /// Writes queued output to `w` until it is all written or `w` would block.
@@ -167,13 +185,13 @@ impl Conn {
     pub(crate) fn send(&mut self, frame: &Frame, now: Instant) {
         let version = self.version;
         self.out.push(|out| encode_lenient(frame, version, out));
-        self.heartbeat.sent(now);
+        self.heartbeat.on_sent(now);
     }
 
     /// Queues a heart-beat.
     pub(crate) fn send_heartbeat(&mut self, now: Instant) {
         self.out.push(encode_heartbeat);
-        self.heartbeat.sent(now);
+        self.heartbeat.on_sent(now);
     }
 
     /// Where the next queued frame will start: see [`Conn::send_receipt_at`].
@@ -189,7 +207,7 @@ impl Conn {
         let version = self.version;
         self.out
             .insert_at(mark, |out| encode_lenient(&frame, version, out));
-        self.heartbeat.sent(now);
+        self.heartbeat.on_sent(now);
     }
 
     /// Makes the output from `mark` (an [`Conn::output_mark`]) on wait for the store's commit;
@@ -275,7 +293,7 @@ impl Conn {
         if acked {
             s.unacked.push_back(Delivery { ack, msg: p.msg });
         }
-        self.heartbeat.sent(now);
+        self.heartbeat.on_sent(now);
     }
 }
 

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::conn::{Conn, Delivery, Phase, READ_PAUSE};
-use super::heartbeat::Due;
 use super::queue::{is_topic, Consumer, Message, Pending, Queue};
 use super::store::{is_persistent, Durable};
 use crate::codec::{Item, Limits};
@@ -447,12 +446,12 @@ impl Engine {
             if blocked || conn.pending_output() >= READ_PAUSE {
                 // Its input is left unread on purpose (flow control, or a client that is
                 // behind with reading): that is not silence.
-                conn.heartbeat.received(now);
+                conn.heartbeat.on_recv(now);
             }
-            match conn.heartbeat.due(now) {
-                Due::Nothing => {}
-                Due::Send => conn.send_heartbeat(now),
-                Due::Dead => dead.push(id),
+            if conn.heartbeat.overdue(now).is_some() {
+                dead.push(id);
+            } else if conn.heartbeat.wants_send(now) {
+                conn.send_heartbeat(now);
             }
         }
         dead
@@ -463,7 +462,7 @@ impl Engine {
         self.conns
             .iter()
             .flatten()
-            .filter_map(|c| c.heartbeat.deadline())
+            .filter_map(|c| c.heartbeat.next_deadline())
             .min()
     }
 

@@ -94,7 +94,6 @@
 mod conn;
 pub(crate) mod engine;
 mod handle;
-mod heartbeat;
 mod link;
 mod listener;
 mod queue;

@@ -13,7 +13,7 @@
 //! 4. call [`Session::handle_timeout`] and sleep at most until [`Session::poll_timeout`].
 
 mod ack;
-mod heartbeat;
+pub(crate) mod heartbeat;
 mod outbox;
 mod receipt;
 #[cfg(test)]
@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 pub(crate) use ack::AckIds;
 pub use ack::{AckMode, AckToken, Subscription};
 pub use heartbeat::parse_heart_beat;
-use heartbeat::HeartBeat;
+use heartbeat::{HeartBeat, Policy};
 pub use outbox::ConfirmWindow;
 use outbox::{Confirmed, Outbox};
 pub(crate) use receipt::ReceiptSet;
@@ -921,8 +921,17 @@ impl Session {
         self.heart_beat = match (version, frame.get(header::HEART_BEAT)) {
             (Version::V1_0, _) | (_, None) => HeartBeat::off(now),
             (_, Some(hb)) => {
-                let theirs = parse_heart_beat(hb)?;
-                HeartBeat::negotiate(self.cfg.heart_beat, theirs, self.cfg.heart_beat_scale, now)
+                let (sx, sy) = parse_heart_beat::<u32>(hb)?;
+                let (cx, cy) = self.cfg.heart_beat;
+                let ours = (u64::from(cx), u64::from(cy));
+                let theirs = (u64::from(sx), u64::from(sy));
+                let policy = Policy {
+                    tolerance: self.cfg.heart_beat_scale,
+                    first_beat_grace: true,
+                    fixed_deadline: false,
+                    max_interval: Duration::MAX,
+                };
+                HeartBeat::negotiate(ours, theirs, &policy, now)
             }
         };
         self.connected = Some(frame);
@@ -945,11 +954,14 @@ impl Session {
             return Ok(());
         }
         self.send_due_heart_beat(now);
-        let res = self.heart_beat.check_recv(now);
-        if let Err(e) = &res {
-            self.failed = Failed::of(e);
+        match self.heart_beat.overdue(now) {
+            Some(silence) => {
+                let e = Error::Timeout(Timeout::HeartBeat(silence));
+                self.failed = Failed::of(&e);
+                Err(e)
+            }
+            None => Ok(()),
         }
-        res
     }
 
     /// Queues a heart-beat when one is due (output already waiting serves as one), without
