@@ -104,6 +104,8 @@ mod tests;
 #[cfg(feature = "tls")]
 mod tls;
 mod tx;
+#[cfg(feature = "websocket")]
+mod ws_accept;
 
 pub use listener::ListenerKind;
 #[cfg(feature = "tls")]

@@ -1,8 +1,8 @@
 //! Transports: bytes in and out over mio. Plain TCP, TLS (rustls) over it, and WebSocket
 //! (tungstenite) over either. A client's handshakes run blocking within the connect deadline;
 //! after them every layer reads and writes without blocking, and says `WouldBlock` when it
-//! needs the socket. The embedded broker uses the same layers on accepted sockets, where the
-//! server handshakes ([`TlsStream::accept`], [`ws::WsAccept`]) advance without blocking too.
+//! needs the socket. The embedded broker uses the same layers on accepted sockets; the server
+//! handshakes are its own (`broker::link`, `broker::ws_accept`) and advance without blocking.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;

@@ -1,18 +1,16 @@
 //! [`WsStream`]: STOMP over WebSocket with tungstenite. A client's handshake offers the STOMP
-//! subprotocols and runs within the connect deadline; a server's ([`WsAccept`]) picks the
-//! highest one offered and is driven by the event loop without blocking. After it, the stream
-//! reads and writes bytes like a socket: each STOMP frame written goes out as one message (text
-//! when it is UTF-8, binary otherwise), as RabbitMQ and ActiveMQ send them, so that a peer that
-//! reads one frame per message loses nothing; the payloads of incoming text and binary messages
-//! are read in order, however the peer split or joined its frames.
+//! subprotocols and runs within the connect deadline; the broker runs the server's handshake
+//! (`broker::ws_accept`) and wraps what it gives with [`WsStream::new`]. After the handshake
+//! the stream reads and writes bytes like a socket: each STOMP frame written goes out as one
+//! message (text when it is UTF-8, binary otherwise), as RabbitMQ and ActiveMQ send them, so
+//! that a peer that reads one frame per message loses nothing; the payloads of incoming text
+//! and binary messages are read in order, however the peer split or joined its frames.
 
 use std::io::{self, ErrorKind, Read, Write};
 
 use tungstenite::client::ClientRequestBuilder;
-use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response, ServerHandshake};
-use tungstenite::handshake::{HandshakeError, MidHandshake};
-use tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
-use tungstenite::http::{HeaderMap, HeaderValue, Uri};
+use tungstenite::handshake::HandshakeError;
+use tungstenite::http::Uri;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Bytes, Message, Utf8Bytes, WebSocket};
 
@@ -21,7 +19,7 @@ use super::Base as Inner;
 use crate::error::Error;
 
 /// The STOMP subprotocols offered in `Sec-WebSocket-Protocol`, lowest version first.
-const SUBPROTOCOLS: [&str; 3] = ["v10.stomp", "v11.stomp", "v12.stomp"];
+pub(crate) const SUBPROTOCOLS: [&str; 3] = ["v10.stomp", "v11.stomp", "v12.stomp"];
 
 /// The most bytes put in one outgoing message when what is written does not start with a
 /// whole frame.
@@ -95,7 +93,8 @@ impl WsStream {
         }
     }
 
-    fn new(ws: WebSocket<Inner>) -> WsStream {
+    /// The stream after a handshake, either side's.
+    pub(crate) fn new(ws: WebSocket<Inner>) -> WsStream {
         WsStream {
             ws,
             input: Bytes::new(),
@@ -252,7 +251,7 @@ fn is_closed(e: &tungstenite::Error) -> bool {
 
 /// A WebSocket protocol error as an I/O error the transport turns back into
 /// [`Error::WebSocket`].
-fn into_io(e: tungstenite::Error) -> io::Error {
+pub(crate) fn into_io(e: tungstenite::Error) -> io::Error {
     match e {
         tungstenite::Error::Io(e) => e,
         other => io::Error::new(ErrorKind::InvalidData, other),
@@ -287,140 +286,9 @@ fn handshake_error(e: tungstenite::Error, url: &str) -> Error {
     }
 }
 
-/// The server side of the WebSocket handshake over a non-blocking stream, driven by
-/// [`WsAccept::advance`] whenever the socket is ready, until it gives a [`WsStream`].
-#[cfg_attr(not(feature = "broker"), allow(dead_code))]
-pub(crate) struct WsAccept {
-    mid: Option<MidHandshake<ServerHandshake<Inner, Negotiate>>>,
-}
-
-#[cfg_attr(not(feature = "broker"), allow(dead_code))]
-impl WsAccept {
-    /// Starts the handshake on an accepted connection (TLS, if any, included). Messages larger
-    /// than `max_message` bytes are refused. No I/O happens here.
-    pub(crate) fn start(inner: Inner, max_message: usize) -> WsAccept {
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(max_message))
-            .max_frame_size(Some(max_message));
-        WsAccept {
-            mid: Some(ServerHandshake::start(inner, Negotiate, Some(config))),
-        }
-    }
-
-    /// Reads the upgrade request and writes the response as far as the socket allows:
-    /// `Ok(Some(stream))` once done, `Ok(None)` while it waits for the socket.
-    ///
-    /// # Errors
-    /// A failed handshake (not a WebSocket upgrade, a TLS failure, the peer gone), as an I/O
-    /// error that [`super::io_error`] describes. The connection cannot be used after it.
-    pub(crate) fn advance(&mut self) -> io::Result<Option<WsStream>> {
-        let Some(mid) = self.mid.take() else {
-            return Err(io::Error::new(
-                ErrorKind::NotConnected,
-                "websocket handshake failed",
-            ));
-        };
-        match mid.handshake() {
-            Ok(ws) => Ok(Some(WsStream::new(ws))),
-            Err(HandshakeError::Interrupted(mid)) => {
-                self.mid = Some(mid);
-                Ok(None)
-            }
-            Err(HandshakeError::Failure(tungstenite::Error::Io(e))) => Err(e),
-            Err(HandshakeError::Failure(e)) => Err(into_io(e)),
-        }
-    }
-
-    /// The stream under the handshake, until it failed.
-    fn inner_mut(&mut self) -> Option<&mut Inner> {
-        Some(self.mid.as_mut()?.get_mut().get_mut())
-    }
-
-    /// The socket, until the handshake failed.
-    pub(crate) fn sock_mut(&mut self) -> Option<&mut Sock> {
-        Some(self.inner_mut()?.sock_mut())
-    }
-
-    /// TLS records under the handshake waiting for the socket.
-    pub(crate) fn wants_write(&self) -> bool {
-        self.mid
-            .as_ref()
-            .is_some_and(|m| m.get_ref().get_ref().wants_write())
-    }
-
-    /// Pushes those records to the socket; `Ok(true)` when none is left.
-    pub(crate) fn flush_tls(&mut self) -> io::Result<bool> {
-        match self.inner_mut() {
-            #[cfg(feature = "tls")]
-            Some(Inner::Tls(t)) => t.flush_tls(),
-            _ => Ok(true),
-        }
-    }
-}
-
-/// Answers the upgrade request with the highest STOMP subprotocol the client offers (none when
-/// it offers none, as some clients do).
-#[derive(Debug, Clone, Copy)]
-struct Negotiate;
-
-impl Callback for Negotiate {
-    fn on_request(
-        self,
-        request: &Request,
-        mut response: Response,
-    ) -> Result<Response, ErrorResponse> {
-        if let Some(chosen) = choose_subprotocol(request.headers()) {
-            log::debug!("websocket {}: subprotocol {chosen}", request.uri());
-            response
-                .headers_mut()
-                .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(chosen));
-        }
-        Ok(response)
-    }
-}
-
-/// The highest of [`SUBPROTOCOLS`] listed in the `Sec-WebSocket-Protocol` headers.
-fn choose_subprotocol(headers: &HeaderMap) -> Option<&'static str> {
-    let offered: Vec<&str> = headers
-        .get_all(SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    SUBPROTOCOLS
-        .iter()
-        .rev()
-        .find(|p| offered.iter().any(|o| o.eq_ignore_ascii_case(p)))
-        .copied()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn offer(values: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn the_highest_stomp_subprotocol_offered_wins() {
-        let cases: [(&[&str], Option<&str>); 6] = [
-            (&["v10.stomp, v11.stomp, v12.stomp"], Some("v12.stomp")),
-            (&["v11.stomp", "v10.stomp"], Some("v11.stomp")),
-            (&["mqtt", "V10.STOMP"], Some("v10.stomp")),
-            (&["v12.stomp,v10.stomp"], Some("v12.stomp")),
-            (&["mqtt"], None),
-            (&[], None),
-        ];
-        for (values, expected) in cases {
-            assert_eq!(choose_subprotocol(&offer(values)), expected, "{values:?}");
-        }
-    }
 
     #[test]
     fn first_frame_len_finds_the_frame_or_heart_beats_stompy_wrote() {
