@@ -156,13 +156,18 @@ impl Conn {
         self.heartbeat.on_recv(now);
     }
 
-    /// Writes queued output to `w` until it is all written or `w` would block.
-    pub(crate) fn write_to(&mut self, w: &mut dyn Write) -> io::Result<usize> {
+    /// Writes queued output to `w` until it is all written or `w` would block, one frame per
+    /// write when `frame_per_write` (for a `w` that sends each write as a message).
+    pub(crate) fn write_to(
+        &mut self,
+        w: &mut dyn Write,
+        frame_per_write: bool,
+    ) -> io::Result<usize> {
         debug_assert!(
             self.hold.is_none(),
             "output written before the store's commit"
         );
-        self.out.write_to(w)
+        self.out.write_to(w, frame_per_write)
     }
 
     /// Takes all queued output (for tests).

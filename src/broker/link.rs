@@ -115,6 +115,16 @@ impl Link {
         }
     }
 
+    /// True when each write goes out as a message of its own (WebSocket, upgraded or not
+    /// yet): its writer gives it one STOMP frame at a time.
+    pub(crate) fn frame_per_write(&self) -> bool {
+        match self {
+            Link::Open(s) => s.frame_per_write(),
+            #[cfg(feature = "websocket")]
+            Link::Upgrading(_) => true,
+        }
+    }
+
     /// Bytes accepted by a layer but not yet on the socket.
     pub(crate) fn wants_write(&self) -> bool {
         match self {

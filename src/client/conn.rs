@@ -117,8 +117,9 @@ impl Conn {
 
     /// Writes as much queued output as the socket takes now.
     pub(super) fn write_some(&mut self, session: &mut Session) -> Result<(), Error> {
+        let framed = self.stream.frame_per_write();
         let n = session
-            .write_output(&mut self.stream)
+            .write_output(&mut self.stream, framed)
             .map_err(transport::io_error)?;
         self.bytes.0 += n as u64;
         if n > 0 {

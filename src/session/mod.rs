@@ -341,13 +341,18 @@ impl Session {
         self.out.consume(n);
     }
 
-    /// Writes [`Session::output`] to `w` until it is all written or `w` would block; returns
-    /// how many bytes went.
+    /// Writes [`Session::output`] to `w` until it is all written or `w` would block, one
+    /// frame per write when `frame_per_write` (for a `w` that sends each write as a message);
+    /// returns how many bytes went.
     ///
     /// # Errors
     /// What `w` returned, other than `WouldBlock` and `Interrupted`.
-    pub(crate) fn write_output(&mut self, w: &mut dyn Write) -> io::Result<usize> {
-        self.out.write_to(w)
+    pub(crate) fn write_output(
+        &mut self,
+        w: &mut dyn Write,
+        frame_per_write: bool,
+    ) -> io::Result<usize> {
+        self.out.write_to(w, frame_per_write)
     }
 
     /// Writes the CONNECT (or STOMP) frame.

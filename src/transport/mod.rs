@@ -54,6 +54,16 @@ impl Stream {
         }
     }
 
+    /// True when each write goes out as a message of its own (WebSocket): its writer gives
+    /// it one STOMP frame at a time.
+    pub(crate) fn frame_per_write(&self) -> bool {
+        match self {
+            #[cfg(feature = "websocket")]
+            Stream::Ws(_) => true,
+            _ => false,
+        }
+    }
+
     /// Bytes accepted by a layer (TLS, WebSocket) but not yet on the socket.
     pub(crate) fn wants_write(&self) -> bool {
         match self {

@@ -1,10 +1,12 @@
 //! [`WsStream`]: STOMP over WebSocket with tungstenite. A client's handshake offers the STOMP
 //! subprotocols and runs within the connect deadline; the broker runs the server's handshake
 //! (`broker::ws_accept`) and wraps what it gives with [`WsStream::new`]. After the handshake
-//! the stream reads and writes bytes like a socket: each STOMP frame written goes out as one
-//! message (text when it is UTF-8, binary otherwise), as RabbitMQ and ActiveMQ send them, so
-//! that a peer that reads one frame per message loses nothing; the payloads of incoming text
-//! and binary messages are read in order, however the peer split or joined its frames.
+//! the stream reads and writes bytes like a socket, except that each write goes out as one
+//! message (text when it is UTF-8, binary otherwise): its writer gives it one STOMP frame at a
+//! time (`Stream::frame_per_write`; the output buffer knows where its frames end), as RabbitMQ
+//! and ActiveMQ send them, so that a peer that reads one frame per message loses nothing. The
+//! payloads of incoming text and binary messages are read in order, however the peer split or
+//! joined its frames.
 
 use std::io::{self, ErrorKind, Read, Write};
 
@@ -21,33 +23,7 @@ use crate::error::Error;
 /// The STOMP subprotocols offered in `Sec-WebSocket-Protocol`, lowest version first.
 pub(crate) const SUBPROTOCOLS: [&str; 3] = ["v10.stomp", "v11.stomp", "v12.stomp"];
 
-/// The most bytes put in one outgoing message when what is written does not start with a
-/// whole frame.
-const MAX_CHUNK: usize = 64 * 1024;
-
-/// The length of what goes in the next message from `buf`, which holds what stompy's encoder
-/// wrote: the run of heart-beat EOLs at its start, or its first frame with its NUL. `None` when
-/// `buf` does not start with either as stompy writes them (`\n` line ends, `content-length`
-/// whenever there is a body).
-fn first_frame_len(buf: &[u8]) -> Option<usize> {
-    let eols = buf.iter().take_while(|&&b| b == b'\n').count();
-    if eols > 0 {
-        return Some(eols);
-    }
-    let head = memchr::memmem::find(buf, b"\n\n")? + 2;
-    let end = match memchr::memmem::find(&buf[..head], b"\ncontent-length:") {
-        Some(at) => {
-            let digits = &buf[at + 16..head - 1];
-            let digits = &digits[..memchr::memchr(b'\n', digits)?];
-            let len: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
-            head.checked_add(len)?
-        }
-        None => head + memchr::memchr(0, &buf[head..])?,
-    };
-    (buf.get(end) == Some(&0)).then_some(end + 1)
-}
-
-/// A WebSocket client connection with a byte-stream face.
+/// A WebSocket connection, either side's, with a byte-stream face.
 pub(crate) struct WsStream {
     ws: WebSocket<Inner>,
     /// The message being read, and how much of it was handed out.
@@ -199,9 +175,9 @@ impl Read for WsStream {
 }
 
 impl Write for WsStream {
-    /// Queues the frame (or heart-beats) at the start of `buf` as one message, text when it is
-    /// UTF-8 (otherwise binary, or up to 64 KiB of anything else); `WouldBlock` while earlier
-    /// messages wait for a full socket. [`Write::flush`] (or `flush_ws`) puts them on it.
+    /// Queues all of `buf` (one frame, or a heart-beat) as one message, text when it is UTF-8,
+    /// otherwise binary; `WouldBlock` while earlier messages wait for a full socket.
+    /// [`Write::flush`] (or `flush_ws`) puts them on it.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -209,8 +185,7 @@ impl Write for WsStream {
         if self.unflushed && !self.flush_ws()? {
             return Err(ErrorKind::WouldBlock.into());
         }
-        let n = first_frame_len(buf).unwrap_or_else(|| buf.len().min(MAX_CHUNK));
-        let bytes = Bytes::copy_from_slice(&buf[..n]);
+        let bytes = Bytes::copy_from_slice(buf);
         let message = match Utf8Bytes::try_from(bytes.clone()) {
             Ok(text) => Message::Text(text),
             Err(_) => Message::Binary(bytes),
@@ -226,7 +201,7 @@ impl Write for WsStream {
             }
             Err(e) => return Err(into_io(e)),
         }
-        Ok(n)
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -283,31 +258,5 @@ fn handshake_error(e: tungstenite::Error, url: &str) -> Error {
             Error::websocket_caused(format!("{url}: server refused the upgrade"), e)
         }
         other => Error::websocket_caused(format!("{url}: handshake failed"), other),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn first_frame_len_finds_the_frame_or_heart_beats_stompy_wrote() {
-        let with_len = b"MESSAGE\ncontent-length:3\nx:y\n\na\0b\0SEND\n\n\0";
-        assert_eq!(first_frame_len(with_len), Some(34));
-        let without = b"RECEIPT\nreceipt-id:1\n\n\0MESSAGE\n";
-        assert_eq!(first_frame_len(without), Some(23));
-        assert_eq!(first_frame_len(b"\n\n\nSEND\n"), Some(3));
-        // Not (yet) a whole frame, or not as stompy writes one: sent in chunks instead.
-        for partial in [
-            &b"MESSAGE\ncontent-length:3\n\na\0"[..],
-            b"MESSAGE\ncontent-length:3\n\na\0bX",
-            b"MESSAGE\ncontent-length:x\n\n\0",
-            b"MESSAGE\ncontent-length:99999999999999999999999\n\n\0",
-            b"SEND\r\n\r\n\0",
-            b"SEND\n\nno nul",
-            b"",
-        ] {
-            assert_eq!(first_frame_len(partial), None, "{partial:?}");
-        }
     }
 }
