@@ -7,11 +7,12 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::heartbeat::HeartBeat;
 use super::queue::{Message, Pending};
 use super::tx::Transactions;
-use crate::codec::{encode_frame, encode_heartbeat, encode_parts, Decoder, Limits};
+use crate::codec::{encode_frame, encode_heartbeat, encode_parts, Decoder, Limits, OutBuf};
 use crate::frame::{header, Command, Frame, Version};
+use crate::session::heartbeat::{HeartBeat, Policy};
+use crate::session::AckMode;
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,28 +23,6 @@ pub(crate) enum Phase {
     Open,
     /// ERROR or the DISCONNECT receipt is queued: no more input is handled, close once flushed.
     Closing,
-}
-
-/// A subscription's `ack` mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AckMode {
-    /// Delivered means acknowledged.
-    Auto,
-    /// ACK is cumulative over this subscription's deliveries.
-    Client,
-    /// ACK concerns one delivery.
-    ClientIndividual,
-}
-
-impl AckMode {
-    pub(crate) fn parse(s: Option<&str>) -> Option<AckMode> {
-        match s {
-            None | Some("auto") => Some(AckMode::Auto),
-            Some("client") => Some(AckMode::Client),
-            Some("client-individual") => Some(AckMode::ClientIndividual),
-            Some(_) => None,
-        }
-    }
 }
 
 /// A message sent to the client and not yet ACKed.
@@ -80,7 +59,7 @@ impl Subscription {
 
     /// True when the subscription's in-flight limit allows one more delivery.
     pub(crate) fn has_room(&self) -> bool {
-        self.mode == AckMode::Auto || self.unacked.len() < self.prefetch
+        !self.mode.needs_ack() || self.unacked.len() < self.prefetch
     }
 }
 
@@ -95,12 +74,29 @@ pub(crate) const READ_PAUSE: usize = 4 * HIGH_WATER;
 /// RabbitMQ's handshake timeout: 10 s).
 const CONNECT_WAIT: Duration = Duration::from_secs(10);
 
+/// How the broker judges a connection that has not sent CONNECT yet: unless its CONNECT is
+/// handled within [`CONNECT_WAIT`], it is dropped, however many bytes it sends meanwhile.
+const AWAITING_CONNECT: Policy = Policy {
+    tolerance: 1.0,
+    first_beat_grace: false,
+    fixed_deadline: true,
+    max_interval: CONNECT_WAIT,
+};
+
+/// How the broker judges a client's silence once connected: dead after 2 of the intervals it
+/// promised, with intervals cut to a day so that clock arithmetic cannot overflow.
+pub(crate) const CONNECTED: Policy = Policy {
+    tolerance: 2.0,
+    first_beat_grace: false,
+    fixed_deadline: false,
+    max_interval: Duration::from_secs(86_400),
+};
+
 /// The state of one client connection.
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) decoder: Decoder,
-    out: Vec<u8>,
-    out_pos: usize,
+    out: OutBuf,
     /// Output from this offset on waits for the store's commit (`Engine::commit`, which the
     /// server runs before it writes anything).
     hold: Option<usize>,
@@ -124,15 +120,14 @@ impl Conn {
     pub(crate) fn new(session: u64, limits: Limits, now: Instant) -> Self {
         Conn {
             decoder: Decoder::new(Version::V1_0, limits),
-            out: Vec::new(),
-            out_pos: 0,
+            out: OutBuf::default(),
             hold: None,
             version: Version::V1_0,
             phase: Phase::AwaitConnect,
             session,
             subs: Vec::new(),
             txs: Transactions::default(),
-            heartbeat: HeartBeat::awaiting_connect(CONNECT_WAIT, now),
+            heartbeat: HeartBeat::new(None, Some(CONNECT_WAIT), &AWAITING_CONNECT, now),
             next_ack: 1,
             starved: false,
             blocked_on: None,
@@ -144,7 +139,7 @@ impl Conn {
     pub(crate) fn read_from(&mut self, r: &mut dyn Read, now: Instant) -> io::Result<usize> {
         let n = self.decoder.read_from(r)?;
         if n > 0 {
-            self.heartbeat.received(now);
+            self.heartbeat.on_recv(now);
         }
         Ok(n)
     }
@@ -158,54 +153,32 @@ impl Conn {
     #[cfg(test)]
     pub(crate) fn feed(&mut self, bytes: &[u8], now: Instant) {
         self.decoder.feed(bytes);
-        self.heartbeat.received(now);
+        self.heartbeat.on_recv(now);
     }
 
-    /// Writes queued output to `w` until it is all written or `w` would block.
-    pub(crate) fn write_to(&mut self, w: &mut dyn Write) -> io::Result<usize> {
+    /// Writes queued output to `w` until it is all written or `w` would block, one frame per
+    /// write when `frame_per_write` (for a `w` that sends each write as a message).
+    pub(crate) fn write_to(
+        &mut self,
+        w: &mut dyn Write,
+        frame_per_write: bool,
+    ) -> io::Result<usize> {
         debug_assert!(
             self.hold.is_none(),
             "output written before the store's commit"
         );
-        let mut total = 0;
-        while self.out_pos < self.out.len() {
-            match w.write(&self.out[self.out_pos..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => {
-                    self.out_pos += n;
-                    total += n;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && total > 0 => break,
-                Err(e) => return Err(e),
-            }
-        }
-        self.compact_out();
-        Ok(total)
+        self.out.write_to(w, frame_per_write)
     }
 
     /// Takes all queued output (for tests).
     #[cfg(test)]
     pub(crate) fn take_output(&mut self) -> Vec<u8> {
-        let out = self.out.split_off(self.out_pos);
-        self.out.clear();
-        self.out_pos = 0;
-        out
-    }
-
-    fn compact_out(&mut self) {
-        if self.out_pos == self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
-        } else if self.out_pos > self.out.len() / 2 {
-            self.out.drain(..self.out_pos);
-            self.out_pos = 0;
-        }
+        self.out.take()
     }
 
     /// Bytes queued and not yet written.
     pub(crate) fn pending_output(&self) -> usize {
-        self.out.len() - self.out_pos
+        self.out.len()
     }
 
     /// True when deliveries may be queued to this connection now.
@@ -215,53 +188,37 @@ impl Conn {
 
     /// Queues a frame for the client.
     pub(crate) fn send(&mut self, frame: &Frame, now: Instant) {
-        if encode_frame(frame, self.version, &mut self.out).is_err() {
-            // Only a header the version cannot express; send it without such headers.
-            let clean: Frame = Frame::from_parts(
-                frame.command(),
-                frame
-                    .headers()
-                    .iter()
-                    .filter(|(n, v)| !n.contains(['\n', '\r', ':']) && !v.contains(['\n', '\r']))
-                    .collect(),
-                frame.body().to_vec(),
-            );
-            let _ = encode_frame(&clean, self.version, &mut self.out);
-        }
-        self.heartbeat.sent(now);
+        let version = self.version;
+        self.out.push(|out| encode_lenient(frame, version, out));
+        self.heartbeat.on_sent(now);
     }
 
     /// Queues a heart-beat.
     pub(crate) fn send_heartbeat(&mut self, now: Instant) {
-        encode_heartbeat(&mut self.out);
-        self.heartbeat.sent(now);
+        self.out.push(encode_heartbeat);
+        self.heartbeat.on_sent(now);
     }
 
     /// Where the next queued frame will start: see [`Conn::send_receipt_at`].
     pub(crate) fn output_mark(&self) -> usize {
-        self.out.len()
+        self.out.mark()
     }
 
     /// Queues a RECEIPT for `receipt` at `mark`, an [`Conn::output_mark`] taken before the
     /// frame that asked for it was handled: the receipt goes out before the messages that
     /// frame released (as other brokers do), after everything queued earlier.
     pub(crate) fn send_receipt_at(&mut self, mark: usize, receipt: &str, now: Instant) {
-        let at = self.out.len();
-        self.send(
-            &Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, receipt),
-            now,
-        );
-        if (self.out_pos..at).contains(&mark) {
-            let len = self.out.len() - at;
-            self.out[mark..].rotate_right(len);
-        }
+        let frame = Frame::new(Command::Receipt).with_header(header::RECEIPT_ID, receipt);
+        let version = self.version;
+        self.out
+            .insert_at(mark, |out| encode_lenient(&frame, version, out));
+        self.heartbeat.on_sent(now);
     }
 
     /// Makes the output from `mark` (an [`Conn::output_mark`]) on wait for the store's commit;
     /// true when nothing waited yet.
     pub(crate) fn hold_output_from(&mut self, mark: usize) -> bool {
         let first = self.hold.is_none();
-        let mark = mark.max(self.out_pos);
         self.hold = Some(self.hold.map_or(mark, |h| h.min(mark)));
         first
     }
@@ -276,7 +233,7 @@ impl Conn {
     /// closes.
     pub(crate) fn fail_held_output(&mut self, message: &str, now: Instant) {
         if let Some(hold) = self.hold.take() {
-            self.out.truncate(hold.max(self.out_pos));
+            self.out.truncate(hold);
         }
         self.send_error(message, None, now);
     }
@@ -311,7 +268,7 @@ impl Conn {
         let (mut id_buf, mut ack_buf) = ([0u8; 20], [0u8; 21]);
         let id = fmt_u64(p.msg.id, &mut id_buf);
         let ack_str = fmt_ack_id(ack, &mut ack_buf);
-        let acked = s.mode != AckMode::Auto;
+        let acked = s.mode.needs_ack();
         let ours = [
             (header::SUBSCRIPTION, &*s.id),
             (header::MESSAGE_ID, id),
@@ -325,31 +282,40 @@ impl Conn {
             .chain(ack_h)
             .chain(redelivered)
             .chain(theirs);
-        if encode_parts(
-            Command::Message,
-            headers,
-            &p.msg.body,
-            self.version,
-            &mut self.out,
-        )
-        .is_err()
-        {
+        let version = self.version;
+        let body = &p.msg.body;
+        let encode =
+            |out: &mut Vec<u8>| encode_parts(Command::Message, headers, body, version, out);
+        if self.out.push(encode).is_err() {
             let theirs = p.msg.headers.iter().filter(|(n, _)| !is_reserved(n));
             let safe =
                 theirs.filter(|(n, v)| !n.contains(['\n', '\r', ':']) && !v.contains(['\n', '\r']));
             let headers = ours.into_iter().chain(ack_h).chain(redelivered).chain(safe);
-            let _ = encode_parts(
-                Command::Message,
-                headers,
-                &p.msg.body,
-                self.version,
-                &mut self.out,
-            );
+            let _ = self
+                .out
+                .push(|out| encode_parts(Command::Message, headers, body, version, out));
         }
         if acked {
             s.unacked.push_back(Delivery { ack, msg: p.msg });
         }
-        self.heartbeat.sent(now);
+        self.heartbeat.on_sent(now);
+    }
+}
+
+/// Appends `frame` to `out`; when a header cannot be written in `version` (the only way the
+/// encoder fails), the frame goes without such headers.
+fn encode_lenient(frame: &Frame, version: Version, out: &mut Vec<u8>) {
+    if encode_frame(frame, version, out).is_err() {
+        let clean: Frame = Frame::from_parts(
+            frame.command(),
+            frame
+                .headers()
+                .iter()
+                .filter(|(n, v)| !n.contains(['\n', '\r', ':']) && !v.contains(['\n', '\r']))
+                .collect(),
+            frame.body().to_vec(),
+        );
+        let _ = encode_frame(&clean, version, out);
     }
 }
 

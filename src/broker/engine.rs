@@ -6,8 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{AckMode, Conn, Delivery, Phase, READ_PAUSE};
-use super::heartbeat::Due;
+use super::conn::{Conn, Delivery, Phase, READ_PAUSE};
 use super::queue::{is_topic, Consumer, Message, Pending, Queue};
 use super::store::{is_persistent, Durable};
 use crate::codec::{Item, Limits};
@@ -305,7 +304,7 @@ impl Engine {
                 return;
             };
             if let Some(i) = conn.sub_index(&c.sub) {
-                let consumed = p.msg.durable.filter(|_| conn.subs[i].mode == AckMode::Auto);
+                let consumed = p.msg.durable.filter(|_| !conn.subs[i].mode.needs_ack());
                 conn.deliver(i, p, now);
                 // Delivered in auto mode: consumed.
                 if let (Some(seq), Some(d)) = (consumed, durable.as_mut()) {
@@ -447,12 +446,12 @@ impl Engine {
             if blocked || conn.pending_output() >= READ_PAUSE {
                 // Its input is left unread on purpose (flow control, or a client that is
                 // behind with reading): that is not silence.
-                conn.heartbeat.received(now);
+                conn.heartbeat.on_recv(now);
             }
-            match conn.heartbeat.due(now) {
-                Due::Nothing => {}
-                Due::Send => conn.send_heartbeat(now),
-                Due::Dead => dead.push(id),
+            if conn.heartbeat.overdue(now).is_some() {
+                dead.push(id);
+            } else if conn.heartbeat.wants_send(now) {
+                conn.send_heartbeat(now);
             }
         }
         dead
@@ -463,7 +462,7 @@ impl Engine {
         self.conns
             .iter()
             .flatten()
-            .filter_map(|c| c.heartbeat.deadline())
+            .filter_map(|c| c.heartbeat.next_deadline())
             .min()
     }
 

@@ -4,14 +4,29 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::conn::{parse_ack_id, AckMode, Phase, Subscription};
+use super::conn::{self, parse_ack_id, Phase, Subscription};
 use super::engine::Engine;
-use super::heartbeat::{self, HeartBeat};
 use super::queue::{is_topic, Consumer, Message};
 use super::tx::TxOp;
 use crate::frame::{header, Command, Frame, Version};
+use crate::session::heartbeat::HeartBeat;
+use crate::session::{parse_heart_beat, AckMode};
 
 type Handled = Result<(), String>;
+
+/// The broker's `heart-beat` answer to a client that offered `(cx, cy)`: it sends every `cy`
+/// and expects the client every `cx`, each clamped into `(floor, ceiling)`; a `0` (none
+/// wanted, or none promised) stays `0`.
+pub(super) fn heart_beat_answer(client: (u64, u64), (floor, ceiling): (u64, u64)) -> (u64, u64) {
+    let clamp = |ms: u64| {
+        if ms == 0 {
+            0
+        } else {
+            ms.clamp(floor, ceiling.max(floor))
+        }
+    };
+    (clamp(client.1), clamp(client.0))
+}
 
 impl Engine {
     /// Handles one decoded frame from connection `id`.
@@ -88,16 +103,14 @@ impl Engine {
         }
         let client = match (version, frame.get(header::HEART_BEAT)) {
             (Version::V1_0, _) | (_, None) => (0, 0),
-            (_, Some(v)) => {
-                heartbeat::parse(v).ok_or_else(|| format!("invalid heart-beat {v:?}"))?
-            }
+            (_, Some(v)) => parse_heart_beat(v).map_err(|_| format!("invalid heart-beat {v:?}"))?,
         };
-        let offer = heartbeat::answer(client, self.cfg.heart_beat);
+        let offer = heart_beat_answer(client, self.cfg.heart_beat);
         let conn = self.conn_mut(id).ok_or("gone")?;
         conn.version = version;
         conn.decoder.set_version(version);
         conn.phase = Phase::Open;
-        conn.heartbeat = HeartBeat::negotiate(client, offer, now);
+        conn.heartbeat = HeartBeat::negotiate(offer, client, &conn::CONNECTED, now);
         let mut connected = Frame::new(Command::Connected)
             .with_header(header::VERSION, version.as_str())
             .with_header(
@@ -158,8 +171,9 @@ impl Engine {
             ));
         }
         let ack = frame.get(header::ACK);
-        let mode = AckMode::parse(ack)
-            .ok_or_else(|| format!("invalid ack mode {:?}", ack.unwrap_or_default()))?;
+        let mode = ack
+            .map_or(Ok(AckMode::Auto), str::parse)
+            .map_err(|_| format!("invalid ack mode {:?}", ack.unwrap_or_default()))?;
         let prefetch = frame
             .get("prefetch-count")
             .or_else(|| frame.get("activemq.prefetchSize"))

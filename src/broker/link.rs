@@ -1,7 +1,8 @@
 //! [`Link`]: one accepted connection's byte stream, as its listener dictates: plain TCP, TLS,
-//! WebSocket or WebSocket over TLS. The layers are the client's own (`crate::transport`), made
-//! with a non-blocking socket: every handshake advances as the event loop reads and flushes,
-//! and never blocks it.
+//! WebSocket or WebSocket over TLS. The streams are the client's own (`crate::transport`) over
+//! a non-blocking socket; the server's side of each handshake is here (TLS) and in
+//! [`super::ws_accept`] (WebSocket): every handshake advances as the event loop reads and
+//! flushes, and never blocks it.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::Shutdown;
@@ -11,12 +12,12 @@ use std::sync::Arc;
 use mio::net::TcpStream;
 
 use super::listener::ListenerKind;
+#[cfg(feature = "websocket")]
+use super::ws_accept::WsAccept;
 #[cfg(any(feature = "tls", feature = "websocket"))]
 use crate::transport::sock::Sock;
 #[cfg(feature = "tls")]
 use crate::transport::tls_stream::TlsStream;
-#[cfg(feature = "websocket")]
-use crate::transport::ws::WsAccept;
 #[cfg(feature = "websocket")]
 use crate::transport::Base;
 use crate::transport::Stream;
@@ -79,7 +80,7 @@ impl Link {
             ListenerKind::Tls => Link::Open(Stream::Tls(Box::new(tls(tcp, setup)?))),
             #[cfg(feature = "websocket")]
             ListenerKind::WebSocket => {
-                let base = Base::Plain(Sock::accepted(tcp));
+                let base = Base::Plain(Sock::new(tcp, None));
                 Link::Upgrading(Box::new(WsAccept::start(base, setup.max_ws_message)))
             }
             #[cfg(all(feature = "tls", feature = "websocket"))]
@@ -109,6 +110,16 @@ impl Link {
     pub(crate) fn is_upgrading(&self) -> bool {
         match self {
             Link::Open(_) => false,
+            #[cfg(feature = "websocket")]
+            Link::Upgrading(_) => true,
+        }
+    }
+
+    /// True when each write goes out as a message of its own (WebSocket, upgraded or not
+    /// yet): its writer gives it one STOMP frame at a time.
+    pub(crate) fn frame_per_write(&self) -> bool {
+        match self {
+            Link::Open(s) => s.frame_per_write(),
             #[cfg(feature = "websocket")]
             Link::Upgrading(_) => true,
         }
@@ -204,6 +215,9 @@ fn tls(tcp: TcpStream, setup: &Setup) -> io::Result<TlsStream> {
             "a TLS listener without TLS settings",
         )
     })?;
-    TlsStream::accept(Sock::accepted(tcp), config)
-        .map_err(|e| io::Error::new(ErrorKind::InvalidInput, e.to_string()))
+    let conn = rustls::ServerConnection::new(config).map_err(|e| {
+        let e = crate::Error::tls_caused("cannot start a tls connection", e);
+        io::Error::new(ErrorKind::InvalidInput, e.to_string())
+    })?;
+    Ok(TlsStream::new(conn.into(), Sock::new(tcp, None)))
 }

@@ -94,7 +94,6 @@
 mod conn;
 pub(crate) mod engine;
 mod handle;
-mod heartbeat;
 mod link;
 mod listener;
 mod queue;
@@ -105,6 +104,8 @@ mod tests;
 #[cfg(feature = "tls")]
 mod tls;
 mod tx;
+#[cfg(feature = "websocket")]
+mod ws_accept;
 
 pub use listener::ListenerKind;
 #[cfg(feature = "tls")]

@@ -305,9 +305,10 @@ impl Server {
         };
         let has_output = conn.pending_output() > 0;
         if (has_output || sock.link.wants_write()) && sock.writable {
+            let framed = sock.link.frame_per_write();
             if has_output
                 && conn
-                    .write_to(&mut sock.link)
+                    .write_to(&mut sock.link, framed)
                     .is_err_and(|e| e.kind() != io::ErrorKind::WouldBlock)
             {
                 return self.drop_conn(id, now);

@@ -2,7 +2,7 @@
 //! that moves bytes between it and the session.
 
 use std::fmt;
-use std::io::{self, ErrorKind, Write};
+use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
@@ -117,21 +117,12 @@ impl Conn {
 
     /// Writes as much queued output as the socket takes now.
     pub(super) fn write_some(&mut self, session: &mut Session) -> Result<(), Error> {
-        let mut wrote = false;
-        while session.wants_write() {
-            match self.stream.write(session.output()) {
-                Ok(0) => return Err(io::Error::from(ErrorKind::WriteZero).into()),
-                Ok(n) => {
-                    session.consume_output(n);
-                    self.bytes.0 += n as u64;
-                    wrote = true;
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(transport::io_error(e)),
-            }
-        }
-        if wrote {
+        let framed = self.stream.frame_per_write();
+        let n = session
+            .write_output(&mut self.stream, framed)
+            .map_err(transport::io_error)?;
+        self.bytes.0 += n as u64;
+        if n > 0 {
             // One clock read per write, not per frame: frames are queued with `recent()`.
             self.written_at = Instant::now();
             session.on_sent(self.written_at);

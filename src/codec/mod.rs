@@ -19,11 +19,13 @@ mod decode;
 mod encode;
 mod escape;
 mod head;
+mod out;
 mod swar;
 
 pub use decode::{Decoder, Item};
 pub(crate) use encode::{encode_bodiless_1_2, encode_parts_with, write_decimal};
 pub use encode::{encode_frame, encode_heartbeat, encode_parts};
+pub(crate) use out::OutBuf;
 
 /// Hard limits on what the peer may send, so that a hostile peer cannot make stompy allocate
 /// without bound. Each breach is a typed [`ProtocolError`](crate::ProtocolError).

@@ -13,26 +13,27 @@
 //! 4. call [`Session::handle_timeout`] and sleep at most until [`Session::poll_timeout`].
 
 mod ack;
-mod heartbeat;
+pub(crate) mod heartbeat;
 mod outbox;
 mod receipt;
 #[cfg(test)]
 mod tests;
 
 use std::collections::HashSet;
+use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 pub(crate) use ack::AckIds;
 pub use ack::{AckMode, AckToken, Subscription};
 pub use heartbeat::parse_heart_beat;
-use heartbeat::HeartBeat;
+use heartbeat::{HeartBeat, Policy};
 pub use outbox::ConfirmWindow;
 use outbox::{Confirmed, Outbox};
 pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
     encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts, encode_parts_with,
-    write_decimal, Decoder, Item, Limits,
+    write_decimal, Decoder, Item, Limits, OutBuf,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Headers, Version};
@@ -135,9 +136,7 @@ pub struct Session {
     phase: Phase,
     version: Version,
     decoder: Decoder,
-    out: Vec<u8>,
-    /// `out[..out_pos]` was written already.
-    out_pos: usize,
+    out: OutBuf,
     heart_beat: HeartBeat,
     connected: Option<Frame>,
     subs: Vec<Subscription>,
@@ -201,8 +200,7 @@ impl Session {
             phase: Phase::Idle,
             version: Version::V1_0,
             decoder,
-            out: Vec::new(),
-            out_pos: 0,
+            out: OutBuf::default(),
             heart_beat: HeartBeat::off(now),
             connected: None,
             subs: Vec::new(),
@@ -330,26 +328,31 @@ impl Session {
 
     /// Bytes waiting to be written to the peer.
     pub fn output(&self) -> &[u8] {
-        &self.out[self.out_pos..]
+        self.out.pending()
     }
 
     /// True when there are bytes to write.
     pub fn wants_write(&self) -> bool {
-        self.out.len() > self.out_pos
+        !self.out.is_empty()
     }
 
     /// Drops the first `n` bytes of [`Session::output`]: they were written.
     pub fn consume_output(&mut self, n: usize) {
-        // Written bytes are skipped, and moved out only once they are half the buffer: a
-        // socket that takes a little at a time does not cost a copy of the rest per write.
-        self.out_pos += n;
-        if self.out_pos >= self.out.len() {
-            self.out.clear();
-            self.out_pos = 0;
-        } else if self.out_pos >= self.out.len() / 2 {
-            self.out.drain(..self.out_pos);
-            self.out_pos = 0;
-        }
+        self.out.consume(n);
+    }
+
+    /// Writes [`Session::output`] to `w` until it is all written or `w` would block, one
+    /// frame per write when `frame_per_write` (for a `w` that sends each write as a message);
+    /// returns how many bytes went.
+    ///
+    /// # Errors
+    /// What `w` returned, other than `WouldBlock` and `Interrupted`.
+    pub(crate) fn write_output(
+        &mut self,
+        w: &mut dyn Write,
+        frame_per_write: bool,
+    ) -> io::Result<usize> {
+        self.out.write_to(w, frame_per_write)
     }
 
     /// Writes the CONNECT (or STOMP) frame.
@@ -357,7 +360,6 @@ impl Session {
         let frame = self.connect_frame(default_host);
         self.decoder = Decoder::new(Version::V1_0, self.cfg.limits);
         self.out.clear();
-        self.out_pos = 0;
         self.version = Version::V1_0;
         self.connected = None;
         self.heart_beat = HeartBeat::off(now);
@@ -366,7 +368,8 @@ impl Session {
         self.transactions.clear();
         self.failed = None;
         self.phase = Phase::Connecting;
-        encode_frame(&frame, Version::V1_0, &mut self.out)?;
+        self.out
+            .push(|out| encode_frame(&frame, Version::V1_0, out))?;
         if let Some(log) = &mut self.sent_log {
             log.push(frame);
         }
@@ -529,8 +532,11 @@ impl Session {
             || command != Command::Send
             || body.contains(&0)
             || headers.clone().any(|(n, _)| n == header::CONTENT_LENGTH);
-        let (version, out) = (self.version, &mut self.out);
-        encode_parts_with(command, headers.clone(), body, version, length, out)?;
+        let version = self.version;
+        let encode = |out: &mut Vec<u8>| {
+            encode_parts_with(command, headers.clone(), body, version, length, out)
+        };
+        self.out.push(encode)?;
         self.heart_beat.on_sent(now);
         if let Some(log) = &mut self.sent_log {
             log.push(Frame::from_parts(command, headers.collect(), body.to_vec()));
@@ -636,21 +642,23 @@ impl Session {
             cached.bytes.extend_from_slice(b"\n\n");
             cached.body_len = body.len();
         }
-        let out = &mut self.out;
-        out.reserve(self.send_head.bytes.len() + body.len() + 1);
-        out.extend_from_slice(&self.send_head.bytes);
-        out.extend_from_slice(body);
-        out.push(0);
+        let head = &self.send_head.bytes;
+        self.out.push(|out| {
+            out.reserve(head.len() + body.len() + 1);
+            out.extend_from_slice(head);
+            out.extend_from_slice(body);
+            out.push(0);
+        });
         self.heart_beat.on_sent(now);
         Ok(())
     }
 
     /// [`Session::send_to`] through [`Session::send_parts`], keeping the head for next time.
     fn send_to_slow(&mut self, destination: &str, body: &[u8], now: Instant) -> Result<(), Error> {
-        let start = self.out.len();
+        let start = self.out.mark();
         let headers = [(header::DESTINATION, destination)];
         self.send_parts(Command::Send, headers.iter().copied(), body, now)?;
-        let frame = &self.out[start..];
+        let frame = self.out.since(start);
         let marker = b"\ncontent-length:";
         let head = &frame[..frame.len() - body.len() - 1];
         if let Some(at) = head.windows(marker.len()).rposition(|w| w == marker) {
@@ -757,9 +765,12 @@ impl Session {
         let headers = ids.headers(command, self.version, transaction)?;
         let headers = headers.iter().flatten().copied();
         if self.version == Version::V1_2 {
-            encode_bodiless_1_2(command, headers.clone(), &mut self.out);
+            self.out
+                .push(|out| encode_bodiless_1_2(command, headers.clone(), out));
         } else {
-            encode_parts(command, headers.clone(), b"", self.version, &mut self.out)?;
+            let version = self.version;
+            self.out
+                .push(|out| encode_parts(command, headers.clone(), b"", version, out))?;
         }
         self.heart_beat.on_sent(now);
         if let Some(log) = &mut self.sent_log {
@@ -915,8 +926,17 @@ impl Session {
         self.heart_beat = match (version, frame.get(header::HEART_BEAT)) {
             (Version::V1_0, _) | (_, None) => HeartBeat::off(now),
             (_, Some(hb)) => {
-                let theirs = parse_heart_beat(hb)?;
-                HeartBeat::negotiate(self.cfg.heart_beat, theirs, self.cfg.heart_beat_scale, now)
+                let (sx, sy) = parse_heart_beat::<u32>(hb)?;
+                let (cx, cy) = self.cfg.heart_beat;
+                let ours = (u64::from(cx), u64::from(cy));
+                let theirs = (u64::from(sx), u64::from(sy));
+                let policy = Policy {
+                    tolerance: self.cfg.heart_beat_scale,
+                    first_beat_grace: true,
+                    fixed_deadline: false,
+                    max_interval: Duration::MAX,
+                };
+                HeartBeat::negotiate(ours, theirs, &policy, now)
             }
         };
         self.connected = Some(frame);
@@ -939,11 +959,14 @@ impl Session {
             return Ok(());
         }
         self.send_due_heart_beat(now);
-        let res = self.heart_beat.check_recv(now);
-        if let Err(e) = &res {
-            self.failed = Failed::of(e);
+        match self.heart_beat.overdue(now) {
+            Some(silence) => {
+                let e = Error::Timeout(Timeout::HeartBeat(silence));
+                self.failed = Failed::of(&e);
+                Err(e)
+            }
+            None => Ok(()),
         }
-        res
     }
 
     /// Queues a heart-beat when one is due (output already waiting serves as one), without
@@ -956,7 +979,7 @@ impl Session {
             return false;
         }
         if !self.wants_write() {
-            encode_heartbeat(&mut self.out);
+            self.out.push(encode_heartbeat);
         }
         self.heart_beat.on_sent(now);
         true
@@ -1032,7 +1055,7 @@ impl std::fmt::Debug for Session {
             .field("phase", &self.phase)
             .field("version", &self.version)
             .field("decoder", &self.decoder)
-            .field("output_len", &(self.out.len() - self.out_pos))
+            .field("output_len", &self.out.len())
             .field("heart_beat", &self.heart_beat)
             .field("connected", &self.connected)
             .field("subs", &self.subs)

@@ -1,8 +1,8 @@
 //! Transports: bytes in and out over mio. Plain TCP, TLS (rustls) over it, and WebSocket
 //! (tungstenite) over either. A client's handshakes run blocking within the connect deadline;
 //! after them every layer reads and writes without blocking, and says `WouldBlock` when it
-//! needs the socket. The embedded broker uses the same layers on accepted sockets, where the
-//! server handshakes ([`TlsStream::accept`], [`ws::WsAccept`]) advance without blocking too.
+//! needs the socket. The embedded broker uses the same layers on accepted sockets; the server
+//! handshakes are its own (`broker::link`, `broker::ws_accept`) and advance without blocking.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -51,6 +51,16 @@ impl Stream {
             Stream::Tls(t) => t.sock_mut().tcp_mut(),
             #[cfg(feature = "websocket")]
             Stream::Ws(w) => w.sock_mut().tcp_mut(),
+        }
+    }
+
+    /// True when each write goes out as a message of its own (WebSocket): its writer gives
+    /// it one STOMP frame at a time.
+    pub(crate) fn frame_per_write(&self) -> bool {
+        match self {
+            #[cfg(feature = "websocket")]
+            Stream::Ws(_) => true,
+            _ => false,
         }
     }
 

@@ -19,23 +19,13 @@ impl Sock {
     /// `deadline` has passed.
     pub(crate) fn handshaking(tcp: std::net::TcpStream, deadline: Instant) -> io::Result<Sock> {
         tcp.set_nonblocking(false)?;
-        Ok(Sock {
-            tcp: TcpStream::from_std(tcp),
-            deadline: Some(deadline),
-        })
+        Ok(Sock::new(TcpStream::from_std(tcp), Some(deadline)))
     }
 
-    /// Wraps a socket that is already non-blocking (a server's accepted connection): no
-    /// handshake mode, no deadline.
-    #[cfg_attr(
-        not(all(feature = "broker", any(feature = "tls", feature = "websocket"))),
-        allow(dead_code)
-    )]
-    pub(crate) fn accepted(tcp: TcpStream) -> Sock {
-        Sock {
-            tcp,
-            deadline: None,
-        }
+    /// Wraps a connected socket: in handshake mode until `deadline`, if there is one; without
+    /// one (a server's accepted connection, already non-blocking) as it is.
+    pub(crate) fn new(tcp: TcpStream, deadline: Option<Instant>) -> Sock {
+        Sock { tcp, deadline }
     }
 
     /// Ends handshake mode: no more timeouts, non-blocking from now on.
@@ -53,7 +43,7 @@ impl Sock {
     }
 
     /// The socket, for mio registration.
-    #[cfg_attr(not(any(feature = "tls", feature = "websocket")), allow(dead_code))]
+    #[cfg(any(feature = "tls", feature = "websocket"))]
     pub(crate) fn tcp_mut(&mut self) -> &mut TcpStream {
         &mut self.tcp
     }

@@ -1,12 +1,10 @@
 //! [`TlsStream`]: a rustls connection over a [`Sock`]. A client runs its handshake within the
-//! connect deadline ([`TlsStream::connect`]); a server's handshake ([`TlsStream::accept`]) is
-//! driven by the event loop through the same non-blocking reads and writes as the data after it.
+//! connect deadline ([`TlsStream::connect`]); the broker wraps a server connection with
+//! [`TlsStream::new`], whose handshake the event loop drives through the same non-blocking
+//! reads and writes as the data after it.
 
+use rustls::{AlertDescription, CertificateError, ClientConnection, Connection};
 use std::io::{self, ErrorKind, Read, Write};
-
-use std::sync::Arc;
-
-use rustls::{AlertDescription, CertificateError, ClientConnection, Connection, ServerConnection};
 
 use super::sock::Sock;
 use super::tls::TlsConfig;
@@ -29,10 +27,7 @@ impl TlsStream {
         let name = cfg.server_name_for(host)?;
         let conn = ClientConnection::new(cfg.rustls_config()?, name)
             .map_err(|e| Error::tls_caused("cannot start a tls connection", e))?;
-        let mut tls = TlsStream {
-            conn: conn.into(),
-            sock,
-        };
+        let mut tls = TlsStream::new(conn.into(), sock);
         tls.handshake().map_err(|e| handshake_error(e, host))?;
         log::debug!(
             "tls handshake with {host}: {:?}, {:?}",
@@ -42,24 +37,11 @@ impl TlsStream {
         Ok(tls)
     }
 
-    /// The server side of a connection accepted on a non-blocking socket. No I/O happens
-    /// here: the handshake advances with each [`Read::read`] and [`TlsStream::flush_tls`], and
-    /// a failed one surfaces as an error from them (after the alert was sent, if the socket
-    /// took it).
-    ///
-    /// # Errors
-    /// [`Error::Tls`] when rustls cannot start a connection with `config`.
-    #[cfg_attr(not(feature = "broker"), allow(dead_code))]
-    pub(crate) fn accept(
-        sock: Sock,
-        config: Arc<rustls::ServerConfig>,
-    ) -> Result<TlsStream, Error> {
-        let conn = ServerConnection::new(config)
-            .map_err(|e| Error::tls_caused("cannot start a tls connection", e))?;
-        Ok(TlsStream {
-            conn: conn.into(),
-            sock,
-        })
+    /// `conn` (either side's) over `sock`. No I/O happens here: on a non-blocking socket the
+    /// handshake advances with each [`Read::read`] and [`TlsStream::flush_tls`], and a failed
+    /// one surfaces as an error from them (after the alert was sent, if the socket took it).
+    pub(crate) fn new(conn: Connection, sock: Sock) -> TlsStream {
+        TlsStream { conn, sock }
     }
 
     fn handshake(&mut self) -> io::Result<()> {

@@ -1,18 +1,18 @@
 //! [`WsStream`]: STOMP over WebSocket with tungstenite. A client's handshake offers the STOMP
-//! subprotocols and runs within the connect deadline; a server's ([`WsAccept`]) picks the
-//! highest one offered and is driven by the event loop without blocking. After it, the stream
-//! reads and writes bytes like a socket: each STOMP frame written goes out as one message (text
-//! when it is UTF-8, binary otherwise), as RabbitMQ and ActiveMQ send them, so that a peer that
-//! reads one frame per message loses nothing; the payloads of incoming text and binary messages
-//! are read in order, however the peer split or joined its frames.
+//! subprotocols and runs within the connect deadline; the broker runs the server's handshake
+//! (`broker::ws_accept`) and wraps what it gives with [`WsStream::new`]. After the handshake
+//! the stream reads and writes bytes like a socket, except that each write goes out as one
+//! message (text when it is UTF-8, binary otherwise): its writer gives it one STOMP frame at a
+//! time (`Stream::frame_per_write`; the output buffer knows where its frames end), as RabbitMQ
+//! and ActiveMQ send them, so that a peer that reads one frame per message loses nothing. The
+//! payloads of incoming text and binary messages are read in order, however the peer split or
+//! joined its frames.
 
 use std::io::{self, ErrorKind, Read, Write};
 
 use tungstenite::client::ClientRequestBuilder;
-use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response, ServerHandshake};
-use tungstenite::handshake::{HandshakeError, MidHandshake};
-use tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
-use tungstenite::http::{HeaderMap, HeaderValue, Uri};
+use tungstenite::handshake::HandshakeError;
+use tungstenite::http::Uri;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Bytes, Message, Utf8Bytes, WebSocket};
 
@@ -21,35 +21,9 @@ use super::Base as Inner;
 use crate::error::Error;
 
 /// The STOMP subprotocols offered in `Sec-WebSocket-Protocol`, lowest version first.
-const SUBPROTOCOLS: [&str; 3] = ["v10.stomp", "v11.stomp", "v12.stomp"];
+pub(crate) const SUBPROTOCOLS: [&str; 3] = ["v10.stomp", "v11.stomp", "v12.stomp"];
 
-/// The most bytes put in one outgoing message when what is written does not start with a
-/// whole frame.
-const MAX_CHUNK: usize = 64 * 1024;
-
-/// The length of what goes in the next message from `buf`, which holds what stompy's encoder
-/// wrote: the run of heart-beat EOLs at its start, or its first frame with its NUL. `None` when
-/// `buf` does not start with either as stompy writes them (`\n` line ends, `content-length`
-/// whenever there is a body).
-fn first_frame_len(buf: &[u8]) -> Option<usize> {
-    let eols = buf.iter().take_while(|&&b| b == b'\n').count();
-    if eols > 0 {
-        return Some(eols);
-    }
-    let head = memchr::memmem::find(buf, b"\n\n")? + 2;
-    let end = match memchr::memmem::find(&buf[..head], b"\ncontent-length:") {
-        Some(at) => {
-            let digits = &buf[at + 16..head - 1];
-            let digits = &digits[..memchr::memchr(b'\n', digits)?];
-            let len: usize = std::str::from_utf8(digits).ok()?.parse().ok()?;
-            head.checked_add(len)?
-        }
-        None => head + memchr::memchr(0, &buf[head..])?,
-    };
-    (buf.get(end) == Some(&0)).then_some(end + 1)
-}
-
-/// A WebSocket client connection with a byte-stream face.
+/// A WebSocket connection, either side's, with a byte-stream face.
 pub(crate) struct WsStream {
     ws: WebSocket<Inner>,
     /// The message being read, and how much of it was handed out.
@@ -95,7 +69,8 @@ impl WsStream {
         }
     }
 
-    fn new(ws: WebSocket<Inner>) -> WsStream {
+    /// The stream after a handshake, either side's.
+    pub(crate) fn new(ws: WebSocket<Inner>) -> WsStream {
         WsStream {
             ws,
             input: Bytes::new(),
@@ -200,9 +175,9 @@ impl Read for WsStream {
 }
 
 impl Write for WsStream {
-    /// Queues the frame (or heart-beats) at the start of `buf` as one message, text when it is
-    /// UTF-8 (otherwise binary, or up to 64 KiB of anything else); `WouldBlock` while earlier
-    /// messages wait for a full socket. [`Write::flush`] (or `flush_ws`) puts them on it.
+    /// Queues all of `buf` (one frame, or a heart-beat) as one message, text when it is UTF-8,
+    /// otherwise binary; `WouldBlock` while earlier messages wait for a full socket.
+    /// [`Write::flush`] (or `flush_ws`) puts them on it.
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if buf.is_empty() {
             return Ok(0);
@@ -210,8 +185,7 @@ impl Write for WsStream {
         if self.unflushed && !self.flush_ws()? {
             return Err(ErrorKind::WouldBlock.into());
         }
-        let n = first_frame_len(buf).unwrap_or_else(|| buf.len().min(MAX_CHUNK));
-        let bytes = Bytes::copy_from_slice(&buf[..n]);
+        let bytes = Bytes::copy_from_slice(buf);
         let message = match Utf8Bytes::try_from(bytes.clone()) {
             Ok(text) => Message::Text(text),
             Err(_) => Message::Binary(bytes),
@@ -227,7 +201,7 @@ impl Write for WsStream {
             }
             Err(e) => return Err(into_io(e)),
         }
-        Ok(n)
+        Ok(buf.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -252,7 +226,7 @@ fn is_closed(e: &tungstenite::Error) -> bool {
 
 /// A WebSocket protocol error as an I/O error the transport turns back into
 /// [`Error::WebSocket`].
-fn into_io(e: tungstenite::Error) -> io::Error {
+pub(crate) fn into_io(e: tungstenite::Error) -> io::Error {
     match e {
         tungstenite::Error::Io(e) => e,
         other => io::Error::new(ErrorKind::InvalidData, other),
@@ -284,162 +258,5 @@ fn handshake_error(e: tungstenite::Error, url: &str) -> Error {
             Error::websocket_caused(format!("{url}: server refused the upgrade"), e)
         }
         other => Error::websocket_caused(format!("{url}: handshake failed"), other),
-    }
-}
-
-/// The server side of the WebSocket handshake over a non-blocking stream, driven by
-/// [`WsAccept::advance`] whenever the socket is ready, until it gives a [`WsStream`].
-#[cfg_attr(not(feature = "broker"), allow(dead_code))]
-pub(crate) struct WsAccept {
-    mid: Option<MidHandshake<ServerHandshake<Inner, Negotiate>>>,
-}
-
-#[cfg_attr(not(feature = "broker"), allow(dead_code))]
-impl WsAccept {
-    /// Starts the handshake on an accepted connection (TLS, if any, included). Messages larger
-    /// than `max_message` bytes are refused. No I/O happens here.
-    pub(crate) fn start(inner: Inner, max_message: usize) -> WsAccept {
-        let config = WebSocketConfig::default()
-            .max_message_size(Some(max_message))
-            .max_frame_size(Some(max_message));
-        WsAccept {
-            mid: Some(ServerHandshake::start(inner, Negotiate, Some(config))),
-        }
-    }
-
-    /// Reads the upgrade request and writes the response as far as the socket allows:
-    /// `Ok(Some(stream))` once done, `Ok(None)` while it waits for the socket.
-    ///
-    /// # Errors
-    /// A failed handshake (not a WebSocket upgrade, a TLS failure, the peer gone), as an I/O
-    /// error that [`super::io_error`] describes. The connection cannot be used after it.
-    pub(crate) fn advance(&mut self) -> io::Result<Option<WsStream>> {
-        let Some(mid) = self.mid.take() else {
-            return Err(io::Error::new(
-                ErrorKind::NotConnected,
-                "websocket handshake failed",
-            ));
-        };
-        match mid.handshake() {
-            Ok(ws) => Ok(Some(WsStream::new(ws))),
-            Err(HandshakeError::Interrupted(mid)) => {
-                self.mid = Some(mid);
-                Ok(None)
-            }
-            Err(HandshakeError::Failure(tungstenite::Error::Io(e))) => Err(e),
-            Err(HandshakeError::Failure(e)) => Err(into_io(e)),
-        }
-    }
-
-    /// The stream under the handshake, until it failed.
-    fn inner_mut(&mut self) -> Option<&mut Inner> {
-        Some(self.mid.as_mut()?.get_mut().get_mut())
-    }
-
-    /// The socket, until the handshake failed.
-    pub(crate) fn sock_mut(&mut self) -> Option<&mut Sock> {
-        Some(self.inner_mut()?.sock_mut())
-    }
-
-    /// TLS records under the handshake waiting for the socket.
-    pub(crate) fn wants_write(&self) -> bool {
-        self.mid
-            .as_ref()
-            .is_some_and(|m| m.get_ref().get_ref().wants_write())
-    }
-
-    /// Pushes those records to the socket; `Ok(true)` when none is left.
-    pub(crate) fn flush_tls(&mut self) -> io::Result<bool> {
-        match self.inner_mut() {
-            #[cfg(feature = "tls")]
-            Some(Inner::Tls(t)) => t.flush_tls(),
-            _ => Ok(true),
-        }
-    }
-}
-
-/// Answers the upgrade request with the highest STOMP subprotocol the client offers (none when
-/// it offers none, as some clients do).
-#[derive(Debug, Clone, Copy)]
-struct Negotiate;
-
-impl Callback for Negotiate {
-    fn on_request(
-        self,
-        request: &Request,
-        mut response: Response,
-    ) -> Result<Response, ErrorResponse> {
-        if let Some(chosen) = choose_subprotocol(request.headers()) {
-            log::debug!("websocket {}: subprotocol {chosen}", request.uri());
-            response
-                .headers_mut()
-                .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static(chosen));
-        }
-        Ok(response)
-    }
-}
-
-/// The highest of [`SUBPROTOCOLS`] listed in the `Sec-WebSocket-Protocol` headers.
-fn choose_subprotocol(headers: &HeaderMap) -> Option<&'static str> {
-    let offered: Vec<&str> = headers
-        .get_all(SEC_WEBSOCKET_PROTOCOL)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    SUBPROTOCOLS
-        .iter()
-        .rev()
-        .find(|p| offered.iter().any(|o| o.eq_ignore_ascii_case(p)))
-        .copied()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn offer(values: &[&str]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for v in values {
-            h.append(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_str(v).unwrap());
-        }
-        h
-    }
-
-    #[test]
-    fn the_highest_stomp_subprotocol_offered_wins() {
-        let cases: [(&[&str], Option<&str>); 6] = [
-            (&["v10.stomp, v11.stomp, v12.stomp"], Some("v12.stomp")),
-            (&["v11.stomp", "v10.stomp"], Some("v11.stomp")),
-            (&["mqtt", "V10.STOMP"], Some("v10.stomp")),
-            (&["v12.stomp,v10.stomp"], Some("v12.stomp")),
-            (&["mqtt"], None),
-            (&[], None),
-        ];
-        for (values, expected) in cases {
-            assert_eq!(choose_subprotocol(&offer(values)), expected, "{values:?}");
-        }
-    }
-
-    #[test]
-    fn first_frame_len_finds_the_frame_or_heart_beats_stompy_wrote() {
-        let with_len = b"MESSAGE\ncontent-length:3\nx:y\n\na\0b\0SEND\n\n\0";
-        assert_eq!(first_frame_len(with_len), Some(34));
-        let without = b"RECEIPT\nreceipt-id:1\n\n\0MESSAGE\n";
-        assert_eq!(first_frame_len(without), Some(23));
-        assert_eq!(first_frame_len(b"\n\n\nSEND\n"), Some(3));
-        // Not (yet) a whole frame, or not as stompy writes one: sent in chunks instead.
-        for partial in [
-            &b"MESSAGE\ncontent-length:3\n\na\0"[..],
-            b"MESSAGE\ncontent-length:3\n\na\0bX",
-            b"MESSAGE\ncontent-length:x\n\n\0",
-            b"MESSAGE\ncontent-length:99999999999999999999999\n\n\0",
-            b"SEND\r\n\r\n\0",
-            b"SEND\n\nno nul",
-            b"",
-        ] {
-            assert_eq!(first_frame_len(partial), None, "{partial:?}");
-        }
     }
 }

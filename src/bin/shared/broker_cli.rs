@@ -3,6 +3,7 @@
 
 use clap::Args;
 use stompy::broker::{Broker, BrokerBuilder};
+use stompy::session::parse_heart_beat;
 use stompy::Limits;
 
 /// Options of the embedded broker.
@@ -95,11 +96,8 @@ impl BrokerCli {
 
     /// The broker these options describe.
     fn builder(&self) -> Result<BrokerBuilder, String> {
-        let (min, max) = self
-            .heart_beat
-            .split_once(',')
-            .and_then(|(a, b)| Some((a.trim().parse().ok()?, b.trim().parse().ok()?)))
-            .ok_or("--heart-beat wants MIN,MAX in ms")?;
+        let (min, max) =
+            parse_heart_beat(&self.heart_beat).map_err(|_| "--heart-beat wants MIN,MAX in ms")?;
         let mut limits = Limits::default();
         if let Some(max) = self.max_body {
             limits = limits.max_body(max);

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use stompy::session::parse_heart_beat;
 use stompy::AckMode;
 
 /// A STOMP command-line client: send, listen, or work interactively in a shell.
@@ -107,11 +108,8 @@ impl FromStr for HeartBeats {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || format!("expected SEND_MS,RECV_MS (e.g. 10000,10000), got {s:?}");
-        let (a, b) = s.split_once(',').ok_or_else(bad)?;
-        Ok(HeartBeats {
-            send_ms: a.trim().parse().map_err(|_| bad())?,
-            recv_ms: b.trim().parse().map_err(|_| bad())?,
-        })
+        let (send_ms, recv_ms) = parse_heart_beat(s).map_err(|_| bad())?;
+        Ok(HeartBeats { send_ms, recv_ms })
     }
 }
 

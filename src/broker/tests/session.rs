@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::Harness;
 use crate::broker::conn::Phase;
 use crate::broker::engine::Config;
+use crate::broker::handle::heart_beat_answer;
 use crate::frame::{Command, Version};
 
 #[test]
@@ -128,6 +129,21 @@ fn disconnect_sends_receipt_then_closes() {
 }
 
 #[test]
+fn the_heart_beat_answer_follows_the_client_within_floor_and_ceiling() {
+    let limits = (100, 60_000);
+    let cases = [
+        ((0, 0), (0, 0)),           // none asked: none given
+        ((500, 500), (500, 500)),   // as asked
+        ((5000, 100), (100, 5000)), // sends at the client's wish, expects at its promise
+        ((1, 0), (0, 100)),         // below the floor
+        ((0, 3_600_000), (60_000, 0)),
+    ];
+    for (client, want) in cases {
+        assert_eq!(heart_beat_answer(client, limits), want, "{client:?}");
+    }
+}
+
+#[test]
 fn heart_beats_are_sent_and_silence_kills() {
     let cfg = Config {
         heart_beat: (100, 100),
@@ -161,6 +177,21 @@ fn heart_beats_are_sent_and_silence_kills() {
         h.engine.handle_timeout(t0 + Duration::from_millis(350)),
         [c]
     );
+}
+
+#[test]
+fn bytes_do_not_put_off_a_connects_deadline() {
+    let mut h = Harness::new();
+    let c = h.engine.open(h.now);
+    let t0 = h.now;
+    assert_eq!(h.engine.poll_timeout(), Some(t0 + Duration::from_secs(10)));
+    h.now = t0 + Duration::from_secs(9);
+    h.input(c, b"CONNECT\naccept-version:1.2\n");
+    assert!(h
+        .engine
+        .handle_timeout(t0 + Duration::from_millis(9_999))
+        .is_empty());
+    assert_eq!(h.engine.handle_timeout(t0 + Duration::from_secs(10)), [c]);
 }
 
 #[test]

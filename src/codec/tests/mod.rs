@@ -6,6 +6,7 @@ mod decode;
 mod encode;
 mod escape;
 mod frame;
+mod out;
 
 use std::io::{self, Read};
 
