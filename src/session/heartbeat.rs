@@ -175,6 +175,14 @@ mod tests {
 
     const MS: Duration = Duration::from_millis(1);
 
+    /// A client's policy: 1.5 intervals of silence, one more for the first beat.
+    const CLIENT: Policy = Policy {
+        tolerance: 1.5,
+        first_beat_grace: true,
+        fixed_deadline: false,
+        max_interval: Duration::MAX,
+    };
+
     /// A broker's policy: 2 intervals of silence, intervals cut to a day.
     const TWO_INTERVALS: Policy = Policy {
         tolerance: 2.0,
@@ -254,12 +262,7 @@ mod tests {
     #[test]
     fn a_timeout_reports_the_silence_since_the_peers_last_byte() {
         let t = Instant::now();
-        let policy = Policy {
-            tolerance: 1.5,
-            first_beat_grace: true,
-            fixed_deadline: false,
-            max_interval: Duration::MAX,
-        };
+        let policy = CLIENT;
         let mut hb = HeartBeat::negotiate((0, 100), (100, 0), &policy, t);
         assert_eq!(
             hb.overdue(t + 250 * MS),
@@ -273,12 +276,7 @@ mod tests {
     #[test]
     fn the_first_beat_may_come_one_interval_late_and_the_tolerance_scales() {
         let t = Instant::now();
-        let policy = Policy {
-            tolerance: 1.5,
-            first_beat_grace: true,
-            fixed_deadline: false,
-            max_interval: Duration::MAX,
-        };
+        let policy = CLIENT;
         let mut hb = HeartBeat::negotiate((0, 100), (100, 0), &policy, t);
         assert_eq!(hb.next_deadline(), Some(t + 250 * MS));
         hb.on_recv(t + 10 * MS); // before the grace ends: changes nothing
