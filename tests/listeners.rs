@@ -2,7 +2,10 @@
 
 mod peer;
 
-use std::io::Write;
+#[path = "support/shared_writer.rs"]
+mod shared_writer;
+
+use shared_writer::Shared;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -68,25 +71,6 @@ fn stats_count_frames_bytes_and_connections_across_a_reconnect() {
         s.errors, 0,
         "the broker closed between frames: a close, not an error: {s}"
     );
-}
-
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(b);
-        Ok(b.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
 }
 
 #[test]

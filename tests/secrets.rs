@@ -1,8 +1,10 @@
 //! No passcode (nor TLS client key) shows in anything the crate formats, logs or returns; the
 //! path of a `stomp://` URL is the virtual host.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+#[path = "support/shared_writer.rs"]
+mod shared_writer;
+
+use std::sync::Mutex;
 use std::time::Instant;
 
 use stompy::session::{Session, SessionConfig};
@@ -168,27 +170,9 @@ fn the_path_of_a_url_is_the_virtual_host_unless_host_is_set() {
 #[cfg(feature = "broker")]
 mod live {
     use super::*;
+    use shared_writer::Shared;
     use stompy::broker::Broker;
     use stompy::PrintingListener;
-
-    #[derive(Clone, Default)]
-    struct Shared(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Shared {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Shared {
-        fn text(&self) -> String {
-            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-        }
-    }
 
     /// Every log line of the test binary.
     static LOG: Mutex<String> = Mutex::new(String::new());
