@@ -160,6 +160,7 @@ fn suite(only: Option<&str>) {
     // (100 000) pauses the publisher at exactly that many.
     let embedded = stompy::broker::Broker::builder()
         .max_queue_len(1_000_000)
+        .max_queue_bytes(1 << 30)
         .bind("127.0.0.1:0")
         .unwrap();
     let emb = embedded.addr().to_string();
