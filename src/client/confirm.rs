@@ -3,6 +3,7 @@
 
 use super::driver::Turn;
 use super::*;
+use crate::frame::Headers;
 
 impl StompClient {
     // ---- confirmed sends -----------------------------------------------------------------
@@ -39,9 +40,10 @@ impl StompClient {
         destination: &str,
         body: impl AsRef<[u8]>,
     ) -> Result<(), Error> {
-        let frame = Frame::new(Command::Send)
-            .with_header(header::DESTINATION, destination)
-            .with_body(body.as_ref());
+        // Room for the receipt header too: one allocation for the headers, one for the body.
+        let mut headers = Headers::with_capacity(2, destination.len() + 48);
+        headers.push(header::DESTINATION, destination);
+        let frame = Frame::from_parts(Command::Send, headers, body.as_ref().to_vec());
         self.send_confirmed_frame(frame)
     }
 

@@ -101,8 +101,10 @@ impl Outbox {
 
     /// The receipt id the next frame pushed without a name of its own will carry.
     pub(crate) fn next_receipt_id(&self) -> String {
-        let mut id = self.prefix.clone();
-        id.push_str(&self.next_seq.to_string());
+        use std::fmt::Write;
+        let mut id = String::with_capacity(self.prefix.len() + 20);
+        id.push_str(&self.prefix);
+        let _ = write!(id, "{}", self.next_seq);
         id
     }
 
