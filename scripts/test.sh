@@ -85,22 +85,14 @@ need_components() {
 }
 
 # --- brokers and Python -----------------------------------------------------------------------
-brokers_up() {
+# up SCRIPT: start what scripts/SCRIPT runs (unless SKIP_BROKER_SETUP=1), then check it answers
+up() {
     if [ "${SKIP_BROKER_SETUP:-}" = 1 ]; then
-        echo "SKIP_BROKER_SETUP=1: using the running brokers"
+        echo "SKIP_BROKER_SETUP=1: using what $1 started before"
     else
-        scripts/brokers.sh start || return 1
+        "scripts/$1" start || return 1
     fi
-    scripts/brokers.sh status
-}
-
-cluster_up() {
-    if [ "${SKIP_BROKER_SETUP:-}" = 1 ]; then
-        echo "SKIP_BROKER_SETUP=1: using the running cluster"
-    else
-        scripts/rabbit_cluster.sh start || return 1
-    fi
-    scripts/rabbit_cluster.sh status
+    "scripts/$1" status
 }
 
 make_venv() {
@@ -138,8 +130,8 @@ run_example() {   # run_example NAME [VAR=VALUE...]
 section "stompy test suite in $ROOT ($(date -u '+%Y-%m-%d %H:%M:%S UTC'))"
 
 setup "rust toolchain" need_components
-setup "brokers" brokers_up
-setup "rabbitmq cluster" cluster_up
+setup "brokers" up brokers.sh
+setup "rabbitmq cluster" up rabbit_cluster.sh
 # make_venv exports STOMPY_PYTHON, so it must run in this shell, not in a command substitution
 setup "python venv with stomp.py" make_venv
 

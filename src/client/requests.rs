@@ -99,11 +99,7 @@ impl<'a> SendBuilder<'a> {
         if let Some(r) = &self.receipt {
             self.frame.headers_mut().set(header::RECEIPT, r);
         }
-        if self.confirm && !self.frame.headers().contains(header::TRANSACTION) {
-            self.client.send_confirmed_frame(self.frame)?;
-        } else {
-            self.client.send_frame(&self.frame)?;
-        }
+        send_built(self.client, self.frame, self.confirm)?;
         Ok(self.receipt)
     }
 
@@ -123,12 +119,19 @@ impl<'a> SendBuilder<'a> {
             ..
         } = self;
         frame.headers_mut().set(header::RECEIPT, &receipt);
-        if confirm && !frame.headers().contains(header::TRANSACTION) {
-            client.send_confirmed_frame(frame)?;
-        } else {
-            client.send_frame(&frame)?;
-        }
+        send_built(client, frame, confirm)?;
         client.wait_for_receipt(&receipt, timeout)
+    }
+}
+
+/// Sends a built SEND: confirmed when this send or the client's settings ask for it (outside
+/// a transaction), the frame moving into the outbox without a copy; else as it is.
+fn send_built(client: &mut StompClient, frame: Frame, confirm: bool) -> Result<(), Error> {
+    let in_tx = frame.headers().contains(header::TRANSACTION);
+    if (confirm || client.cfg.confirm) && !in_tx {
+        client.send_confirmed_frame(frame)
+    } else {
+        client.send_frame(&frame)
     }
 }
 
