@@ -418,6 +418,14 @@ fn main() {
         Some("mem-flow") => codec_mem::flow(&args[1], 1_000_000),
         Some("mem-big") => codec_mem::big(&args[1]),
         Some("idle-broker") => durable::idle_broker(),
+        // Exactly N messages of one workload, for counting instructions under callgrind:
+        // `count firehose-auto|firehose-ack|publish N`.
+        Some("count") => {
+            let kind = args[1].as_str();
+            let n: u64 = args[2].parse().unwrap();
+            let p = peer(if kind == "publish" { "sink" } else { "firehose" });
+            stompy_runs::count(&p.addr, kind, n);
+        }
         // One stompy workload against a peer, for profiling: `one firehose-auto|firehose-ack|publish`.
         Some("one") => {
             let kind = args.get(1).map(String::as_str).unwrap_or("firehose-auto");

@@ -39,6 +39,43 @@ pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
     assert!(bytes > 0);
 }
 
+/// Receives (or sends) exactly `n` messages and leaves: run under callgrind twice, with two
+/// values of `n`, the difference of the instruction counts is the cost of the extra messages.
+pub fn count(addr: &str, kind: &str, n: u64) {
+    let mut c = client(addr, kind == "publish");
+    if kind == "publish" {
+        send_n(&mut c, n);
+        c.disconnect().unwrap();
+        return;
+    }
+    let mode = match kind {
+        "firehose-ack" => AckMode::ClientIndividual,
+        _ => AckMode::Auto,
+    };
+    c.subscribe("/queue/f", mode).unwrap();
+    assert!(receive_n(&mut c, n) > 0);
+}
+
+/// The measured loop of [`count`] for publishing.
+#[inline(never)]
+pub fn send_n(c: &mut StompClient, n: u64) {
+    let b = body();
+    for _ in 0..n {
+        c.send("/queue/sink", &b).unwrap();
+    }
+}
+
+/// The measured loop of [`count`]: callgrind counts only inside it (`--toggle-collect`).
+#[inline(never)]
+pub fn receive_n(c: &mut StompClient, n: u64) -> usize {
+    let mut bytes = 0usize;
+    for _ in 0..n {
+        let f = c.recv().unwrap().expect("firehose closed");
+        bytes += f.body().len();
+    }
+    bytes
+}
+
 pub fn publish(addr: &str, batch: bool, secs: Duration, workload: &str) {
     let mut c = client(addr, batch);
     let b = body();
