@@ -2,8 +2,10 @@
 
 use std::borrow::Cow;
 use std::fmt;
-use std::ops::Range;
 use std::str::FromStr;
+
+use bytes::{Bytes, BytesMut};
+use bytestring::ByteString;
 
 use crate::error::{Error, ProtocolError};
 
@@ -161,8 +163,9 @@ pub mod header {
 /// Ordered frame headers. Lookup returns the **first** occurrence of a name, as the spec
 /// requires; repeated headers stay readable through [`Headers::get_all`] and [`Headers::iter`].
 ///
-/// Names and values live in one string buffer, so a decoded frame costs one allocation for all
-/// of its headers.
+/// The headers of a received frame are not copied: they are read in place, in the buffer the
+/// frame arrived in (see [`Frame`] for what that holds). Headers built with [`Headers::push`]
+/// live in one string of their own.
 ///
 /// ```
 /// use stompy::Headers;
@@ -174,12 +177,84 @@ pub mod header {
 /// ```
 #[derive(Clone, Default)]
 pub struct Headers {
-    buf: String,
-    spans: Vec<Span>,
+    repr: Repr,
 }
 
-/// Where one header lies in [`Headers`]' buffer: name start and end, value start and end.
-type Span = (u32, u32, u32, u32);
+#[derive(Clone)]
+enum Repr {
+    /// A received head, read in place: `text` is shared with the buffer the frame arrived in,
+    /// `spans` packs each header's [`Span`] as three little-endian `u32`s, in a buffer the
+    /// decoder shares among the frames of many reads. No allocation per frame.
+    Shared { text: ByteString, spans: Bytes },
+    /// Headers written one by one.
+    Owned { text: String, spans: Vec<Span> },
+}
+
+impl Default for Repr {
+    fn default() -> Self {
+        Repr::Owned {
+            text: String::new(),
+            spans: Vec::new(),
+        }
+    }
+}
+
+/// Where one header lies in the text of [`Headers`]: the name is `start..colon`, the value
+/// `colon + 1..end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start: u32,
+    pub(crate) colon: u32,
+    pub(crate) end: u32,
+}
+
+impl Span {
+    /// Bytes of a packed span.
+    pub(crate) const PACKED: usize = 12;
+
+    /// Appends the span to `out`, packed.
+    pub(crate) fn pack(self, out: &mut BytesMut) {
+        let mut b = [0u8; Self::PACKED];
+        b[..4].copy_from_slice(&self.start.to_le_bytes());
+        b[4..8].copy_from_slice(&self.colon.to_le_bytes());
+        b[8..].copy_from_slice(&self.end.to_le_bytes());
+        out.extend_from_slice(&b);
+    }
+
+    #[inline]
+    fn unpack(b: &[u8]) -> Span {
+        let b: &[u8; Self::PACKED] = b.try_into().expect("a packed span");
+        let word = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        Span {
+            start: word(0),
+            colon: word(4),
+            end: word(8),
+        }
+    }
+
+    #[inline]
+    fn name(self, text: &str) -> &str {
+        &text[self.start as usize..self.colon as usize]
+    }
+
+    #[inline]
+    fn value(self, text: &str) -> &str {
+        &text[self.colon as usize + 1..self.end as usize]
+    }
+}
+
+/// The first value of `name` among `spans` of `text`.
+#[inline]
+fn find<'a>(text: &'a str, mut spans: impl Iterator<Item = Span>, name: &str) -> Option<&'a str> {
+    spans
+        .find(|s| {
+            same_name(
+                &text.as_bytes()[s.start as usize..s.colon as usize],
+                name.as_bytes(),
+            )
+        })
+        .map(|s| s.value(text))
+}
 
 impl Headers {
     /// No headers.
@@ -190,56 +265,73 @@ impl Headers {
     /// Room for `n` headers of `bytes` total bytes.
     pub fn with_capacity(n: usize, bytes: usize) -> Self {
         Headers {
-            buf: String::with_capacity(bytes),
-            spans: Vec::with_capacity(n),
+            repr: Repr::Owned {
+                text: String::with_capacity(bytes + n),
+                spans: Vec::with_capacity(n),
+            },
         }
     }
 
-    /// No headers yet, with room for `n` and a buffer that starts as a copy of `raw`, so that
-    /// [`Headers::push_raw`] can add headers that lie in it without copying them one by one.
-    pub(crate) fn from_raw(raw: &str, n: usize) -> Self {
+    /// Headers read in place: `spans` (packed) point into `text`, a received head checked as
+    /// UTF-8.
+    pub(crate) fn shared(text: ByteString, spans: Bytes) -> Self {
+        debug_assert!(spans.chunks_exact(Span::PACKED).all(|b| {
+            let s = Span::unpack(b);
+            text.get(s.start as usize..s.colon as usize).is_some()
+                && text.get(s.colon as usize + 1..s.end as usize).is_some()
+        }));
         Headers {
-            buf: raw.to_owned(),
-            spans: Vec::with_capacity(n),
+            repr: Repr::Shared { text, spans },
         }
     }
 
-    /// Appends the header whose name and value are at `name` and `value` in the text given
-    /// to [`Headers::from_raw`].
-    pub(crate) fn push_raw(&mut self, name: Range<usize>, value: Range<usize>) {
-        debug_assert!(
-            self.buf.get(name.clone()).is_some() && self.buf.get(value.clone()).is_some()
-        );
-        let span = (
-            name.start as u32,
-            name.end as u32,
-            value.start as u32,
-            value.end as u32,
-        );
-        self.spans.push(span);
+    /// Headers whose `spans` point into `text`, written by the decoder.
+    pub(crate) fn owned(text: String, spans: Vec<Span>) -> Self {
+        Headers {
+            repr: Repr::Owned { text, spans },
+        }
+    }
+
+    /// The text and spans, made the headers' own first: mutation copies a shared head once.
+    fn owned_mut(&mut self) -> (&mut String, &mut Vec<Span>) {
+        if let Repr::Shared { .. } = &self.repr {
+            let (text, spans) = (self.text().to_owned(), self.spans().collect());
+            self.repr = Repr::Owned { text, spans };
+        }
+        match &mut self.repr {
+            Repr::Owned { text, spans } => (text, spans),
+            Repr::Shared { .. } => unreachable!("made owned above"),
+        }
+    }
+
+    #[inline]
+    fn text(&self) -> &str {
+        match &self.repr {
+            Repr::Shared { text, .. } => text,
+            Repr::Owned { text, .. } => text,
+        }
+    }
+
+    /// The spans, in order.
+    fn spans(&self) -> impl Iterator<Item = Span> + Clone + '_ {
+        let (packed, owned): (&[u8], &[Span]) = match &self.repr {
+            Repr::Shared { spans, .. } => (spans, &[]),
+            Repr::Owned { spans, .. } => (&[], spans),
+        };
+        let packed = packed.chunks_exact(Span::PACKED).map(Span::unpack);
+        packed.chain(owned.iter().copied())
     }
 
     /// Appends a header, keeping any earlier one of the same name.
     pub fn push(&mut self, name: &str, value: &str) {
-        let start = self.buf.len() as u32;
-        self.buf.push_str(name);
-        let mid = self.buf.len() as u32;
-        self.buf.push_str(value);
-        self.spans.push((start, mid, mid, self.buf.len() as u32));
-    }
-
-    /// Appends a header whose name and value are written by `f` into the buffer. `f` returns the
-    /// length of the name part. Used by the decoder to unescape in place.
-    pub(crate) fn push_with<E>(
-        &mut self,
-        f: impl FnOnce(&mut String) -> Result<usize, E>,
-    ) -> Result<(), E> {
-        let start = self.buf.len();
-        let name_len = f(&mut self.buf)?;
-        let mid = (start + name_len) as u32;
-        self.spans
-            .push((start as u32, mid, mid, self.buf.len() as u32));
-        Ok(())
+        let (text, spans) = self.owned_mut();
+        let start = text.len() as u32;
+        text.push_str(name);
+        let colon = text.len() as u32;
+        text.push(':');
+        text.push_str(value);
+        let end = text.len() as u32;
+        spans.push(Span { start, colon, end });
     }
 
     /// Sets `name` to `value`: replaces every existing occurrence with one, or appends.
@@ -253,8 +345,7 @@ impl Headers {
 
     /// Removes every occurrence of `name`; returns whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
-        let before = self.spans.len();
-        if self.spans.iter().all(|s| self.name_at(s) != name) {
+        if !self.contains(name) {
             return false;
         }
         let old = std::mem::take(self);
@@ -263,24 +354,28 @@ impl Headers {
                 self.push(n, v);
             }
         }
-        before != self.spans.len()
+        true
     }
 
-    fn name_at(&self, s: &Span) -> &str {
-        &self.buf[s.0 as usize..s.1 as usize]
-    }
-
-    fn value_at(&self, s: &Span) -> &str {
-        &self.buf[s.2 as usize..s.3 as usize]
+    /// Copies the headers into a string of their own, so that they no longer hold the buffer
+    /// their frame arrived in. Headers that were not received are left alone.
+    pub fn detach(&mut self) {
+        if matches!(self.repr, Repr::Shared { .. }) {
+            *self = self.iter().collect();
+        }
     }
 
     /// The value of the first header called `name`.
     #[inline]
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.spans
-            .iter()
-            .find(|s| same_name(self.name_at(s).as_bytes(), name.as_bytes()))
-            .map(|s| self.value_at(s))
+        match &self.repr {
+            Repr::Shared { text, spans } => find(
+                text,
+                spans.chunks_exact(Span::PACKED).map(Span::unpack),
+                name,
+            ),
+            Repr::Owned { text, spans } => find(text, spans.iter().copied(), name),
+        }
     }
 
     /// Every value of `name`, in order.
@@ -295,32 +390,33 @@ impl Headers {
 
     /// All headers in order, repeats included.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
-        self.spans
-            .iter()
-            .map(|s| (self.name_at(s), self.value_at(s)))
+        let text = self.text();
+        self.spans().map(move |s| (s.name(text), s.value(text)))
     }
 
     /// Number of header lines, repeats included.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        match &self.repr {
+            Repr::Shared { spans, .. } => spans.len() / Span::PACKED,
+            Repr::Owned { spans, .. } => spans.len(),
+        }
     }
 
     /// True when there are no headers.
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.len() == 0
     }
 
     /// Total bytes of names and values.
     pub fn byte_len(&self) -> usize {
-        let len = |s: &Span| (s.1 - s.0 + s.3 - s.2) as usize;
-        self.spans.iter().map(len).sum()
+        self.spans().map(|s| (s.end - s.start - 1) as usize).sum()
     }
 }
 
 /// `a == b` for header names, which are short: up to 16 bytes are compared in two words
 /// rather than by a call to `memcmp`.
 #[inline]
-fn same_name(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn same_name(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
@@ -382,11 +478,20 @@ impl<K: AsRef<str>, V: AsRef<str>> Extend<(K, V)> for Headers {
 /// assert_eq!(f.text()?, "hello");
 /// # Ok::<(), stompy::Error>(())
 /// ```
+///
+/// # Memory
+///
+/// A received frame is not copied out of the buffer it was read into: its headers and body
+/// share that buffer, which one read filled (at most 64 KiB, or the frame itself when it is
+/// larger). Keeping a frame keeps its buffer: a program that holds on to a few small frames out
+/// of many, for long, holds up to 64 KiB for each. [`Frame::detach`] copies a frame into
+/// allocations of its own (its size, no more); frames dropped after handling cost nothing, and
+/// their buffer is reused for the next reads.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Frame {
     command: Command,
     headers: Headers,
-    body: Vec<u8>,
+    body: Bytes,
 }
 
 impl Frame {
@@ -395,12 +500,17 @@ impl Frame {
         Frame {
             command,
             headers: Headers::new(),
-            body: Vec::new(),
+            body: Bytes::new(),
         }
     }
 
     /// A frame from its parts.
     pub fn from_parts(command: Command, headers: Headers, body: Vec<u8>) -> Self {
+        Self::from_shared_parts(command, headers, Bytes::from(body))
+    }
+
+    /// A frame from its parts, the body a [`Bytes`] (shared, not copied).
+    pub fn from_shared_parts(command: Command, headers: Headers, body: Bytes) -> Self {
         Frame {
             command,
             headers,
@@ -416,7 +526,7 @@ impl Frame {
 
     /// Sets the body (builder style).
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = body.into();
+        self.body = Bytes::from(body.into());
         self
     }
 
@@ -436,6 +546,7 @@ impl Frame {
     }
 
     /// The value of the first header called `name`.
+    #[inline]
     pub fn get(&self, name: &str) -> Option<&str> {
         self.headers.get(name)
     }
@@ -466,18 +577,50 @@ impl Frame {
     }
 
     /// The body bytes.
+    #[inline]
     pub fn body(&self) -> &[u8] {
         &self.body
     }
 
-    /// The body, taken out of the frame.
-    pub fn into_body(self) -> Vec<u8> {
-        self.body
+    /// The body as a [`Bytes`]: a cheap handle on the same memory (no copy), for passing the
+    /// body on or keeping it without the frame.
+    ///
+    /// ```
+    /// use stompy::{Command, Frame};
+    /// let f = Frame::new(Command::Message).with_body("payload");
+    /// let body = f.body_bytes();
+    /// drop(f);
+    /// assert_eq!(&body[..], b"payload");
+    /// ```
+    pub fn body_bytes(&self) -> Bytes {
+        self.body.clone()
     }
 
-    /// Splits the frame into command, headers and body.
+    /// The body, taken out of the frame (copied when the frame shares its read buffer).
+    pub fn into_body(self) -> Vec<u8> {
+        Vec::from(self.body)
+    }
+
+    /// Splits the frame into command, headers and body (the body copied when the frame shares
+    /// its read buffer).
     pub fn into_parts(self) -> (Command, Headers, Vec<u8>) {
-        (self.command, self.headers, self.body)
+        (self.command, self.headers, Vec::from(self.body))
+    }
+
+    /// Copies a received frame's headers and body into allocations of their own, so that
+    /// keeping it does not keep the buffer it was read into (see [Memory](#memory)).
+    ///
+    /// ```
+    /// use stompy::{Command, Frame};
+    /// let mut f = Frame::new(Command::Message).with_header("a", "1").with_body("x");
+    /// f.detach();
+    /// assert_eq!((f.get("a"), f.body()), (Some("1"), &b"x"[..]));
+    /// ```
+    pub fn detach(&mut self) {
+        self.headers.detach();
+        if !self.body.is_empty() {
+            self.body = Bytes::copy_from_slice(&self.body);
+        }
     }
 
     /// The body as text, decoded with the `charset` of `content-type` (UTF-8 when none is

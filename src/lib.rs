@@ -56,6 +56,8 @@ pub mod session;
 mod transport;
 
 // The public interface is:
+/// The shared byte buffer of [`Frame::body_bytes`] (the `bytes` crate's).
+pub use bytes::Bytes;
 pub use client::{
     ClientBuilder, Frames, IntoAddresses, Listener, LoopOptions, PrintingListener, ReconnectPolicy,
     SendBuilder, Stats, StatsListener, StompClient, SubscribeBuilder, Transaction,

@@ -130,7 +130,10 @@ impl Engine {
         let dest = destination(frame.destination()).ok_or("SEND without destination header")?;
         let destination = self.intern(dest);
         let tx = frame.get(header::TRANSACTION).map(str::to_owned);
-        let (_, headers, body) = frame.into_parts();
+        // A queued message must not hold the buffer its SEND was read into (other SENDs'
+        // bytes with it): headers and body get allocations of their own.
+        let (_, mut headers, body) = frame.into_parts();
+        headers.detach();
         let msg = Message {
             id: self.next_msg,
             destination,

@@ -5,6 +5,10 @@ use std::sync::Arc;
 
 use super::queue::Message;
 
+/// No transaction of that name is open.
+#[derive(Debug)]
+pub(crate) struct NoSuchTx;
+
 /// One operation held in a transaction.
 #[derive(Debug)]
 pub(crate) enum TxOp {
@@ -30,14 +34,14 @@ impl Transactions {
         true
     }
 
-    /// Holds `op` in `name`; gives it back when no such transaction is open.
-    pub(crate) fn hold(&mut self, name: &str, op: TxOp) -> Result<(), TxOp> {
+    /// Holds `op` in `name`; an error (and `op` dropped) when no such transaction is open.
+    pub(crate) fn hold(&mut self, name: &str, op: TxOp) -> Result<(), NoSuchTx> {
         match self.open.get_mut(name) {
             Some(ops) => {
                 ops.push(op);
                 Ok(())
             }
-            None => Err(op),
+            None => Err(NoSuchTx),
         }
     }
 

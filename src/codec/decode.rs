@@ -1,11 +1,20 @@
 //! The incremental decoder: bytes in, [`Item`]s out.
+//!
+//! Received bytes go into one buffer, and a complete frame is split off it without a copy: the
+//! frame's headers and body are views of that buffer ([`Frame`] says what keeping one holds).
+//! A frame whose head is wholly buffered is split in one pass; one that arrives in pieces is read
+//! line by line. Both give the same frames and the same errors, whatever the chunking.
 
+use std::fmt;
 use std::io::{self, Read};
 
-use super::head::{line_too_long, next_line, Head, WholeHead, NO_COLON};
+use bytes::{Buf, BytesMut};
+use bytestring::ByteString;
+
+use super::head::{next_line, Head};
 use super::Limits;
 use crate::error::ProtocolError;
-use crate::frame::{Command, Frame, Headers, Version};
+use crate::frame::{Command, Frame, Headers, Span, Version};
 
 /// What the decoder found in the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,26 +25,22 @@ pub enum Item {
     HeartBeat,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 enum State {
     /// Between frames.
     Idle,
     /// Reading the command line.
     Command,
-    /// Reading header lines.
-    Head(Head),
-    /// Reading a body whose length `content-length` gave; `body` fills up to `len`.
-    Sized {
-        command: Command,
-        headers: Headers,
-        body: Vec<u8>,
-        len: usize,
-    },
-    /// Reading a body that ends at the first NUL; `scanned` bytes of it hold no NUL.
-    Unsized {
-        command: Command,
-        headers: Headers,
+    /// Reading header lines one by one; the next starts at `pos`.
+    Lines,
+    /// The head ends at `body`, where the body starts: `len` bytes when `content-length` gave
+    /// it, else up to the first NUL (`scanned` bytes of it hold none). `checked`: the head is
+    /// known to be UTF-8.
+    Body {
+        body: usize,
+        len: Option<usize>,
         scanned: usize,
+        checked: bool,
     },
 }
 
@@ -51,26 +56,36 @@ enum Step {
 /// It never allocates more than [`Limits`] allow: a line longer than `max_header_line`, more
 /// than `max_headers` headers or a body larger than `max_body` is a [`ProtocolError`] as soon as
 /// it is seen. After an error the decoder's state is undefined: drop the connection.
-#[derive(Debug)]
 pub struct Decoder {
-    /// Input lives in `buf[pos..end]`; `buf[end..]` is spare room for the next read, kept
-    /// (zeroed once) so that reading does not clear 64 KiB each time.
-    buf: Vec<u8>,
-    pos: usize,
+    /// Input lives in `buf[..end]`, the frame being read starting at 0; `buf[end..]` is room for
+    /// the next read, zeroed once and kept so that reading does not clear it each time.
+    buf: BytesMut,
     end: usize,
+    /// Where the next header line starts, in [`State::Lines`].
+    pos: usize,
     /// The last [`Decoder::read_from`] got data but less than it had room for.
     short_read: bool,
     state: State,
+    head: Head,
+    /// The packed spans of the headers of frames handed out: each frame's are split off it,
+    /// so that frames need no allocation of their own for them.
+    spans: BytesMut,
     version: Version,
     limits: Limits,
-    /// Header lines and bytes of the last frame's head.
-    last_head: (usize, usize),
-    /// `buf[pos..no_backslash_until]` holds no backslash.
-    no_backslash_until: usize,
-    /// The lines of the last head parsed in one pass (kept for their room).
-    whole: WholeHead,
     /// The room the next read offers (grows while reads fill it).
     chunk: usize,
+}
+
+/// What the decoder shows of itself: never the bytes (a CONNECT frame holds a passcode).
+impl fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoder")
+            .field("version", &self.version)
+            .field("limits", &self.limits)
+            .field("buffered", &self.end)
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
 }
 
 const READ_CHUNK: usize = 64 * 1024;
@@ -79,32 +94,29 @@ const READ_CHUNK: usize = 64 * 1024;
 /// thousands) costs this much, and reads that fill their room double it up to `READ_CHUNK`.
 const FIRST_READ_CHUNK: usize = 4 * 1024;
 
-/// What a sized body reserves before its bytes arrive.
-const UNTRUSTED_RESERVE: usize = 64 * 1024;
+/// Bytes of read room cleared at once.
+const ZEROING_STEP: usize = 2 * 1024;
 
-/// Makes room for `incoming` more bytes of a body of `len`: once the body outgrows its first
-/// reservation, the rest of the declared length is reserved at once (one move, no doubling).
-fn grow_body(body: &mut Vec<u8>, len: usize, incoming: usize) {
-    if body.len() + incoming > body.capacity() {
-        body.reserve_exact(len - body.len());
-    }
-}
+/// The room the span buffer gets when it has too little: the spans of a few hundred frames.
+const SPAN_CHUNK: usize = 4 * 1024;
+
+/// Body bytes a sized body must bring before the rest of its declared length is reserved.
+const UNTRUSTED_RESERVE: usize = 64 * 1024;
 
 impl Decoder {
     /// A decoder that unescapes headers as `version` defines (CONNECT, STOMP and CONNECTED are
     /// never unescaped). Change it with [`Decoder::set_version`] once negotiated.
     pub fn new(version: Version, limits: Limits) -> Self {
         Decoder {
-            buf: Vec::new(),
-            pos: 0,
+            buf: BytesMut::new(),
             end: 0,
+            pos: 0,
             short_read: false,
             state: State::Idle,
+            head: Head::default(),
+            spans: BytesMut::new(),
             version,
             limits,
-            last_head: (0, 0),
-            no_backslash_until: 0,
-            whole: WholeHead::default(),
             chunk: FIRST_READ_CHUNK,
         }
     }
@@ -126,22 +138,10 @@ impl Decoder {
 
     /// Appends bytes received from the peer.
     pub fn feed(&mut self, bytes: &[u8]) {
-        if let State::Sized { body, len, .. } = &mut self.state {
-            if self.pos == self.end {
-                // Large bodies go straight to their final home: no second copy.
-                let take = bytes.len().min(*len - body.len());
-                grow_body(body, *len, take);
-                body.extend_from_slice(&bytes[..take]);
-                self.append(&bytes[take..]);
-                return;
-            }
-        }
-        self.compact();
-        self.append(bytes);
-    }
-
-    fn append(&mut self, bytes: &[u8]) {
         self.buf.truncate(self.end);
+        if let Some(rest) = self.trusted_body_rest(bytes.len()) {
+            self.buf.reserve(rest);
+        }
         self.buf.extend_from_slice(bytes);
         self.end = self.buf.len();
     }
@@ -149,12 +149,23 @@ impl Decoder {
     /// Reads once from `r` straight into the decoder's buffer. Returns what `read` returned:
     /// `Ok(0)` means the peer closed.
     pub fn read_from<R: Read + ?Sized>(&mut self, r: &mut R) -> io::Result<usize> {
-        self.compact();
-        if self.buf.len() < self.end + self.chunk {
-            self.buf.resize(self.end + self.chunk, 0);
+        let room = self
+            .trusted_body_rest(self.chunk)
+            .map_or(self.chunk, |rest| rest.max(self.chunk));
+        if self.buf.len() < self.end + room {
+            if self.buf.capacity() < self.end + room {
+                // A new buffer (or the old one reclaimed) gets the data, not the spare room.
+                self.buf.truncate(self.end);
+                self.buf.reserve(room);
+            }
+            // Cleared a few KiB at a time: glibc clears larger blocks with `rep stosb`, which
+            // is no faster here and which callgrind counts byte by byte.
+            while self.buf.len() < self.end + room {
+                let to = (self.buf.len() + ZEROING_STEP).min(self.end + room);
+                self.buf.resize(to, 0);
+            }
         }
-        let room = self.buf.len() - self.end;
-        let res = r.read(&mut self.buf[self.end..]);
+        let res = r.read(&mut self.buf[self.end..self.end + room]);
         let n = *res.as_ref().unwrap_or(&0);
         self.end += n;
         self.short_read = n > 0 && n < room;
@@ -162,6 +173,24 @@ impl Decoder {
             self.chunk = (self.chunk * 2).min(READ_CHUNK); // a busy peer: read more at once
         }
         res
+    }
+
+    /// The bytes still to come of a sized body being read, once it has brought
+    /// [`UNTRUSTED_RESERVE`] bytes (with the `incoming` ones): then they may be reserved at once.
+    /// A peer that announces a large body and sends little costs little.
+    fn trusted_body_rest(&self, incoming: usize) -> Option<usize> {
+        let State::Body {
+            body,
+            len: Some(len),
+            ..
+        } = self.state
+        else {
+            return None;
+        };
+        let frame_end = body + len + 1;
+        let arrived = self.end - body;
+        (arrived + incoming > UNTRUSTED_RESERVE && frame_end > self.end)
+            .then(|| frame_end - self.end)
     }
 
     /// True when the last [`Decoder::read_from`] returned data but filled less than the room it
@@ -172,40 +201,19 @@ impl Decoder {
 
     /// Bytes received but not yet returned as items (0 between frames with nothing pending).
     pub fn buffered(&self) -> usize {
-        let body = match &self.state {
-            State::Sized { body, .. } => body.len(),
-            _ => 0,
-        };
-        self.end - self.pos + body
+        self.end
     }
 
-    /// Bytes of memory the decoder holds (its buffer and any partial body), for checking
-    /// that a peer cannot make it reserve more than it sent.
+    /// Bytes of memory the decoder holds, for checking that a peer cannot make it reserve more
+    /// than it sent.
     #[cfg(test)]
     pub(crate) fn reserved(&self) -> usize {
-        let body = match &self.state {
-            State::Sized { body, .. } => body.capacity(),
-            _ => 0,
-        };
-        self.buf.capacity() + body
+        self.buf.capacity()
     }
 
     /// True when the decoder is between frames (a close now loses nothing).
     pub fn is_idle(&self) -> bool {
         matches!(self.state, State::Idle)
-    }
-
-    fn compact(&mut self) {
-        if self.pos == self.end {
-            self.no_backslash_until = 0;
-            self.pos = 0;
-            self.end = 0;
-        } else if self.pos > 0 && self.pos >= self.end / 2 {
-            self.buf.copy_within(self.pos..self.end, 0);
-            self.no_backslash_until = self.no_backslash_until.saturating_sub(self.pos);
-            self.end -= self.pos;
-            self.pos = 0;
-        }
     }
 
     /// Returns the next item, or `Ok(None)` when more bytes are needed.
@@ -218,9 +226,8 @@ impl Decoder {
             let step = match self.state {
                 State::Idle => self.between_frames(),
                 State::Command => self.command_line()?,
-                State::Head(_) => self.header_line()?,
-                State::Sized { .. } => self.sized_body()?,
-                State::Unsized { .. } => self.unsized_body()?,
+                State::Lines => self.header_line()?,
+                State::Body { .. } => self.body()?,
             };
             match step {
                 Step::Item(item) => return Ok(Some(item)),
@@ -232,8 +239,8 @@ impl Decoder {
 
     /// Between frames: an EOL is a heart-beat, anything else starts a command line.
     fn between_frames(&mut self) -> Step {
-        let rest = &self.buf[self.pos..self.end];
-        let eol = match (rest.first(), rest.get(1)) {
+        let data = &self.buf[..self.end];
+        let eol = match (data.first(), data.get(1)) {
             (None, _) | (Some(b'\r'), None) => return Step::NeedMore,
             (Some(b'\n'), _) => 1,
             (Some(b'\r'), Some(b'\n')) => 2,
@@ -243,116 +250,35 @@ impl Decoder {
                 return Step::Continue;
             }
         };
-        self.pos += eol;
+        self.consume(eol);
         Step::Item(Item::HeartBeat)
     }
 
+    /// Drops `n` bytes from the front of the input.
+    fn consume(&mut self, n: usize) {
+        self.buf.advance(n);
+        self.end -= n;
+    }
+
+    /// The command line; then the head in one pass when it is buffered, else line by line.
     fn command_line(&mut self) -> Result<Step, ProtocolError> {
-        let rest = &self.buf[self.pos..self.end];
-        let Some((len, consumed)) = next_line(rest, self.limits.max_header_line)? else {
+        let data = &self.buf[..self.end];
+        let Some((len, consumed)) = next_line(data, self.limits.max_header_line)? else {
             return Ok(Step::NeedMore);
         };
-        let line = &rest[..len];
+        let line = &data[..len];
         let command = Command::from_bytes(line).ok_or_else(|| {
             ProtocolError::UnknownCommand(String::from_utf8_lossy(line).into_owned())
         })?;
-        self.pos += consumed;
-        let escapes = !command.is_unescaped() && self.version != Version::V1_0;
-        let trims = !command.is_unescaped() && self.version == Version::V1_0;
-        let head = |headers| Head {
-            command,
-            headers,
-            content_length: None,
-            escapes,
-            trims,
-        };
-        // Tried once per frame, when its command line is complete: a head that has not ended
-        // yet is scanned once here, then read line by line as it arrives.
-        let mut whole = std::mem::take(&mut self.whole);
-        whole.reset();
-        let step = whole
-            .split(&self.buf[self.pos..self.end])
-            .then(|| self.whole_head(head(Headers::new()), &whole));
-        self.whole = whole;
-        if let Some(step) = step {
-            return step;
-        }
-        // Consecutive frames tend to look alike: room for as many headers as the last one had
-        // makes one allocation where growing would make several.
-        let (lines, bytes) = self.last_head;
-        self.state = State::Head(head(Headers::with_capacity(lines, bytes)));
-        Ok(Step::Continue)
-    }
-
-    /// Parses a head wholly buffered at `pos` in one pass: one UTF-8 check and one backslash
-    /// scan for all of its lines. A head that is not UTF-8 is read line by line instead, so
-    /// that errors come in the order of its lines.
-    fn whole_head(&mut self, mut head: Head, whole: &WholeHead) -> Result<Step, ProtocolError> {
-        let bytes = &self.buf[self.pos..self.pos + whole.consumed];
-        let Ok(text) = std::str::from_utf8(bytes) else {
-            let (lines, bytes) = self.last_head;
-            head.headers = Headers::with_capacity(lines, bytes);
-            self.state = State::Head(head);
-            return Ok(Step::Continue);
-        };
-        // One copy of the whole head: headers without escapes are spans of it.
-        head.headers = Headers::from_raw(text, whole.lines().len());
-        let backslash = head.escapes && whole.backslash;
-        let Limits {
-            max_header_line,
-            max_headers,
-            ..
-        } = self.limits;
-        // Without escapes or padding, each header is two spans of the copied head.
-        let plain = !backslash && !head.trims;
-        for &(start, len, colon) in whole.lines() {
-            if len > max_header_line {
-                return Err(line_too_long(max_header_line));
+        self.head.start(command, self.version);
+        match self.head.split_plain(data, consumed, &self.limits) {
+            Some(end) => self.end_head(end, false),
+            None => {
+                self.pos = consumed;
+                self.state = State::Lines;
+                Ok(Step::Continue)
             }
-            head.check_count(max_headers)?;
-            if plain && colon != NO_COLON {
-                head.push_span(text, start, colon, len);
-                continue;
-            }
-            let line = &text[start..start + len];
-            let unescape = backslash && memchr::memchr(b'\\', line.as_bytes()).is_some();
-            head.push_text(line, Some(start), Some(colon), unescape, self.version)?;
         }
-        self.pos += whole.consumed;
-        if let Some(frame) = self.whole_frame(&mut head)? {
-            return Ok(Step::Item(Item::Frame(frame)));
-        }
-        self.end_head(head)?;
-        Ok(Step::Continue)
-    }
-
-    /// The frame of `head` when its sized body and NUL are buffered already: built at once,
-    /// with no trip through the body states. `None` leaves `head` to [`Decoder::end_head`].
-    fn whole_frame(&mut self, head: &mut Head) -> Result<Option<Frame>, ProtocolError> {
-        let len = match head.content_length {
-            Some(Ok(len)) if len <= self.limits.max_body as u64 => len as usize,
-            _ => return Ok(None),
-        };
-        let rest = &self.buf[self.pos..self.end];
-        if rest.len() <= len {
-            return Ok(None);
-        }
-        if rest[len] != 0 {
-            return Err(ProtocolError::MissingNul);
-        }
-        let body = rest[..len].to_vec();
-        self.pos += len + 1;
-        self.state = State::Idle;
-        self.last_head = (head.headers.len(), head.headers.byte_len());
-        let headers = std::mem::take(&mut head.headers);
-        Ok(Some(Frame::from_parts(head.command, headers, body)))
-    }
-
-    /// After the blank line: remembers the head's size and moves on to its body.
-    fn end_head(&mut self, head: Head) -> Result<(), ProtocolError> {
-        self.last_head = (head.headers.len(), head.headers.byte_len());
-        self.state = body_state(head, self.limits.max_body)?;
-        Ok(())
     }
 
     fn header_line(&mut self) -> Result<Step, ProtocolError> {
@@ -360,138 +286,145 @@ impl Decoder {
         let Some((len, consumed)) = next_line(rest, self.limits.max_header_line)? else {
             return Ok(Step::NeedMore);
         };
-        let (start, end) = (self.pos, self.pos + len);
-        let escapes = matches!(&self.state, State::Head(h) if h.escapes);
-        let unescape = escapes && self.has_backslash(start, end);
+        let start = self.pos;
         self.pos += consumed;
-        let State::Head(head) = &mut self.state else {
-            unreachable!()
-        };
         if len > 0 {
-            let line = &self.buf[start..end];
-            head.push_line(line, unescape, self.version, self.limits.max_headers)?;
+            let max = self.limits.max_headers;
+            self.head
+                .push_line(&self.buf, start, len, self.version, max)?;
             return Ok(Step::Continue);
         }
-        // Blank line: the head is complete.
-        let State::Head(head) = std::mem::replace(&mut self.state, State::Idle) else {
-            unreachable!()
-        };
-        self.end_head(head)?;
-        Ok(Step::Continue)
+        // Blank line: the head is complete, each line checked as it came.
+        self.end_head(self.pos, true)
     }
 
-    /// True when `buf[start..end]` holds a backslash, `start` being `pos`. Each buffered byte is
-    /// scanned about once, rather than once per header line.
-    fn has_backslash(&mut self, start: usize, end: usize) -> bool {
-        if end <= self.no_backslash_until {
-            return false;
-        }
-        let from = start.max(self.no_backslash_until);
-        match memchr::memchr(b'\\', &self.buf[from..self.end]) {
-            Some(i) => {
-                self.no_backslash_until = from + i;
-                from + i < end
-            }
-            None => {
-                self.no_backslash_until = self.end;
-                false
-            }
-        }
-    }
-
-    fn sized_body(&mut self) -> Result<Step, ProtocolError> {
-        let State::Sized { body, len, .. } = &mut self.state else {
-            unreachable!()
-        };
-        let want = *len - body.len();
-        let rest = &self.buf[self.pos..self.end];
-        if rest.len() <= want {
-            grow_body(body, *len, rest.len());
-            body.extend_from_slice(rest);
-            self.pos = self.end;
-            return Ok(Step::NeedMore);
-        }
-        grow_body(body, *len, want);
-        body.extend_from_slice(&rest[..want]);
-        if rest[want] != 0 {
-            return Err(ProtocolError::MissingNul);
-        }
-        self.pos += want + 1;
-        let State::Sized {
-            command,
-            headers,
-            body,
-            ..
-        } = std::mem::replace(&mut self.state, State::Idle)
-        else {
-            unreachable!()
-        };
-        Ok(Step::Item(Item::Frame(Frame::from_parts(
-            command, headers, body,
-        ))))
-    }
-
-    fn unsized_body(&mut self) -> Result<Step, ProtocolError> {
-        let State::Unsized { scanned, .. } = &mut self.state else {
-            unreachable!()
-        };
-        let rest = &self.buf[self.pos..self.end];
-        // Look no further than one byte past the limit, so that the outcome does not depend on
-        // how much arrived at once.
+    /// After the blank line ending at `end`: on to the body, and the frame when it is all here.
+    fn end_head(&mut self, end: usize, checked: bool) -> Result<Step, ProtocolError> {
         let max = self.limits.max_body;
-        let window = &rest[..rest.len().min(max.saturating_add(1))];
-        let Some(i) = memchr::memchr(0, &window[*scanned..]).map(|i| i + *scanned) else {
-            if window.len() > max {
-                return Err(ProtocolError::BodyTooLarge {
-                    size: window.len() as u64,
-                    max,
-                });
+        let len = match self.head.content_length.take() {
+            None => None,
+            Some(Ok(len)) if len <= max as u64 => Some(len as usize),
+            Some(Ok(len)) => {
+                let e = ProtocolError::BodyTooLarge { size: len, max };
+                return Err(self.head_error(end, e));
             }
-            *scanned = window.len();
-            return Ok(Step::NeedMore);
+            Some(Err(e)) => return Err(self.head_error(end, e)),
         };
-        let body = rest[..i].to_vec();
-        self.pos += i + 1;
-        let State::Unsized {
-            command, headers, ..
-        } = std::mem::replace(&mut self.state, State::Idle)
-        else {
-            unreachable!()
-        };
-        Ok(Step::Item(Item::Frame(Frame::from_parts(
-            command, headers, body,
-        ))))
-    }
-}
-
-/// What to read after the blank line that ends the head.
-fn body_state(head: Head, max_body: usize) -> Result<State, ProtocolError> {
-    let Head {
-        command,
-        headers,
-        content_length,
-        ..
-    } = head;
-    let Some(len) = content_length.transpose()? else {
-        return Ok(State::Unsized {
-            command,
-            headers,
+        self.state = State::Body {
+            body: end,
+            len,
             scanned: 0,
-        });
-    };
-    if len > max_body as u64 {
-        return Err(ProtocolError::BodyTooLarge {
-            size: len,
-            max: max_body,
-        });
+            checked,
+        };
+        self.body()
     }
-    let len = len as usize;
-    Ok(State::Sized {
-        command,
-        headers,
-        // Trust the declared length only once the body really comes: a peer that announces
-        // a large body and sends nothing costs little.
-        body: Vec::with_capacity(len.min(UNTRUSTED_RESERVE)),
-        len,
-    })
+
+    /// `e`, unless the head before `end` is not UTF-8: errors come in the order of the input,
+    /// and a head read in one pass is checked only as a whole.
+    fn head_error(&self, end: usize, e: ProtocolError) -> ProtocolError {
+        match std::str::from_utf8(&self.buf[..end]) {
+            Ok(_) => e,
+            Err(_) => ProtocolError::InvalidUtf8,
+        }
+    }
+
+    /// The frame, once its body and NUL are here.
+    fn body(&mut self) -> Result<Step, ProtocolError> {
+        let State::Body {
+            body,
+            len,
+            scanned,
+            checked,
+        } = self.state
+        else {
+            unreachable!("body() is called in the Body state")
+        };
+        let body_end = match len {
+            Some(len) if self.end > body + len => {
+                if self.buf[body + len] != 0 {
+                    return Err(self.head_error(body, ProtocolError::MissingNul));
+                }
+                body + len
+            }
+            Some(_) => return self.wait_for_body(body, scanned, checked),
+            None => {
+                // Look no further than one byte past the limit, so that the outcome does not
+                // depend on how much arrived at once.
+                let max = self.limits.max_body;
+                let rest = &self.buf[body..self.end];
+                let window = &rest[..rest.len().min(max.saturating_add(1))];
+                match memchr::memchr(0, &window[scanned..]) {
+                    Some(i) => body + scanned + i,
+                    None if window.len() > max => {
+                        let size = window.len() as u64;
+                        let e = ProtocolError::BodyTooLarge { size, max };
+                        return Err(self.head_error(body, e));
+                    }
+                    None => return self.wait_for_body(body, window.len(), checked),
+                }
+            }
+        };
+        let frame = self.finish(body, body_end)?;
+        Ok(Step::Item(Item::Frame(frame)))
+    }
+
+    /// The body is not all here: checks the head now (so that a bad head is reported whether or
+    /// not its body ever comes) and waits.
+    fn wait_for_body(
+        &mut self,
+        body: usize,
+        scanned: usize,
+        checked: bool,
+    ) -> Result<Step, ProtocolError> {
+        if !checked && std::str::from_utf8(&self.buf[..body]).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        if let State::Body {
+            scanned: s,
+            checked: c,
+            ..
+        } = &mut self.state
+        {
+            (*s, *c) = (scanned, true);
+        }
+        Ok(Step::NeedMore)
+    }
+
+    /// The head's spans, packed and split off the span buffer.
+    fn pack_spans(&mut self) -> bytes::Bytes {
+        let need = self.head.spans.len() * Span::PACKED;
+        if self.spans.capacity() < need {
+            // Reclaimed when every frame that used it is gone, else a new one.
+            self.spans.reserve(need.max(SPAN_CHUNK));
+        }
+        for s in &self.head.spans {
+            s.pack(&mut self.spans);
+        }
+        self.spans.split().freeze()
+    }
+
+    /// Splits the frame off the buffer: the head is `..body`, the body `body..body_end`, then
+    /// the NUL.
+    fn finish(&mut self, body: usize, body_end: usize) -> Result<Frame, ProtocolError> {
+        let mut raw = self.buf.split_to(body_end + 1);
+        self.end -= body_end + 1;
+        self.state = State::Idle;
+        let head = raw.split_to(body);
+        let body = match body_end > body {
+            true => {
+                raw.truncate(body_end - body);
+                raw.freeze()
+            }
+            false => bytes::Bytes::new(),
+        };
+        let headers = match self.head.owned.take() {
+            Some(text) => Headers::owned(text, std::mem::take(&mut self.head.spans)),
+            None => {
+                let text =
+                    ByteString::try_from(head.freeze()).map_err(|_| ProtocolError::InvalidUtf8)?;
+                Headers::shared(text, self.pack_spans())
+            }
+        };
+        Ok(Frame::from_shared_parts(self.head.command, headers, body))
+    }
 }

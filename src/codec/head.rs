@@ -1,216 +1,224 @@
-//! A frame's head: header lines, parsed one at a time or, once the whole head is buffered, in
-//! one pass.
+//! A frame's head: header lines split in one pass when the whole head is buffered, or read
+//! line by line as they arrive. Either way a header is a [`Span`] of the frame's buffer unless
+//! it had to be rewritten (unescaped, or trimmed in STOMP 1.0).
 
 use super::escape::unescape_into;
 use super::swar::bytes_equal_to;
+use super::Limits;
 use crate::error::ProtocolError;
-use crate::frame::{header, Command, Headers, Version};
+use crate::frame::{header, same_name, Command, Span, Version};
 
-/// Most header lines parsed in one pass; longer heads are read line by line.
-pub(super) const MAX_FAST_LINES: usize = 32;
-
-/// A frame's head, as far as it has been read.
+/// A frame's head, as far as it has been read. Positions are offsets in the decoder's buffer,
+/// where the frame starts at 0.
 #[derive(Debug)]
 pub(super) struct Head {
     pub(super) command: Command,
-    pub(super) headers: Headers,
+    pub(super) spans: Vec<Span>,
+    /// The headers' text once one had to be rewritten: the spans then point into it.
+    pub(super) owned: Option<String>,
     /// The first `content-length`, parsed as soon as its line is read.
     pub(super) content_length: Option<Result<u64, ProtocolError>>,
     /// True when the command and version escape headers.
-    pub(super) escapes: bool,
+    escapes: bool,
     /// True when names and values lose surrounding spaces and tabs: STOMP 1.0, whose examples
     /// pad headers (`destination: /queue/a`), as many of its clients and brokers do. CONNECT,
     /// STOMP and CONNECTED are kept as they are (a 1.1+ peer's values must not change).
-    pub(super) trims: bool,
+    trims: bool,
 }
 
-/// One line of a head: start, length without EOL, first colon from the start.
-pub(super) type Line = (usize, usize, usize);
-
-/// A [`Line`]'s colon when it has none.
-pub(super) const NO_COLON: usize = usize::MAX;
-
-/// The header lines of a head wholly buffered in `rest`, which starts after the command line.
-/// The decoder keeps one and reuses its line list from frame to frame.
-#[derive(Debug, Default)]
-pub(super) struct WholeHead {
-    /// Each line in `rest`: start, length without EOL, and where its first colon is (relative
-    /// to the start; [`NO_COLON`] when it has none).
-    lines: Vec<Line>,
-    /// The first colon of the line being split, relative to `rest`.
-    colon: Option<usize>,
-    /// Bytes of `rest` up to the end of the blank line.
-    pub(super) consumed: usize,
-    /// True when the head holds a backslash.
-    pub(super) backslash: bool,
-}
-
-impl WholeHead {
-    #[cfg(test)]
-    pub(super) fn new() -> Self {
-        WholeHead::default()
-    }
-
-    /// Forgets the last head, keeping the room its lines took.
-    pub(super) fn reset(&mut self) {
-        self.lines.clear();
-        self.colon = None;
-        self.consumed = 0;
-        self.backslash = false;
-    }
-
-    /// Splits the lines of `rest` up to the blank line that ends the head. False when that
-    /// line has not arrived within [`MAX_FAST_LINES`] lines.
-    pub(super) fn split(&mut self, rest: &[u8]) -> bool {
-        // Header lines are short: eight bytes at a time beats a memchr call per line.
-        let mut start = 0;
-        let mut chunks = rest.chunks_exact(8);
-        for (n, chunk) in chunks.by_ref().enumerate() {
-            let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-            self.backslash |= bytes_equal_to(x, b'\\') != 0;
-            let newlines = bytes_equal_to(x, b'\n');
-            // Colons and newlines in order: a line's first colon comes before its newline.
-            let mut marks = newlines | bytes_equal_to(x, b':');
-            while marks != 0 {
-                let bit = marks.trailing_zeros();
-                marks &= marks - 1;
-                let i = n * 8 + bit as usize / 8;
-                if newlines & (1 << bit) == 0 {
-                    self.colon.get_or_insert(i);
-                } else if let Some(done) = self.line_end(rest, &mut start, i) {
-                    return done;
-                }
-            }
+impl Default for Head {
+    fn default() -> Self {
+        Head {
+            command: Command::Message,
+            spans: Vec::new(),
+            owned: None,
+            content_length: None,
+            escapes: false,
+            trims: false,
         }
-        let at = rest.len() - chunks.remainder().len();
-        for (i, &b) in rest.iter().enumerate().skip(at) {
-            self.backslash |= b == b'\\';
-            if b == b':' {
-                self.colon.get_or_insert(i);
-            } else if b == b'\n' {
-                if let Some(done) = self.line_end(rest, &mut start, i) {
-                    return done;
-                }
-            }
-        }
-        false
-    }
-
-    /// Records the line from `start` to the newline at `i`. `Some(true)` when it was the
-    /// blank line ending the head, `Some(false)` when there are too many lines to keep.
-    fn line_end(&mut self, rest: &[u8], start: &mut usize, i: usize) -> Option<bool> {
-        let len = match i > *start && rest[i - 1] == b'\r' {
-            true => i - 1 - *start,
-            false => i - *start,
-        };
-        if len == 0 {
-            self.consumed = i + 1;
-            return Some(true);
-        }
-        if self.lines.len() == MAX_FAST_LINES {
-            return Some(false);
-        }
-        let colon = match self.colon.take() {
-            Some(c) if c < *start + len => c - *start,
-            _ => NO_COLON,
-        };
-        self.lines.push((*start, len, colon));
-        *start = i + 1;
-        None
-    }
-
-    /// The lines found.
-    pub(super) fn lines(&self) -> &[Line] {
-        &self.lines
     }
 }
 
 impl Head {
-    /// Adds one header line (without its EOL), unescaping it when `unescape` says it has a
-    /// backslash.
+    /// Starts the head of a frame whose command line is `command`.
+    pub(super) fn start(&mut self, command: Command, version: Version) {
+        self.command = command;
+        self.spans.clear();
+        self.owned = None;
+        self.content_length = None;
+        self.escapes = !command.is_unescaped() && version != Version::V1_0;
+        self.trims = !command.is_unescaped() && version == Version::V1_0;
+    }
+
+    /// Splits the header lines of `buf[from..]` up to the blank line that ends the head, when
+    /// that line is buffered and every header is plain: within the limits, with a colon, no
+    /// escape to undo and no padding to trim. Returns where the blank line ends. `None` leaves
+    /// the head empty, for [`Head::push_line`] to read line by line, in order, errors included.
+    /// UTF-8 is not checked here: the caller checks the whole head at once.
+    pub(super) fn split_plain(
+        &mut self,
+        buf: &[u8],
+        from: usize,
+        limits: &Limits,
+    ) -> Option<usize> {
+        let rest = &buf[from..];
+        let mut start = 0;
+        let mut backslash = 0;
+        while let Some((colon, nl)) = scan_line(rest, start, &mut backslash) {
+            let end = match nl > start && rest[nl - 1] == b'\r' {
+                true => nl - 1,
+                false => nl,
+            };
+            let len = end - start;
+            if len == 0 {
+                if self.escapes && backslash != 0 {
+                    break;
+                }
+                return Some(from + nl + 1);
+            }
+            if len > limits.max_header_line || self.spans.len() >= limits.max_headers {
+                break;
+            }
+            // A colon in the CR before the LF is no colon of the line.
+            let Some(colon) = colon.filter(|&c| c < end) else {
+                break;
+            };
+            if self.trims && padded(&rest[start..end], colon - start) {
+                break;
+            }
+            self.push_span(buf, from + start, from + colon, from + end);
+            start = nl + 1;
+        }
+        self.spans.clear();
+        self.content_length = None;
+        None
+    }
+
+    /// Adds the header `buf[start..end]` whose colon is at `colon`, as it is.
+    #[inline]
+    fn push_span(&mut self, buf: &[u8], start: usize, colon: usize, end: usize) {
+        if self.content_length.is_none()
+            && same_name(&buf[start..colon], header::CONTENT_LENGTH.as_bytes())
+        {
+            self.content_length = Some(parse_content_length(&buf[colon + 1..end]));
+        }
+        let span = |at: usize| at as u32;
+        self.spans.push(Span {
+            start: span(start),
+            colon: span(colon),
+            end: span(end),
+        });
+    }
+
+    /// Adds the header line `buf[start..start + len]` (without its EOL): checked as UTF-8,
+    /// unescaped or trimmed when it must be.
     pub(super) fn push_line(
         &mut self,
-        line: &[u8],
-        unescape: bool,
+        buf: &[u8],
+        start: usize,
+        len: usize,
         version: Version,
         max_headers: usize,
     ) -> Result<(), ProtocolError> {
-        self.check_count(max_headers)?;
-        let text = std::str::from_utf8(line).map_err(|_| ProtocolError::InvalidUtf8)?;
-        self.push_text(text, None, None, unescape, version)
-    }
-
-    /// Adds the header at `start` in `head` (the text given to [`Headers::from_raw`]), whose
-    /// line is `len` bytes with its first colon at `colon`, as it is: no escapes, no padding.
-    #[inline]
-    pub(super) fn push_span(&mut self, head: &str, start: usize, colon: usize, len: usize) {
-        let (name, value) = (start..start + colon, start + colon + 1..start + len);
-        if self.content_length.is_none() && &head[name.clone()] == header::CONTENT_LENGTH {
-            self.content_length = Some(parse_content_length(&head[value.clone()]));
-        }
-        self.headers.push_raw(name, value);
-    }
-
-    /// Refuses one more header when there are `max_headers` already.
-    pub(super) fn check_count(&self, max_headers: usize) -> Result<(), ProtocolError> {
-        if self.headers.len() >= max_headers {
+        if self.spans.len() >= max_headers {
             return Err(ProtocolError::TooManyHeaders {
-                count: self.headers.len() + 1,
+                count: self.spans.len() + 1,
                 max: max_headers,
             });
         }
-        Ok(())
-    }
-
-    /// Adds one header line already known to be UTF-8. `at` is where the line lies in the
-    /// headers' buffer when they were made with [`Headers::from_raw`]; `colon` is where its
-    /// first colon is, when already known ([`NO_COLON`]: it has none).
-    pub(super) fn push_text(
-        &mut self,
-        text: &str,
-        at: Option<usize>,
-        colon: Option<usize>,
-        unescape: bool,
-        version: Version,
-    ) -> Result<(), ProtocolError> {
-        let colon = match colon {
-            Some(c) => Some(c).filter(|&c| c != NO_COLON),
-            None => find_colon(text.as_bytes()),
-        };
-        let colon = colon.ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
+        let line = &buf[start..start + len];
+        let text = std::str::from_utf8(line).map_err(|_| ProtocolError::InvalidUtf8)?;
+        let colon =
+            find_colon(line).ok_or_else(|| ProtocolError::MalformedHeader(truncate(text)))?;
         let (mut name, mut value) = (&text[..colon], &text[colon + 1..]);
         if self.trims {
             let pad = |c: char| c == ' ' || c == '\t';
             (name, value) = (name.trim_matches(pad), value.trim_matches(pad));
         }
-        if unescape {
-            self.headers.push_with(|buf| {
-                let start = buf.len();
-                unescape_into(name, true, version, buf)?;
-                let name_len = buf.len() - start;
-                unescape_into(value, true, version, buf)?;
-                Ok::<_, ProtocolError>(name_len)
-            })?;
-        } else if let Some(at) = at {
-            // Where `name` and `value` (maybe trimmed) start in `text`, hence in the buffer.
-            let start = |s: &str| at + (s.as_ptr() as usize - text.as_ptr() as usize);
-            let (n, v) = (start(name), start(value));
-            self.headers.push_raw(n..n + name.len(), v..v + value.len());
-        } else {
-            self.headers.push(name, value);
+        let unescape = self.escapes && memchr::memchr(b'\\', line).is_some();
+        let rewritten = unescape || name.len() + value.len() + 1 != len;
+        if rewritten && self.owned.is_none() {
+            self.own_text(buf);
         }
+        let Some(out) = &mut self.owned else {
+            self.push_span(buf, start, start + colon, start + len);
+            return Ok(());
+        };
+        let at = out.len();
+        unescape_into(name, unescape, version, out)?;
+        let colon = out.len();
+        out.push(':');
+        unescape_into(value, unescape, version, out)?;
         // No escape can make a name "content-length", so the raw name tells.
         if self.content_length.is_none() && name == header::CONTENT_LENGTH {
-            // When unescaped, the first one is the header just pushed.
-            let value = if unescape {
-                self.headers.get(header::CONTENT_LENGTH).unwrap_or(value)
-            } else {
-                value
-            };
-            self.content_length = Some(parse_content_length(value));
+            self.content_length = Some(parse_content_length(&out.as_bytes()[colon + 1..]));
         }
+        let span = |at: usize| at as u32;
+        self.spans.push(Span {
+            start: span(at),
+            colon: span(colon),
+            end: span(out.len()),
+        });
         Ok(())
     }
+
+    /// Copies the headers read so far (spans of `buf`, each checked as UTF-8) into a text of
+    /// their own, which the next ones join.
+    fn own_text(&mut self, buf: &[u8]) {
+        let mut out = String::new();
+        for s in &mut self.spans {
+            let (start, colon, end) = (s.start as usize, s.colon as usize, s.end as usize);
+            let at = out.len();
+            out.push_str(&String::from_utf8_lossy(&buf[start..end]));
+            s.start = at as u32;
+            s.colon = (at + colon - start) as u32;
+            s.end = out.len() as u32;
+        }
+        self.owned = Some(out);
+    }
+}
+
+/// The first colon (if any) and the LF of the line that starts at `rest[start]`; `None` when
+/// its LF has not arrived. `backslash` becomes non-zero when the line (or the bytes after it in
+/// the words read) holds a backslash. Lines are short: eight bytes at a time beats a call to a
+/// vectorised search per line.
+#[inline]
+fn scan_line(rest: &[u8], start: usize, backslash: &mut u64) -> Option<(Option<usize>, usize)> {
+    let mut at = start;
+    let mut colon = None;
+    while let Some(word) = rest.get(at..at + 8) {
+        let x = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        *backslash |= bytes_equal_to(x, b'\\');
+        let newlines = bytes_equal_to(x, b'\n');
+        if colon.is_none() {
+            let colons = bytes_equal_to(x, b':');
+            // The lowest flagged byte comes first: a colon counts when before the LF.
+            if colons != 0 && (newlines == 0 || colons.trailing_zeros() < newlines.trailing_zeros())
+            {
+                colon = Some(at + colons.trailing_zeros() as usize / 8);
+            }
+        }
+        if newlines != 0 {
+            return Some((colon, at + newlines.trailing_zeros() as usize / 8));
+        }
+        at += 8;
+    }
+    for (i, &b) in rest.iter().enumerate().skip(at) {
+        match b {
+            b'\\' => *backslash = 1,
+            b'\n' => return Some((colon, i)),
+            b':' if colon.is_none() => colon = Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// True when the name or value of `line` (colon at `colon`) has a space or tab at either end.
+fn padded(line: &[u8], colon: usize) -> bool {
+    let pad = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
+    pad(name.first()) || pad(name.last()) || pad(value.first()) || pad(value.last())
 }
 
 /// The line at the start of `rest`: its length without the EOL, and with it. `None` until the
@@ -266,16 +274,18 @@ fn find_colon(line: &[u8]) -> Option<usize> {
     rest.iter().position(|&b| b == b':').map(|i| at + i)
 }
 
-fn parse_content_length(v: &str) -> Result<u64, ProtocolError> {
+fn parse_content_length(v: &[u8]) -> Result<u64, ProtocolError> {
     // The usual case, digits only, in one pass.
     if !v.is_empty() && v.len() <= 19 {
-        let digits = v.bytes().try_fold(0u64, |n, b| {
+        let digits = v.iter().try_fold(0u64, |n, &b| {
             b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
         });
         if let Some(n) = digits {
             return Ok(n);
         }
     }
+    let v = String::from_utf8_lossy(v);
+    let v = v.as_ref();
     let t = v.trim();
     if t.is_empty() || t.len() > 19 || !t.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ProtocolError::InvalidContentLength(truncate(v)));
@@ -291,7 +301,7 @@ fn truncate(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::swar::bytes_equal_to;
-    use super::{find_colon, WholeHead};
+    use super::{find_colon, scan_line};
 
     #[test]
     fn bytes_equal_to_flags_exactly_the_equal_bytes() {
@@ -325,17 +335,32 @@ mod tests {
     }
 
     #[test]
-    fn whole_head_split_finds_lines_at_every_alignment() {
+    fn scan_line_agrees_with_a_plain_search() {
         for pad in 0..20 {
-            let name = "k".repeat(pad);
-            let head = format!("{name}:1\r\nb:\\c\n\r\nbody");
-            let mut w = WholeHead::new();
-            assert!(w.split(head.as_bytes()), "{head:?}");
-            assert_eq!(w.lines(), [(0, pad + 2, pad), (pad + 4, 4, 1)]);
-            assert_eq!(w.consumed, pad + 11);
-            assert!(w.backslash);
-            let mut w = WholeHead::new();
-            assert!(!w.split(&head.as_bytes()[..pad + 10]), "no blank line yet");
+            for colon_at in [None, Some(0), Some(pad / 2), Some(pad)] {
+                let mut line = vec![b'k'; pad];
+                if let Some(c) = colon_at.filter(|&c| c < pad) {
+                    line[c] = b':';
+                }
+                line.extend_from_slice(b"\nnext:1\n");
+                for start in 0..3 {
+                    let mut buf = vec![b'x'; start];
+                    buf.extend_from_slice(&line);
+                    let nl = buf[start..].iter().position(|&b| b == b'\n').unwrap() + start;
+                    let colon = buf[start..nl]
+                        .iter()
+                        .position(|&b| b == b':')
+                        .map(|c| c + start);
+                    let mut bs = 0;
+                    assert_eq!(
+                        scan_line(&buf, start, &mut bs),
+                        Some((colon, nl)),
+                        "{buf:?}"
+                    );
+                    assert_eq!(bs, 0);
+                    assert_eq!(scan_line(&buf[..nl], start, &mut bs), None, "no LF yet");
+                }
+            }
         }
     }
 
