@@ -5,7 +5,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use bytes::{Bytes, BytesMut};
-use bytestring::ByteString;
 
 use crate::error::{Error, ProtocolError};
 
@@ -182,10 +181,10 @@ pub struct Headers {
 
 #[derive(Clone)]
 enum Repr {
-    /// A received head, read in place: `text` is shared with the buffer the frame arrived in,
-    /// `spans` packs each header's [`Span`] as three little-endian `u32`s, in a buffer the
-    /// decoder shares among the frames of many reads. No allocation per frame.
-    Shared { text: ByteString, spans: Bytes },
+    /// A received head: `buf` holds `count` packed [`Span`]s, then the head's text (`len`
+    /// bytes, checked as UTF-8 by the decoder), then maybe the frame's body. `buf` is a piece
+    /// of a buffer the decoder shares among many frames: no allocation per frame.
+    Shared { buf: Bytes, count: u32, len: u32 },
     /// Headers written one by one.
     Owned { text: String, spans: Vec<Span> },
 }
@@ -212,13 +211,18 @@ impl Span {
     /// Bytes of a packed span.
     pub(crate) const PACKED: usize = 12;
 
-    /// Appends the span to `out`, packed.
-    pub(crate) fn pack(self, out: &mut BytesMut) {
-        let mut b = [0u8; Self::PACKED];
-        b[..4].copy_from_slice(&self.start.to_le_bytes());
-        b[4..8].copy_from_slice(&self.colon.to_le_bytes());
-        b[8..].copy_from_slice(&self.end.to_le_bytes());
-        out.extend_from_slice(&b);
+    /// Appends `spans` to `out`, packed, a few at a time.
+    pub(crate) fn pack_all(spans: &[Span], out: &mut BytesMut) {
+        const AT_ONCE: usize = 16;
+        let mut packed = [0u8; AT_ONCE * Self::PACKED];
+        for some in spans.chunks(AT_ONCE) {
+            for (s, b) in some.iter().zip(packed.chunks_exact_mut(Self::PACKED)) {
+                b[..4].copy_from_slice(&s.start.to_le_bytes());
+                b[4..8].copy_from_slice(&s.colon.to_le_bytes());
+                b[8..].copy_from_slice(&s.end.to_le_bytes());
+            }
+            out.extend_from_slice(&packed[..some.len() * Self::PACKED]);
+        }
     }
 
     #[inline]
@@ -233,27 +237,32 @@ impl Span {
     }
 
     #[inline]
-    fn name(self, text: &str) -> &str {
-        &text[self.start as usize..self.colon as usize]
+    fn name(self) -> std::ops::Range<usize> {
+        self.start as usize..self.colon as usize
     }
 
     #[inline]
-    fn value(self, text: &str) -> &str {
-        &text[self.colon as usize + 1..self.end as usize]
+    fn value(self) -> std::ops::Range<usize> {
+        self.colon as usize + 1..self.end as usize
     }
 }
 
-/// The first value of `name` among `spans` of `text`.
+/// A name or value of a received head. The decoder checked the head as UTF-8 and spans are cut
+/// at ASCII bytes (colon, CR, LF), so the check cannot fail: it only proves it to the compiler
+/// without `unsafe`, and costs a pass over the few bytes the application reads.
 #[inline]
-fn find<'a>(text: &'a str, mut spans: impl Iterator<Item = Span>, name: &str) -> Option<&'a str> {
-    spans
-        .find(|s| {
-            same_name(
-                &text.as_bytes()[s.start as usize..s.colon as usize],
-                name.as_bytes(),
-            )
-        })
-        .map(|s| s.value(text))
+fn as_text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+/// The span of the first header called `name` among `spans` of `text`.
+#[inline]
+fn find(text: &[u8], mut spans: impl Iterator<Item = Span>, name: &str) -> Option<Span> {
+    let name = name.as_bytes();
+    spans.find(|s| {
+        let (start, colon) = (s.start as usize, s.colon as usize);
+        colon - start == name.len() && same_name(&text[start..colon], name)
+    })
 }
 
 impl Headers {
@@ -272,17 +281,22 @@ impl Headers {
         }
     }
 
-    /// Headers read in place: `spans` (packed) point into `text`, a received head checked as
-    /// UTF-8.
-    pub(crate) fn shared(text: ByteString, spans: Bytes) -> Self {
-        debug_assert!(spans.chunks_exact(Span::PACKED).all(|b| {
-            let s = Span::unpack(b);
-            text.get(s.start as usize..s.colon as usize).is_some()
-                && text.get(s.colon as usize + 1..s.end as usize).is_some()
+    /// Headers read in place: `buf` holds `count` packed spans, then the head they point into
+    /// (`len` bytes, checked as UTF-8), then anything.
+    pub(crate) fn shared(buf: Bytes, count: usize, len: usize) -> Self {
+        let h = Headers {
+            repr: Repr::Shared {
+                buf,
+                count: count as u32,
+                len: len as u32,
+            },
+        };
+        debug_assert!(std::str::from_utf8(h.text_bytes()).is_ok());
+        debug_assert!(h.spans().all(|s| {
+            let text = h.text_bytes();
+            text.get(s.name()).is_some() && text.get(s.value()).is_some()
         }));
-        Headers {
-            repr: Repr::Shared { text, spans },
-        }
+        h
     }
 
     /// Headers whose `spans` point into `text`, written by the decoder.
@@ -292,10 +306,11 @@ impl Headers {
         }
     }
 
-    /// The text and spans, made the headers' own first: mutation copies a shared head once.
+    /// The text and spans, made the headers' own first: mutation copies a received head once.
     fn owned_mut(&mut self) -> (&mut String, &mut Vec<Span>) {
         if let Repr::Shared { .. } = &self.repr {
-            let (text, spans) = (self.text().to_owned(), self.spans().collect());
+            let text = String::from_utf8_lossy(self.text_bytes()).into_owned();
+            let spans = self.spans().collect();
             self.repr = Repr::Owned { text, spans };
         }
         match &mut self.repr {
@@ -304,21 +319,42 @@ impl Headers {
         }
     }
 
+    /// The packed spans and the text of a received head, or none.
     #[inline]
-    fn text(&self) -> &str {
+    fn packed(&self) -> (&[u8], &[u8]) {
         match &self.repr {
-            Repr::Shared { text, .. } => text,
-            Repr::Owned { text, .. } => text,
+            Repr::Shared { buf, count, len } => {
+                let text = *count as usize * Span::PACKED;
+                (&buf[..text], &buf[text..text + *len as usize])
+            }
+            Repr::Owned { .. } => (&[], &[]),
+        }
+    }
+
+    #[inline]
+    fn text_bytes(&self) -> &[u8] {
+        match &self.repr {
+            Repr::Shared { .. } => self.packed().1,
+            Repr::Owned { text, .. } => text.as_bytes(),
+        }
+    }
+
+    /// `range` of the text, as text.
+    #[inline]
+    fn text_at(&self, range: std::ops::Range<usize>) -> &str {
+        match &self.repr {
+            Repr::Shared { .. } => as_text(&self.text_bytes()[range]),
+            Repr::Owned { text, .. } => &text[range],
         }
     }
 
     /// The spans, in order.
     fn spans(&self) -> impl Iterator<Item = Span> + Clone + '_ {
-        let (packed, owned): (&[u8], &[Span]) = match &self.repr {
-            Repr::Shared { spans, .. } => (spans, &[]),
-            Repr::Owned { spans, .. } => (&[], spans),
+        let owned: &[Span] = match &self.repr {
+            Repr::Shared { .. } => &[],
+            Repr::Owned { spans, .. } => spans,
         };
-        let packed = packed.chunks_exact(Span::PACKED).map(Span::unpack);
+        let packed = self.packed().0.chunks_exact(Span::PACKED).map(Span::unpack);
         packed.chain(owned.iter().copied())
     }
 
@@ -357,8 +393,8 @@ impl Headers {
         true
     }
 
-    /// Copies the headers into a string of their own, so that they no longer hold the buffer
-    /// their frame arrived in. Headers that were not received are left alone.
+    /// Copies received headers into a string of their own, so that they no longer hold the
+    /// buffer their frame was decoded into. Headers that were not received are left alone.
     pub fn detach(&mut self) {
         if matches!(self.repr, Repr::Shared { .. }) {
             *self = self.iter().collect();
@@ -368,14 +404,18 @@ impl Headers {
     /// The value of the first header called `name`.
     #[inline]
     pub fn get(&self, name: &str) -> Option<&str> {
-        match &self.repr {
-            Repr::Shared { text, spans } => find(
-                text,
-                spans.chunks_exact(Span::PACKED).map(Span::unpack),
-                name,
-            ),
-            Repr::Owned { text, spans } => find(text, spans.iter().copied(), name),
-        }
+        let span = match &self.repr {
+            Repr::Shared { .. } => {
+                let (packed, text) = self.packed();
+                find(
+                    text,
+                    packed.chunks_exact(Span::PACKED).map(Span::unpack),
+                    name,
+                )
+            }
+            Repr::Owned { text, spans } => find(text.as_bytes(), spans.iter().copied(), name),
+        };
+        span.map(|s| self.text_at(s.value()))
     }
 
     /// Every value of `name`, in order.
@@ -390,14 +430,14 @@ impl Headers {
 
     /// All headers in order, repeats included.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
-        let text = self.text();
-        self.spans().map(move |s| (s.name(text), s.value(text)))
+        self.spans()
+            .map(move |s| (self.text_at(s.name()), self.text_at(s.value())))
     }
 
     /// Number of header lines, repeats included.
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Shared { spans, .. } => spans.len() / Span::PACKED,
+            Repr::Shared { count, .. } => *count as usize,
             Repr::Owned { spans, .. } => spans.len(),
         }
     }

@@ -8,10 +8,10 @@
 use std::fmt;
 use std::io::{self, Read};
 
-use bytes::{Buf, BytesMut};
-use bytestring::ByteString;
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::head::{next_line, Head};
+use super::swar::bytes_equal_to;
 use super::Limits;
 use crate::error::ProtocolError;
 use crate::frame::{Command, Frame, Headers, Span, Version};
@@ -44,6 +44,25 @@ enum State {
     },
 }
 
+/// The line at the start of `data` when its LF is within its first 16 bytes, as
+/// [`next_line`] gives it: a command line, found without a call to a search.
+#[inline]
+fn short_line(data: &[u8]) -> Option<(usize, usize)> {
+    for at in [0, 8] {
+        let word = data.get(at..at + 8)?;
+        let newlines = bytes_equal_to(u64::from_le_bytes(word.try_into().ok()?), b'\n');
+        if newlines != 0 {
+            let nl = at + newlines.trailing_zeros() as usize / 8;
+            let len = match nl > 0 && data[nl - 1] == b'\r' {
+                true => nl - 1,
+                false => nl,
+            };
+            return Some((len, nl + 1));
+        }
+    }
+    None
+}
+
 /// What one step of the decoder gave.
 enum Step {
     Item(Item),
@@ -67,9 +86,9 @@ pub struct Decoder {
     short_read: bool,
     state: State,
     head: Head,
-    /// The packed spans of the headers of frames handed out: each frame's are split off it,
-    /// so that frames need no allocation of their own for them.
-    spans: BytesMut,
+    /// Where handed-out frames live: each one's packed header spans and head (and body, when
+    /// small) are copied here and split off, so that frames need no allocation of their own.
+    arena: BytesMut,
     version: Version,
     limits: Limits,
     /// The room the next read offers (grows while reads fill it).
@@ -97,8 +116,12 @@ const FIRST_READ_CHUNK: usize = 4 * 1024;
 /// Bytes of read room cleared at once.
 const ZEROING_STEP: usize = 2 * 1024;
 
-/// The room the span buffer gets when it has too little: the spans of a few hundred frames.
-const SPAN_CHUNK: usize = 4 * 1024;
+/// The room the arena gets when it has too little: a few hundred small frames.
+const ARENA_CHUNK: usize = 64 * 1024;
+
+/// The largest body copied into the arena with its head; a larger one stays in the buffer it
+/// was read into.
+const COPY_BODY_MAX: usize = 1024;
 
 /// Body bytes a sized body must bring before the rest of its declared length is reserved.
 const UNTRUSTED_RESERVE: usize = 64 * 1024;
@@ -114,7 +137,7 @@ impl Decoder {
             short_read: false,
             state: State::Idle,
             head: Head::default(),
-            spans: BytesMut::new(),
+            arena: BytesMut::new(),
             version,
             limits,
             chunk: FIRST_READ_CHUNK,
@@ -263,7 +286,12 @@ impl Decoder {
     /// The command line; then the head in one pass when it is buffered, else line by line.
     fn command_line(&mut self) -> Result<Step, ProtocolError> {
         let data = &self.buf[..self.end];
-        let Some((len, consumed)) = next_line(data, self.limits.max_header_line)? else {
+        let max_line = self.limits.max_header_line;
+        let line = match short_line(data).filter(|&(len, _)| len <= max_line) {
+            Some(line) => Some(line),
+            None => next_line(data, max_line)?,
+        };
+        let Some((len, consumed)) = line else {
             return Ok(Step::NeedMore);
         };
         let line = &data[..len];
@@ -272,7 +300,7 @@ impl Decoder {
         })?;
         self.head.start(command, self.version);
         match self.head.split_plain(data, consumed, &self.limits) {
-            Some(end) => self.end_head(end, false),
+            Some(end) => self.end_head(end, self.head.checked),
             None => {
                 self.pos = consumed;
                 self.state = State::Lines;
@@ -364,7 +392,7 @@ impl Decoder {
                 }
             }
         };
-        let frame = self.finish(body, body_end)?;
+        let frame = self.finish(body, body_end, checked)?;
         Ok(Step::Item(Item::Frame(frame)))
     }
 
@@ -390,41 +418,61 @@ impl Decoder {
         Ok(Step::NeedMore)
     }
 
-    /// The head's spans, packed and split off the span buffer.
-    fn pack_spans(&mut self) -> bytes::Bytes {
-        let need = self.head.spans.len() * Span::PACKED;
-        if self.spans.capacity() < need {
-            // Reclaimed when every frame that used it is gone, else a new one.
-            self.spans.reserve(need.max(SPAN_CHUNK));
-        }
-        for s in &self.head.spans {
-            s.pack(&mut self.spans);
-        }
-        self.spans.split().freeze()
-    }
-
     /// Splits the frame off the buffer: the head is `..body`, the body `body..body_end`, then
-    /// the NUL.
-    fn finish(&mut self, body: usize, body_end: usize) -> Result<Frame, ProtocolError> {
-        let mut raw = self.buf.split_to(body_end + 1);
-        self.end -= body_end + 1;
+    /// the NUL. `checked`: the head is known to be UTF-8.
+    ///
+    /// A small frame is copied into the arena with its packed spans: one handle for all of it,
+    /// and the read buffer is free again at once. A larger body stays where it was read, and
+    /// only the head is copied.
+    fn finish(
+        &mut self,
+        body: usize,
+        body_end: usize,
+        checked: bool,
+    ) -> Result<Frame, ProtocolError> {
         self.state = State::Idle;
-        let head = raw.split_to(body);
-        let body = match body_end > body {
-            true => {
-                raw.truncate(body_end - body);
-                raw.freeze()
+        let small = body_end - body <= COPY_BODY_MAX;
+        let (headers, body_bytes) = match self.head.owned.take() {
+            Some(text) => {
+                let spans = std::mem::take(&mut self.head.spans);
+                (Headers::owned(text, spans), None)
             }
-            false => bytes::Bytes::new(),
-        };
-        let headers = match self.head.owned.take() {
-            Some(text) => Headers::owned(text, std::mem::take(&mut self.head.spans)),
             None => {
-                let text =
-                    ByteString::try_from(head.freeze()).map_err(|_| ProtocolError::InvalidUtf8)?;
-                Headers::shared(text, self.pack_spans())
+                if !checked && std::str::from_utf8(&self.buf[..body]).is_err() {
+                    return Err(ProtocolError::InvalidUtf8);
+                }
+                let count = self.head.spans.len();
+                let copy_end = if small { body_end } else { body };
+                let need = count * Span::PACKED + copy_end;
+                if self.arena.capacity() < need {
+                    // Reclaimed when every frame that used it is gone, else a new one.
+                    self.arena.reserve(need.max(ARENA_CHUNK));
+                }
+                Span::pack_all(&self.head.spans, &mut self.arena);
+                self.arena.extend_from_slice(&self.buf[..copy_end]);
+                let shared = self.arena.split().freeze();
+                let text = count * Span::PACKED;
+                let body_bytes = small.then(|| shared.slice(text + body..text + body_end));
+                (Headers::shared(shared, count, body), body_bytes)
             }
         };
-        Ok(Frame::from_shared_parts(self.head.command, headers, body))
+        let body_bytes = match body_bytes {
+            Some(b) => b,
+            None if small => Bytes::copy_from_slice(&self.buf[body..body_end]),
+            None => {
+                let mut raw = self.buf.split_to(body_end + 1);
+                self.end -= body_end + 1;
+                raw.advance(body);
+                raw.truncate(body_end - body);
+                let frame = Frame::from_shared_parts(self.head.command, headers, raw.freeze());
+                return Ok(frame);
+            }
+        };
+        self.consume(body_end + 1);
+        Ok(Frame::from_shared_parts(
+            self.head.command,
+            headers,
+            body_bytes,
+        ))
     }
 }

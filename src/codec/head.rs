@@ -3,7 +3,7 @@
 //! it had to be rewritten (unescaped, or trimmed in STOMP 1.0).
 
 use super::escape::unescape_into;
-use super::swar::bytes_equal_to;
+use super::swar::marks;
 use super::Limits;
 use crate::error::ProtocolError;
 use crate::frame::{header, same_name, Command, Span, Version};
@@ -20,6 +20,9 @@ pub(super) struct Head {
     pub(super) content_length: Option<Result<u64, ProtocolError>>,
     /// True when the command and version escape headers.
     escapes: bool,
+    /// True when the head is known to be UTF-8: every byte of it was ASCII when split in one
+    /// pass, or each line was checked when read line by line.
+    pub(super) checked: bool,
     /// True when names and values lose surrounding spaces and tabs: STOMP 1.0, whose examples
     /// pad headers (`destination: /queue/a`), as many of its clients and brokers do. CONNECT,
     /// STOMP and CONNECTED are kept as they are (a 1.1+ peer's values must not change).
@@ -34,6 +37,7 @@ impl Default for Head {
             owned: None,
             content_length: None,
             escapes: false,
+            checked: false,
             trims: false,
         }
     }
@@ -47,6 +51,7 @@ impl Head {
         self.owned = None;
         self.content_length = None;
         self.escapes = !command.is_unescaped() && version != Version::V1_0;
+        self.checked = false;
         self.trims = !command.is_unescaped() && version == Version::V1_0;
     }
 
@@ -54,7 +59,8 @@ impl Head {
     /// that line is buffered and every header is plain: within the limits, with a colon, no
     /// escape to undo and no padding to trim. Returns where the blank line ends. `None` leaves
     /// the head empty, for [`Head::push_line`] to read line by line, in order, errors included.
-    /// UTF-8 is not checked here: the caller checks the whole head at once.
+    /// UTF-8 is not checked here: `checked` says whether the head is all ASCII; if not, the
+    /// caller checks the whole head at once.
     pub(super) fn split_plain(
         &mut self,
         buf: &[u8],
@@ -62,32 +68,55 @@ impl Head {
         limits: &Limits,
     ) -> Option<usize> {
         let rest = &buf[from..];
-        let mut start = 0;
-        let mut backslash = 0;
-        while let Some((colon, nl)) = scan_line(rest, start, &mut backslash) {
-            let end = match nl > start && rest[nl - 1] == b'\r' {
-                true => nl - 1,
-                false => nl,
-            };
-            let len = end - start;
-            if len == 0 {
-                if self.escapes && backslash != 0 {
-                    break;
+        // Every LF, colon and backslash of 64 bytes at a time; `start` is where the current
+        // line starts, `colon` its first colon once seen.
+        let (mut start, mut colon, mut backslash, mut non_ascii) = (0usize, None, false, false);
+        let mut at = 0;
+        'scan: while at < rest.len() {
+            let m = marks(rest, at);
+            let mut newlines = m.newlines;
+            while newlines != 0 {
+                let i = newlines.trailing_zeros() as usize;
+                newlines &= newlines - 1;
+                let nl = at + i;
+                let below = (1u64 << i) - 1;
+                if colon.is_none() {
+                    let c = m.colons & below & (!0u64 << start.saturating_sub(at));
+                    colon = (c != 0).then(|| at + c.trailing_zeros() as usize);
                 }
-                return Some(from + nl + 1);
+                let end = match nl > start && rest[nl - 1] == b'\r' {
+                    true => nl - 1,
+                    false => nl,
+                };
+                let len = end - start;
+                if len == 0 {
+                    if self.escapes && (backslash || m.backslashes & below != 0) {
+                        break 'scan;
+                    }
+                    self.checked = !non_ascii && m.non_ascii & below == 0;
+                    return Some(from + nl + 1);
+                }
+                if len > limits.max_header_line || self.spans.len() >= limits.max_headers {
+                    break 'scan;
+                }
+                // A colon in the CR before the LF is no colon of the line.
+                let Some(c) = colon.filter(|&c| c < end) else {
+                    break 'scan;
+                };
+                if self.trims && padded(&rest[start..end], c - start) {
+                    break 'scan;
+                }
+                self.push_span(buf, from + start, from + c, from + end);
+                (start, colon) = (nl + 1, None);
             }
-            if len > limits.max_header_line || self.spans.len() >= limits.max_headers {
-                break;
+            // The current line goes on into the next block: its colon may be in this one.
+            if colon.is_none() && start < at + 64 {
+                let c = m.colons & (!0u64 << start.saturating_sub(at));
+                colon = (c != 0).then(|| at + c.trailing_zeros() as usize);
             }
-            // A colon in the CR before the LF is no colon of the line.
-            let Some(colon) = colon.filter(|&c| c < end) else {
-                break;
-            };
-            if self.trims && padded(&rest[start..end], colon - start) {
-                break;
-            }
-            self.push_span(buf, from + start, from + colon, from + end);
-            start = nl + 1;
+            backslash |= m.backslashes != 0;
+            non_ascii |= m.non_ascii != 0;
+            at += 64;
         }
         self.spans.clear();
         self.content_length = None;
@@ -178,42 +207,6 @@ impl Head {
     }
 }
 
-/// The first colon (if any) and the LF of the line that starts at `rest[start]`; `None` when
-/// its LF has not arrived. `backslash` becomes non-zero when the line (or the bytes after it in
-/// the words read) holds a backslash. Lines are short: eight bytes at a time beats a call to a
-/// vectorised search per line.
-#[inline]
-fn scan_line(rest: &[u8], start: usize, backslash: &mut u64) -> Option<(Option<usize>, usize)> {
-    let mut at = start;
-    let mut colon = None;
-    while let Some(word) = rest.get(at..at + 8) {
-        let x = u64::from_le_bytes(word.try_into().expect("8 bytes"));
-        *backslash |= bytes_equal_to(x, b'\\');
-        let newlines = bytes_equal_to(x, b'\n');
-        if colon.is_none() {
-            let colons = bytes_equal_to(x, b':');
-            // The lowest flagged byte comes first: a colon counts when before the LF.
-            if colons != 0 && (newlines == 0 || colons.trailing_zeros() < newlines.trailing_zeros())
-            {
-                colon = Some(at + colons.trailing_zeros() as usize / 8);
-            }
-        }
-        if newlines != 0 {
-            return Some((colon, at + newlines.trailing_zeros() as usize / 8));
-        }
-        at += 8;
-    }
-    for (i, &b) in rest.iter().enumerate().skip(at) {
-        match b {
-            b'\\' => *backslash = 1,
-            b'\n' => return Some((colon, i)),
-            b':' if colon.is_none() => colon = Some(i),
-            _ => {}
-        }
-    }
-    None
-}
-
 /// True when the name or value of `line` (colon at `colon`) has a space or tab at either end.
 fn padded(line: &[u8], colon: usize) -> bool {
     let pad = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
@@ -301,7 +294,7 @@ fn truncate(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::super::swar::bytes_equal_to;
-    use super::{find_colon, scan_line};
+    use super::find_colon;
 
     #[test]
     fn bytes_equal_to_flags_exactly_the_equal_bytes() {
@@ -329,36 +322,6 @@ mod tests {
                         .filter(|(_, &v)| v == b'\n')
                         .fold(0u64, |m, (i, _)| m | 0x80 << (i * 8));
                     assert_eq!(bytes_equal_to(x, b'\n'), want, "{bytes:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn scan_line_agrees_with_a_plain_search() {
-        for pad in 0..20 {
-            for colon_at in [None, Some(0), Some(pad / 2), Some(pad)] {
-                let mut line = vec![b'k'; pad];
-                if let Some(c) = colon_at.filter(|&c| c < pad) {
-                    line[c] = b':';
-                }
-                line.extend_from_slice(b"\nnext:1\n");
-                for start in 0..3 {
-                    let mut buf = vec![b'x'; start];
-                    buf.extend_from_slice(&line);
-                    let nl = buf[start..].iter().position(|&b| b == b'\n').unwrap() + start;
-                    let colon = buf[start..nl]
-                        .iter()
-                        .position(|&b| b == b':')
-                        .map(|c| c + start);
-                    let mut bs = 0;
-                    assert_eq!(
-                        scan_line(&buf, start, &mut bs),
-                        Some((colon, nl)),
-                        "{buf:?}"
-                    );
-                    assert_eq!(bs, 0);
-                    assert_eq!(scan_line(&buf[..nl], start, &mut bs), None, "no LF yet");
                 }
             }
         }

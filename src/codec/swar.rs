@@ -1,5 +1,52 @@
-//! Byte searches eight bytes at a time, for the short strings of a frame's head, where a call
-//! to a vectorised search costs more than it saves.
+//! Byte searches for the short strings of a frame's head, where a call to a vectorised search
+//! costs more than it saves: eight bytes at a time in a word, or sixty-four at a time in
+//! vectors (the `wide` crate's, which are SSE2 on x86-64 and portable code elsewhere).
+
+use wide::u8x16;
+
+/// Where LFs, colons, backslashes and bytes above ASCII are among 64 bytes: bit `i` stands
+/// for byte `i`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Marks {
+    pub(super) newlines: u64,
+    pub(super) colons: u64,
+    pub(super) backslashes: u64,
+    pub(super) non_ascii: u64,
+}
+
+/// The [`Marks`] of `rest[at..at + 64]`, bytes past the end of `rest` counting as none.
+#[inline]
+pub(super) fn marks(rest: &[u8], at: usize) -> Marks {
+    match rest.get(at..at + 64) {
+        Some(block) => marks64(block.try_into().expect("64 bytes")),
+        None => {
+            let mut block = [0u8; 64];
+            let tail = &rest[at.min(rest.len())..];
+            block[..tail.len()].copy_from_slice(tail);
+            marks64(&block)
+        }
+    }
+}
+
+#[inline]
+fn marks64(block: &[u8; 64]) -> Marks {
+    let (lf, colon, backslash) = (u8x16::splat(b'\n'), u8x16::splat(b':'), u8x16::splat(b'\\'));
+    let mut m = Marks {
+        newlines: 0,
+        colons: 0,
+        backslashes: 0,
+        non_ascii: 0,
+    };
+    for (i, chunk) in block.chunks_exact(16).enumerate() {
+        let v = u8x16::new(chunk.try_into().expect("16 bytes"));
+        let bits = |target: u8x16| u64::from(v.simd_eq(target).to_bitmask()) << (i * 16);
+        m.newlines |= bits(lf);
+        m.colons |= bits(colon);
+        m.backslashes |= bits(backslash);
+        m.non_ascii |= u64::from(v.to_bitmask()) << (i * 16);
+    }
+    m
+}
 
 /// The high bit of every byte of `x` that equals `b`, and no other bit (no false positives
 /// from borrows, unlike the usual zero-byte test).
@@ -36,7 +83,31 @@ pub(super) fn may_need_escape(s: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::may_need_escape;
+    use super::{marks, may_need_escape, Marks};
+
+    #[test]
+    fn marks_flag_exactly_the_bytes_sought() {
+        let bytes: Vec<u8> = (0..200u32)
+            .map(|i| [b'\n', b':', b'\\', b'a', 0x8a, 0xba, 0xdc][(i * 7 % 11 % 7) as usize])
+            .collect();
+        for at in [0, 1, 63, 64, 150, 199, 200] {
+            let bit = |i: usize, b: u8| u64::from(bytes.get(at + i) == Some(&b)) << i;
+            let none = Marks {
+                newlines: 0,
+                colons: 0,
+                backslashes: 0,
+                non_ascii: 0,
+            };
+            let want = (0..64).fold(none, |m, i| Marks {
+                newlines: m.newlines | bit(i, b'\n'),
+                colons: m.colons | bit(i, b':'),
+                backslashes: m.backslashes | bit(i, b'\\'),
+                non_ascii: m.non_ascii
+                    | u64::from(bytes.get(at + i).is_some_and(|&b| b >= 0x80)) << i,
+            });
+            assert_eq!(marks(&bytes, at), want, "at {at}");
+        }
+    }
 
     #[test]
     fn may_need_escape_never_misses_a_byte_to_escape() {

@@ -332,3 +332,57 @@ fn heads_longer_than_one_pass_takes_are_read_line_by_line() {
     let end = End::Err(E::TooManyHeaders { count: 40, max: 39 });
     check(Version::V1_2, few, &input, &[], end);
 }
+
+/// Heads built from awkward pieces (escapes, CRs, colons, padding, non-UTF-8, lines that cross
+/// the 64-byte blocks of the one-pass split, limits that bite) decode the same whole, where the
+/// head is split in one pass, as one byte at a time, where it is read line by line.
+#[test]
+fn one_pass_and_line_by_line_agree_on_generated_heads() {
+    let long = "y".repeat(70);
+    let pieces: &[&[u8]] = &[
+        b"a",
+        b"key",
+        b":",
+        b"::",
+        b"\\",
+        b"\\n",
+        b"\\c",
+        b"\\r",
+        b"\\t",
+        b"\r",
+        b" ",
+        b"\t",
+        "é".as_bytes(),
+        b"\xff",
+        b"content-length:3",
+        b"content-length:x",
+        long.as_bytes(),
+    ];
+    let mut rng = super::Rng(0xC0FFEE);
+    let limits = [
+        Limits::default(),
+        Limits::default().max_header_line(40).max_headers(5),
+    ];
+    for _ in 0..4000 {
+        let mut input = b"SEND\n".to_vec();
+        for _ in 0..rng.next() % 9 {
+            for _ in 0..1 + rng.next() % 5 {
+                input.extend_from_slice(pieces[rng.next() as usize % pieces.len()]);
+            }
+            input.extend_from_slice(if rng.next() % 4 == 0 { b"\r\n" } else { b"\n" });
+        }
+        input.extend_from_slice(b"\nabc\0\n");
+        for version in Version::ALL {
+            for limits in limits {
+                let whole = super::run(version, limits, [&input[..]]);
+                let bytes = super::run(version, limits, input.chunks(1));
+                assert_eq!(
+                    whole,
+                    bytes,
+                    "{version} {:?}",
+                    String::from_utf8_lossy(&input)
+                );
+            }
+        }
+    }
+}
