@@ -4,6 +4,7 @@
 mod async_runs;
 mod codec_mem;
 mod durable;
+mod instr;
 mod peers;
 mod raw;
 mod stompy_runs;
@@ -141,6 +142,9 @@ fn suite(only: Option<&str>) {
             "--secs",
             &secs.as_secs_f64().to_string(),
         ]);
+    }
+    if on("instr") {
+        instr::group();
     }
     if on("mem") {
         let fh = peer("firehose");
@@ -446,7 +450,7 @@ fn main() {
             }
         }
         _ => {
-            eprintln!("usage: stompy-compare suite [client,broker,rr,publish,1to1,durable,codec,mem] | peer firehose|sink|big");
+            eprintln!("usage: stompy-compare suite [client,instr,broker,rr,publish,1to1,durable,codec,mem] | peer firehose|sink|big");
             std::process::exit(2);
         }
     }
