@@ -32,7 +32,7 @@ use outbox::{Confirmed, Outbox};
 pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
-    encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts, encode_parts_with,
+    encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts, encode_parts_with, has_nul,
     write_decimal, Decoder, Item, Limits, OutBuf,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
@@ -188,7 +188,8 @@ impl SendHead {
     /// True when this head is the one for a SEND to `destination` in `version`.
     #[inline]
     fn is_for(&self, version: Version, destination: &str) -> bool {
-        self.version == Some(version) && self.destination == destination
+        self.version == Some(version)
+            && same_bytes(self.destination.as_bytes(), destination.as_bytes())
     }
 
     /// Writes the head for `destination` in `version` with the general encoder, so that it
@@ -232,6 +233,21 @@ impl SendHead {
         self.bytes.push(b'\n');
         self.end = end;
     }
+}
+
+/// `a == b`, with no call for 8 to 16 bytes (a usual destination, compared on every send):
+/// the first eight and the last eight, overlapping.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&a.len()) {
+        let word = |s: Option<&[u8; 8]>| s.map_or(0, |w| u64::from_ne_bytes(*w));
+        return word(a.first_chunk()) == word(b.first_chunk())
+            && word(a.last_chunk()) == word(b.last_chunk());
+    }
+    a == b
 }
 
 /// A fatal error, kept (errors are not `Clone`) so that it is final.
@@ -610,7 +626,7 @@ impl Session {
         }
         let length = self.cfg.auto_content_length
             || command != Command::Send
-            || body.contains(&0)
+            || has_nul(body)
             || headers.clone().any(|(n, _)| n == header::CONTENT_LENGTH);
         let version = self.version;
         let encode = |out: &mut Vec<u8>| {
@@ -713,7 +729,7 @@ impl Session {
         if !kept {
             return self.send_to_new(destination, body, now);
         }
-        let length = self.cfg.auto_content_length || memchr::memchr(0, body).is_some();
+        let length = self.cfg.auto_content_length || has_nul(body);
         let head = self.send_head.with_length(length.then_some(body.len()));
         self.out.push_frame(head, body);
         self.heart_beat.on_sent(now);

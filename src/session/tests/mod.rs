@@ -508,3 +508,32 @@ fn without_auto_content_length_a_send_carries_one_only_when_it_needs_it() {
     d.send_to("/queue/a", b"text", t0).unwrap();
     assert!(String::from_utf8_lossy(d.output()).contains("content-length:4\n"));
 }
+
+#[test]
+fn same_bytes_is_equality() {
+    let words = [
+        "",
+        "a",
+        "/queue/a",
+        "/queue/b",
+        "/queue/sink",
+        "/queue/sinK",
+        "/q/x",
+    ];
+    let long: Vec<String> = (0..40).map(|n| "d".repeat(n)).collect();
+    for a in words.iter().copied().chain(long.iter().map(String::as_str)) {
+        for b in words.iter().copied().chain(long.iter().map(String::as_str)) {
+            assert_eq!(
+                super::same_bytes(a.as_bytes(), b.as_bytes()),
+                a == b,
+                "{a:?} {b:?}"
+            );
+        }
+        // One byte different, anywhere.
+        for at in 0..a.len() {
+            let mut c = a.as_bytes().to_vec();
+            c[at] ^= 1;
+            assert!(!super::same_bytes(a.as_bytes(), &c), "{a:?} {at}");
+        }
+    }
+}
