@@ -108,6 +108,7 @@ impl OutBuf {
     }
 
     /// Where the next frame will start.
+    #[cfg(any(test, feature = "broker"))]
     pub(crate) fn mark(&self) -> usize {
         self.buf.len()
     }
