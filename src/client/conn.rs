@@ -101,6 +101,7 @@ impl Conn {
 
     /// The time of the last read or write: a clock reading that costs nothing, for stamping
     /// queued frames (the heart-beat clock is set exactly when they are written).
+    #[inline]
     pub(super) fn recent(&self) -> Instant {
         self.read_at.max(self.written_at)
     }
@@ -117,9 +118,8 @@ impl Conn {
 
     /// Writes as much queued output as the socket takes now.
     pub(super) fn write_some(&mut self, session: &mut Session) -> Result<(), Error> {
-        let framed = self.stream.frame_per_write();
         let n = session
-            .write_output(&mut self.stream, framed)
+            .write_output(&mut self.stream)
             .map_err(transport::io_error)?;
         self.bytes.0 += n as u64;
         if n > 0 {
@@ -132,6 +132,11 @@ impl Conn {
             Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(()),
             Err(e) => Err(transport::io_error(e)),
         }
+    }
+
+    /// True when each write goes out as a message of its own (WebSocket).
+    pub(super) fn frame_per_write(&self) -> bool {
+        self.stream.frame_per_write()
     }
 
     /// Reads once. `Ok(Some(n))` bytes arrived, `Ok(None)` nothing now, `Err` on failure;

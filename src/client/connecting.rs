@@ -108,6 +108,7 @@ impl StompClient {
         self.drop_connection();
         self.listeners.each(|l| l.on_connecting(addr));
         let conn = Conn::open(addr, &self.cfg, overall).inspect_err(|e| self.emit_error(e))?;
+        self.session.set_frame_per_write(conn.frame_per_write());
         self.conn = Some(conn);
         self.last_broker_error = None;
         let now = Instant::now();

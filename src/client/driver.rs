@@ -96,10 +96,16 @@ impl StompClient {
     /// After queueing a frame: write it out now (or, with write batching on, once a batch
     /// has built up); if the broker is not reading, keep driving the connection (holding
     /// arriving frames) until the backlog drains or the write deadline passes.
+    #[inline]
     pub(super) fn flush_after_send(&mut self) -> Result<(), Error> {
-        if self.session.output().len() < self.write_at {
+        if self.session.output_len() < self.write_at {
             return Ok(()); // written by the next wait, flush, or a fuller batch
         }
+        self.flush_batch()
+    }
+
+    /// [`StompClient::flush_after_send`] once a batch is full.
+    fn flush_batch(&mut self) -> Result<(), Error> {
         self.flush_output()?;
         // When the socket took everything, the next batch fills from empty; when it is full,
         // retrying on every send would cost a failed system call per frame: wait for another
@@ -244,6 +250,7 @@ impl StompClient {
 
     /// A recent time for stamping queued frames without reading the clock: the last read or
     /// write on the connection (the heart-beat clock is set exactly when output is written).
+    #[inline]
     pub(super) fn recent(&self) -> Instant {
         self.conn.as_ref().map_or_else(Instant::now, Conn::recent)
     }
@@ -269,7 +276,17 @@ impl StompClient {
     }
 
     /// [`StompClient::ensure_open`] within the write timeout.
+    #[inline]
     pub(super) fn ensure_connected(&mut self) -> Result<(), Error> {
+        if self.conn.is_some() {
+            return Ok(()); // no clock read on every send
+        }
+        self.reopen()
+    }
+
+    /// [`StompClient::ensure_connected`] without a connection.
+    #[cold]
+    fn reopen(&mut self) -> Result<(), Error> {
         let deadline = deadline_after(Instant::now(), self.cfg.write_timeout);
         self.ensure_open(deadline)
     }
@@ -317,6 +334,7 @@ impl StompClient {
     /// Runs a write that must reach the broker; on a fatal error the connection is dropped
     /// (to be re-established by the next call, with auto-reconnect) and the error returned,
     /// since the frame may not have arrived.
+    #[inline]
     pub(crate) fn write_or_fail(
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<(), Error>,

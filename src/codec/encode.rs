@@ -111,6 +111,37 @@ fn writable(name: &str, value: &str, plain: bool, version: Version) -> bool {
     }
 }
 
+/// True when `body` holds a NUL: a body without `content-length` cannot. A short body (the
+/// usual message) is looked at in steps of a fixed size, which compile to vector compares with
+/// no call and no set-up.
+#[inline]
+pub(crate) fn has_nul(body: &[u8]) -> bool {
+    match body.len() {
+        1024.. => memchr::memchr(0, body).is_some(),
+        64.. => has_nul_in_steps::<64>(body),
+        16.. => has_nul_in_steps::<16>(body),
+        _ => body.contains(&0),
+    }
+}
+
+/// [`has_nul`] for a body of at least `N` bytes: whole steps, then the last `N` bytes again
+/// (overlapping). No step stops early: a NUL is rare, and a loop without exits stays vectors.
+#[inline(always)]
+fn has_nul_in_steps<const N: usize>(body: &[u8]) -> bool {
+    let mut seen = false;
+    let mut rest = body;
+    while let Some((step, tail)) = rest.split_first_chunk::<N>() {
+        seen |= nul_in(step);
+        rest = tail;
+    }
+    seen | body.last_chunk::<N>().is_some_and(nul_in)
+}
+
+#[inline(always)]
+fn nul_in<const N: usize>(step: &[u8; N]) -> bool {
+    step.iter().fold(false, |seen, &b| seen | (b == 0))
+}
+
 /// Appends one heart-beat (an EOL) to `out`.
 pub fn encode_heartbeat(out: &mut Vec<u8>) {
     out.push(b'\n');

@@ -23,7 +23,7 @@ mod out;
 mod swar;
 
 pub use decode::{Decoder, Item};
-pub(crate) use encode::{encode_bodiless_1_2, encode_parts_with, write_decimal};
+pub(crate) use encode::{encode_bodiless_1_2, encode_parts_with, has_nul, write_decimal};
 pub use encode::{encode_frame, encode_heartbeat, encode_parts};
 pub(crate) use out::OutBuf;
 

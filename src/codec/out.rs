@@ -12,31 +12,65 @@ use std::io::{self, ErrorKind, Write};
 /// one ends: a transport that sends every write as a message of its own (WebSocket) is given
 /// [`OutBuf::first_frame`] at a time, and nothing parses the bytes again to find it.
 ///
+/// Keeping the ends costs a little per frame: a buffer whose bytes go to a stream
+/// ([`OutBuf::set_frame_ends`] off) keeps none, and writes all it holds at once.
+///
 /// Offsets ([`OutBuf::mark`]) count from the start of the buffer; they stay valid until the
 /// next write or [`OutBuf::consume`] moves the bytes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct OutBuf {
     buf: Vec<u8>,
     /// `buf[..pos]` was written already.
     pos: usize,
     /// Where each frame not yet wholly written ends, in order: each after `pos`, the last at
-    /// `buf.len()`.
+    /// `buf.len()`. Empty when `keep_ends` is off.
     ends: VecDeque<usize>,
+    keep_ends: bool,
+}
+
+impl Default for OutBuf {
+    fn default() -> Self {
+        OutBuf {
+            buf: Vec::new(),
+            pos: 0,
+            ends: VecDeque::new(),
+            keep_ends: true,
+        }
+    }
 }
 
 impl OutBuf {
+    /// Whether the end of each frame is kept, for [`OutBuf::first_frame`] (on by default).
+    /// Turned on over pending bytes, those go as one frame.
+    pub(crate) fn set_frame_ends(&mut self, on: bool) {
+        if on && !self.keep_ends && !self.is_empty() {
+            self.ends.push_back(self.buf.len());
+        }
+        if !on {
+            self.ends.clear();
+        }
+        self.keep_ends = on;
+    }
+
+    /// True when the end of each frame is kept.
+    pub(crate) fn keeps_frame_ends(&self) -> bool {
+        self.keep_ends
+    }
+
     /// The bytes not yet written.
     pub(crate) fn pending(&self) -> &[u8] {
         &self.buf[self.pos..]
     }
 
-    /// The bytes not yet written, up to the end of the first frame (or heart-beat) in them.
+    /// The bytes not yet written, up to the end of the first frame (or heart-beat) in them
+    /// (all of them when frame ends are not kept).
     pub(crate) fn first_frame(&self) -> &[u8] {
         let end = self.ends.front().copied().unwrap_or(self.buf.len());
         &self.buf[self.pos..end]
     }
 
     /// How many bytes are not yet written.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.buf.len() - self.pos
     }
@@ -49,6 +83,9 @@ impl OutBuf {
     /// Appends what `encode` writes: one frame, or one heart-beat. An encoder that fails must
     /// leave the buffer as it found it.
     pub(crate) fn push<R>(&mut self, encode: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        if !self.keep_ends {
+            return encode(&mut self.buf);
+        }
         let start = self.buf.len();
         let res = encode(&mut self.buf);
         if self.buf.len() > start {
@@ -57,12 +94,27 @@ impl OutBuf {
         res
     }
 
+    /// Appends one frame made of `head`, `body` and the NUL that ends it.
+    #[inline]
+    pub(crate) fn push_frame(&mut self, head: &[u8], body: &[u8]) {
+        let buf = &mut self.buf;
+        buf.reserve(head.len() + body.len() + 1);
+        buf.extend_from_slice(head);
+        buf.extend_from_slice(body);
+        buf.push(0);
+        if self.keep_ends {
+            self.ends.push_back(buf.len());
+        }
+    }
+
     /// Where the next frame will start.
+    #[cfg(any(test, feature = "broker"))]
     pub(crate) fn mark(&self) -> usize {
         self.buf.len()
     }
 
     /// What was queued from `mark` (an [`OutBuf::mark`]) on.
+    #[cfg(test)]
     pub(crate) fn since(&self, mark: usize) -> &[u8] {
         &self.buf[mark.max(self.pos)..]
     }
@@ -154,6 +206,9 @@ impl OutBuf {
         let len = self.buf.len() - at;
         if len > 0 && (self.pos..at).contains(&mark) {
             self.buf[mark..].rotate_right(len);
+            if !self.keep_ends {
+                return res;
+            }
             // It ends at `mark + len` now, and each frame queued after `mark` `len` later.
             self.ends.pop_back();
             let i = self.ends.partition_point(|&end| end <= mark);
@@ -173,7 +228,7 @@ impl OutBuf {
         while self.ends.back().is_some_and(|&end| end > cut) {
             self.ends.pop_back();
         }
-        if cut > self.pos && self.ends.back() != Some(&cut) {
+        if self.keep_ends && cut > self.pos && self.ends.back() != Some(&cut) {
             // Cut inside a frame (a mark never is): what is left of it goes as one.
             self.ends.push_back(cut);
         }

@@ -130,6 +130,7 @@ impl HeartBeat {
     }
 
     /// Records that bytes were queued for the peer.
+    #[inline]
     pub(crate) fn on_sent(&mut self, now: Instant) {
         // Callers may pass a time read a little earlier: it never moves the clock back.
         self.last_sent = self.last_sent.max(now);

@@ -32,7 +32,7 @@ use outbox::{Confirmed, Outbox};
 pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
-    encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts, encode_parts_with,
+    encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts, encode_parts_with, has_nul,
     write_decimal, Decoder, Item, Limits, OutBuf,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
@@ -152,20 +152,102 @@ pub struct Session {
     send_head: SendHead,
     /// Confirmed sends still waiting for their RECEIPTs, kept across connections.
     outbox: Outbox,
+    /// The transport sends each write as a message of its own: the output keeps where each
+    /// frame ends (from the next [`Session::start`] on).
+    frame_per_write: bool,
 }
 
 /// A SEND head kept for the next message to the same destination: consumers of a queue are
-/// usually fed one destination at a time, and copying the head costs less than escaping it.
+/// usually fed one destination at a time, and copying the head costs less than checking and
+/// escaping it again.
 #[derive(Debug, Default)]
 struct SendHead {
-    /// The version the head was written in.
+    /// The version the head was written in; `None` before the first.
     version: Option<Version>,
     destination: String,
-    /// `SEND`, the escaped `destination` line and `content-length:` (`prefix` bytes), then
-    /// the length of the last body and the blank line.
+    /// `SEND` and the escaped `destination` line (`prefix` bytes), then the end of the head
+    /// that `end` describes.
     bytes: Vec<u8>,
     prefix: usize,
-    body_len: usize,
+    end: HeadEnd,
+}
+
+/// How a kept [`SendHead`] ends after its `destination` line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum HeadEnd {
+    /// Not at all yet.
+    #[default]
+    Open,
+    /// A blank line: no `content-length`.
+    Blank,
+    /// `content-length` of a body this long, and a blank line.
+    Length(usize),
+}
+
+impl SendHead {
+    /// True when this head is the one for a SEND to `destination` in `version`.
+    #[inline]
+    fn is_for(&self, version: Version, destination: &str) -> bool {
+        self.version == Some(version)
+            && same_bytes(self.destination.as_bytes(), destination.as_bytes())
+    }
+
+    /// Writes the head for `destination` in `version` with the general encoder, so that it
+    /// is checked and escaped exactly as any SEND's.
+    ///
+    /// # Errors
+    /// As [`encode_parts`], for a destination `version` cannot carry; nothing is kept then.
+    fn write(&mut self, version: Version, destination: &str) -> Result<(), Error> {
+        self.version = None;
+        self.bytes.clear();
+        let headers = [(header::DESTINATION, destination)].into_iter();
+        encode_parts_with(Command::Send, headers, b"", version, false, &mut self.bytes)?;
+        // It ends with the blank line and the NUL of an empty body.
+        self.prefix = self.bytes.len() - 2;
+        self.bytes.truncate(self.prefix);
+        self.end = HeadEnd::Open;
+        self.destination.clear();
+        self.destination.push_str(destination);
+        self.version = Some(version);
+        Ok(())
+    }
+
+    /// The whole head, with a `content-length` of `length` when given.
+    #[inline(always)]
+    fn with_length(&mut self, length: Option<usize>) -> &[u8] {
+        let end = length.map_or(HeadEnd::Blank, HeadEnd::Length);
+        if self.end != end {
+            self.end_with(end);
+        }
+        &self.bytes
+    }
+
+    #[inline(never)]
+    fn end_with(&mut self, end: HeadEnd) {
+        self.bytes.truncate(self.prefix);
+        if let HeadEnd::Length(n) = end {
+            self.bytes.extend_from_slice(b"content-length:");
+            write_decimal(n, &mut self.bytes);
+            self.bytes.push(b'\n');
+        }
+        self.bytes.push(b'\n');
+        self.end = end;
+    }
+}
+
+/// `a == b`, with no call for 8 to 16 bytes (a usual destination, compared on every send):
+/// the first eight and the last eight, overlapping.
+#[inline(always)]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    if (8..=16).contains(&a.len()) {
+        let word = |s: Option<&[u8; 8]>| s.map_or(0, |w| u64::from_ne_bytes(*w));
+        return word(a.first_chunk()) == word(b.first_chunk())
+            && word(a.last_chunk()) == word(b.last_chunk());
+    }
+    a == b
 }
 
 /// A fatal error, kept (errors are not `Clone`) so that it is final.
@@ -196,7 +278,7 @@ impl Session {
     /// A session that has sent nothing yet.
     pub fn new(cfg: SessionConfig, now: Instant) -> Self {
         let decoder = Decoder::new(Version::V1_0, cfg.limits);
-        Session {
+        let mut s = Session {
             phase: Phase::Idle,
             version: Version::V1_0,
             decoder,
@@ -213,7 +295,10 @@ impl Session {
             send_head: SendHead::default(),
             outbox: Outbox::new(cfg.confirm_window),
             cfg,
-        }
+            frame_per_write: false,
+        };
+        s.out.set_frame_ends(false);
+        s
     }
 
     // ---- getters -------------------------------------------------------------------------
@@ -331,6 +416,12 @@ impl Session {
         self.out.pending()
     }
 
+    /// How many bytes wait to be written.
+    #[inline]
+    pub(crate) fn output_len(&self) -> usize {
+        self.out.len()
+    }
+
     /// True when there are bytes to write.
     pub fn wants_write(&self) -> bool {
         !self.out.is_empty()
@@ -341,18 +432,22 @@ impl Session {
         self.out.consume(n);
     }
 
+    /// Whether the transport of the next connection sends each write as a message of its own
+    /// (WebSocket): [`Session::write_output`] then gives it one frame at a time. Takes effect
+    /// at the next [`Session::start`]; off, no frame ends are kept.
+    pub(crate) fn set_frame_per_write(&mut self, on: bool) {
+        self.frame_per_write = on;
+    }
+
     /// Writes [`Session::output`] to `w` until it is all written or `w` would block, one
-    /// frame per write when `frame_per_write` (for a `w` that sends each write as a message);
-    /// returns how many bytes went.
+    /// frame per write when [`Session::set_frame_per_write`] said so; returns how many bytes
+    /// went.
     ///
     /// # Errors
     /// What `w` returned, other than `WouldBlock` and `Interrupted`.
-    pub(crate) fn write_output(
-        &mut self,
-        w: &mut dyn Write,
-        frame_per_write: bool,
-    ) -> io::Result<usize> {
-        self.out.write_to(w, frame_per_write)
+    pub(crate) fn write_output(&mut self, w: &mut dyn Write) -> io::Result<usize> {
+        let framed = self.out.keeps_frame_ends();
+        self.out.write_to(w, framed)
     }
 
     /// Writes the CONNECT (or STOMP) frame.
@@ -360,6 +455,7 @@ impl Session {
         let frame = self.connect_frame(default_host);
         self.decoder = Decoder::new(Version::V1_0, self.cfg.limits);
         self.out.clear();
+        self.out.set_frame_ends(self.frame_per_write);
         self.version = Version::V1_0;
         self.connected = None;
         self.heart_beat = HeartBeat::off(now);
@@ -530,7 +626,7 @@ impl Session {
         }
         let length = self.cfg.auto_content_length
             || command != Command::Send
-            || body.contains(&0)
+            || has_nul(body)
             || headers.clone().any(|(n, _)| n == header::CONTENT_LENGTH);
         let version = self.version;
         let encode = |out: &mut Vec<u8>| {
@@ -616,62 +712,40 @@ impl Session {
 
     /// Queues a SEND of `body` to `destination`, with no other header: what
     /// [`Session::send_parts`] writes for it, but the head is copied from the last such SEND
-    /// when the destination is the same.
+    /// when the destination is the same, and only the body is looked at.
     ///
     /// # Errors
     /// As [`Session::send_parts`].
+    #[inline]
     pub(crate) fn send_to(
         &mut self,
         destination: &str,
         body: &[u8],
         now: Instant,
     ) -> Result<(), Error> {
-        let cached = &self.send_head;
-        if cached.version != Some(self.version)
-            || !self.cfg.auto_content_length
-            || cached.destination != destination
-            || self.phase != Phase::Connected
-            || self.sent_log.is_some()
-        {
-            return self.send_to_slow(destination, body, now);
+        let kept = self.phase == Phase::Connected
+            && self.sent_log.is_none()
+            && self.send_head.is_for(self.version, destination);
+        if !kept {
+            return self.send_to_new(destination, body, now);
         }
-        if self.send_head.body_len != body.len() {
-            let cached = &mut self.send_head;
-            cached.bytes.truncate(cached.prefix);
-            write_decimal(body.len(), &mut cached.bytes);
-            cached.bytes.extend_from_slice(b"\n\n");
-            cached.body_len = body.len();
-        }
-        let head = &self.send_head.bytes;
-        self.out.push(|out| {
-            out.reserve(head.len() + body.len() + 1);
-            out.extend_from_slice(head);
-            out.extend_from_slice(body);
-            out.push(0);
-        });
+        let length = self.cfg.auto_content_length || has_nul(body);
+        let head = self.send_head.with_length(length.then_some(body.len()));
+        self.out.push_frame(head, body);
         self.heart_beat.on_sent(now);
         Ok(())
     }
 
-    /// [`Session::send_to`] through [`Session::send_parts`], keeping the head for next time.
-    fn send_to_slow(&mut self, destination: &str, body: &[u8], now: Instant) -> Result<(), Error> {
-        let start = self.out.mark();
-        let headers = [(header::DESTINATION, destination)];
-        self.send_parts(Command::Send, headers.iter().copied(), body, now)?;
-        let frame = self.out.since(start);
-        let marker = b"\ncontent-length:";
-        let head = &frame[..frame.len() - body.len() - 1];
-        if let Some(at) = head.windows(marker.len()).rposition(|w| w == marker) {
-            let cache = &mut self.send_head;
-            cache.version = Some(self.version);
-            cache.destination.clear();
-            cache.destination.push_str(destination);
-            cache.bytes.clear();
-            cache.bytes.extend_from_slice(head);
-            cache.prefix = at + marker.len();
-            cache.body_len = body.len();
+    /// [`Session::send_to`] when the kept head is not for this SEND: it is written anew (or
+    /// the frame goes through [`Session::send_parts`] when it cannot be kept).
+    #[inline(never)]
+    fn send_to_new(&mut self, destination: &str, body: &[u8], now: Instant) -> Result<(), Error> {
+        if self.phase != Phase::Connected || self.sent_log.is_some() {
+            let headers = [(header::DESTINATION, destination)];
+            return self.send_parts(Command::Send, headers.into_iter(), body, now);
         }
-        Ok(())
+        self.send_head.write(self.version, destination)?;
+        self.send_to(destination, body, now)
     }
 
     /// Records a subscription and writes its SUBSCRIBE frame (with `receipt` if given).

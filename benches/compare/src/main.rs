@@ -423,11 +423,12 @@ fn main() {
         Some("mem-big") => codec_mem::big(&args[1]),
         Some("idle-broker") => durable::idle_broker(),
         // Exactly N messages of one workload, for counting instructions under callgrind:
-        // `count firehose-auto|firehose-ack|publish N`.
+        // `count firehose-auto|firehose-ack|publish|publish-nolen N`.
         Some("count") => {
             let kind = args[1].as_str();
             let n: u64 = args[2].parse().unwrap();
-            let p = peer(if kind == "publish" { "sink" } else { "firehose" });
+            let publish = kind.starts_with("publish");
+            let p = peer(if publish { "sink" } else { "firehose" });
             stompy_runs::count(&p.addr, kind, n);
         }
         // One stompy workload against a peer, for profiling: `one firehose-auto|firehose-ack|publish`.

@@ -7,11 +7,17 @@ use stompy::{AckMode, StompClient};
 use crate::util::{body, report_latency, Meter};
 
 pub fn client(addr: &str, batch: bool) -> StompClient {
+    client_with(addr, batch, true)
+}
+
+/// [`client`], with `content-length` on SENDs or without.
+pub fn client_with(addr: &str, batch: bool, content_length: bool) -> StompClient {
     let b = StompClient::builder()
         .address(addr)
         .unwrap()
         .login("guest", "guest")
-        .host("/");
+        .host("/")
+        .auto_content_length(content_length);
     let b = if batch { b.write_batching(true) } else { b };
     b.connect().unwrap()
 }
@@ -41,9 +47,11 @@ pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
 
 /// Receives (or sends) exactly `n` messages and leaves: run under callgrind twice, with two
 /// values of `n`, the difference of the instruction counts is the cost of the extra messages.
+/// `publish-nolen` publishes without `content-length`.
 pub fn count(addr: &str, kind: &str, n: u64) {
-    let mut c = client(addr, kind == "publish");
-    if kind == "publish" {
+    let publish = kind.starts_with("publish");
+    let mut c = client_with(addr, publish, kind != "publish-nolen");
+    if publish {
         send_n(&mut c, n);
         c.disconnect().unwrap();
         return;

@@ -227,3 +227,19 @@ fn bodiless_1_2_frames_are_written_as_encode_parts_writes_them() {
         }
     }
 }
+
+#[test]
+fn has_nul_finds_a_nul_anywhere_in_a_body_of_any_length() {
+    use crate::codec::has_nul;
+    for len in (0..200).chain([1023, 1024, 1025, 5000]) {
+        let mut body = vec![b'x'; len];
+        assert!(!has_nul(&body), "{len}");
+        for at in 0..len {
+            body[at] = 0;
+            assert!(has_nul(&body), "{len} {at}");
+            body[at] = 0x80;
+            assert!(!has_nul(&body), "{len} {at}: not a NUL");
+            body[at] = b'x';
+        }
+    }
+}

@@ -357,40 +357,59 @@ fn send_parts_tracks_receipts_and_transactions_like_send_frame() {
 #[test]
 fn send_to_writes_what_send_parts_writes_whether_its_head_is_kept_or_not() {
     let t0 = Instant::now();
-    let bodies: [&[u8]; 4] = [b"", b"x", b"a\0b", &[7; 1234]];
-    for version in ["1.0", "1.1", "1.2"] {
-        let mut s = open(version, "0,0", SessionConfig::default(), t0);
-        let mut reference = open(version, "0,0", SessionConfig::default(), t0);
-        // Repeats use the kept head; a new destination (escaped or not) replaces it.
-        for dest in [
-            "/queue/a",
-            "/queue/a",
-            "/q/x:y",
-            "/q/x:y",
-            "/queue/a",
-            "/q/back\\slash",
-        ] {
-            // Each body twice: the second time the kept length is used as well.
-            for body in bodies.iter().flat_map(|b| [*b, *b]) {
-                s.send_to(dest, body, t0).unwrap();
-                let headers = [("destination", dest)];
+    let long = [7; 1234];
+    let bodies: [&[u8]; 6] = [b"", b"x", b"a\0b", &long, b"no nul", b"\0"];
+    for auto_content_length in [true, false] {
+        for version in ["1.0", "1.1", "1.2"] {
+            let cfg = || SessionConfig {
+                auto_content_length,
+                ..SessionConfig::default()
+            };
+            let mut s = open(version, "0,0", cfg(), t0);
+            let mut reference = open(version, "0,0", cfg(), t0);
+            let tag = format!("{version} auto_content_length={auto_content_length}");
+            // Repeats use the kept head; a new destination (escaped or not) replaces it, and
+            // a NUL in a body without automatic lengths gives that one a length.
+            for dest in [
+                "/queue/a",
+                "/queue/a",
+                "/q/x:y",
+                "/q/x:y",
+                "/queue/a",
+                "/q/back\\slash",
+                "/q/cr\r",
+                "",
+            ] {
+                // Each body twice: the second time the kept end of the head is used as well.
+                for body in bodies.iter().flat_map(|b| [*b, *b]) {
+                    let refused = s.send_to(dest, body, t0).is_err();
+                    let headers = [("destination", dest)];
+                    let reference_refused = reference
+                        .send_parts(Command::Send, headers.into_iter(), body, t0)
+                        .is_err();
+                    assert_eq!(refused, reference_refused, "{tag} {dest:?}");
+                    assert_eq!(s.output(), reference.output(), "{tag} {dest:?}");
+                }
+            }
+            // A destination this version cannot write is refused either way, and keeps
+            // nothing: the head kept before is used again.
+            for bad in ["/queue/new\nline", "/q/ends in cr\r"] {
+                let refused = s.send_to(bad, b"x", t0).is_err();
+                let cannot = version == "1.0" || (version == "1.1" && bad.ends_with('\r'));
+                assert_eq!(refused, cannot, "{tag} {bad:?}");
+                let headers = [("destination", bad)];
+                let reference_refused = reference
+                    .send_parts(Command::Send, headers.into_iter(), b"x", t0)
+                    .is_err();
+                assert_eq!(reference_refused, cannot, "{tag} {bad:?}");
+                s.send_to("", b"y", t0).unwrap();
+                let headers = [("destination", "")];
                 reference
-                    .send_parts(Command::Send, headers.into_iter(), body, t0)
+                    .send_parts(Command::Send, headers.into_iter(), b"y", t0)
                     .unwrap();
-                assert_eq!(s.output(), reference.output(), "{version} {dest:?}");
+                assert_eq!(s.output(), reference.output(), "{tag} {bad:?}");
             }
         }
-        // A destination this version cannot write is refused either way, and keeps nothing.
-        let bad = "/queue/new\nline";
-        let refused = s.send_to(bad, b"x", t0).is_err();
-        assert_eq!(refused, version == "1.0", "{version}");
-        if !refused {
-            let headers = [("destination", bad)];
-            reference
-                .send_parts(Command::Send, headers.into_iter(), b"x", t0)
-                .unwrap();
-        }
-        assert_eq!(s.output(), reference.output());
     }
     // After a new CONNECT the kept head is not used before the session is connected again.
     let mut s = open("1.2", "0,0", SessionConfig::default(), t0);
@@ -400,6 +419,66 @@ fn send_to_writes_what_send_parts_writes_whether_its_head_is_kept_or_not() {
         s.send_to("/queue/a", b"x", t0),
         Err(Error::NotConnected(_))
     ));
+}
+
+#[test]
+fn send_to_heads_follow_the_version_of_each_connection() {
+    let t0 = Instant::now();
+    let dest = "/q/a:b";
+    let mut s = open("1.2", "0,0", SessionConfig::default(), t0);
+    s.send_to(dest, b"x", t0).unwrap();
+    assert!(String::from_utf8_lossy(s.output()).contains("destination:/q/a\\cb\n"));
+    for (version, line) in [
+        ("1.0", "destination:/q/a:b\n"),
+        ("1.1", "destination:/q/a\\cb\n"),
+    ] {
+        s.start("/", t0).unwrap();
+        written(&mut s);
+        let connected = format!("CONNECTED\nversion:{version}\n\n\0");
+        s.feed(connected.as_bytes(), t0);
+        assert_eq!(s.poll_event(t0).unwrap(), Some(Event::Connected));
+        s.send_to(dest, b"x", t0).unwrap();
+        let wire = String::from_utf8_lossy(s.output()).into_owned();
+        assert!(wire.contains(line), "{version}: {wire:?}");
+        written(&mut s);
+    }
+}
+
+#[test]
+fn frame_ends_are_kept_only_for_a_transport_that_sends_one_frame_per_write() {
+    /// Records every write as it came.
+    struct Writes(Vec<Vec<u8>>);
+    impl std::io::Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let t0 = Instant::now();
+    for framed in [false, true] {
+        let mut s = open("1.2", "0,0", SessionConfig::default(), t0);
+        s.set_frame_per_write(framed);
+        s.start("/", t0).unwrap();
+        s.feed(b"CONNECTED\nversion:1.2\n\n\0", t0);
+        assert_eq!(s.poll_event(t0).unwrap(), Some(Event::Connected));
+        s.send_to("/queue/a", b"one", t0).unwrap();
+        s.send_to("/queue/a", b"two", t0).unwrap();
+        let headers = [("destination", "/queue/b"), ("k", "v")];
+        s.send_parts(Command::Send, headers.into_iter(), b"three", t0)
+            .unwrap();
+        let mut w = Writes(Vec::new());
+        s.write_output(&mut w).unwrap();
+        let frames = w.0.iter().map(|b| b.iter().filter(|&&b| b == 0).count());
+        let frames: Vec<usize> = frames.collect();
+        if framed {
+            assert_eq!(frames, [1, 1, 1, 1], "CONNECT, then each SEND on its own");
+        } else {
+            assert_eq!(frames, [4], "all at once");
+        }
+    }
 }
 
 #[test]
@@ -428,4 +507,33 @@ fn without_auto_content_length_a_send_carries_one_only_when_it_needs_it() {
     let mut d = open("1.2", "0,0", SessionConfig::default(), t0);
     d.send_to("/queue/a", b"text", t0).unwrap();
     assert!(String::from_utf8_lossy(d.output()).contains("content-length:4\n"));
+}
+
+#[test]
+fn same_bytes_is_equality() {
+    let words = [
+        "",
+        "a",
+        "/queue/a",
+        "/queue/b",
+        "/queue/sink",
+        "/queue/sinK",
+        "/q/x",
+    ];
+    let long: Vec<String> = (0..40).map(|n| "d".repeat(n)).collect();
+    for a in words.iter().copied().chain(long.iter().map(String::as_str)) {
+        for b in words.iter().copied().chain(long.iter().map(String::as_str)) {
+            assert_eq!(
+                super::same_bytes(a.as_bytes(), b.as_bytes()),
+                a == b,
+                "{a:?} {b:?}"
+            );
+        }
+        // One byte different, anywhere.
+        for at in 0..a.len() {
+            let mut c = a.as_bytes().to_vec();
+            c[at] ^= 1;
+            assert!(!super::same_bytes(a.as_bytes(), &c), "{a:?} {at}");
+        }
+    }
 }
