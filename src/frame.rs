@@ -228,11 +228,11 @@ impl Span {
     #[inline]
     fn unpack(b: &[u8]) -> Span {
         let b: &[u8; Self::PACKED] = b.try_into().expect("a packed span");
-        let word = |at: usize| u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
+        let [s0, s1, s2, s3, c0, c1, c2, c3, e0, e1, e2, e3] = *b;
         Span {
-            start: word(0),
-            colon: word(4),
-            end: word(8),
+            start: u32::from_le_bytes([s0, s1, s2, s3]),
+            colon: u32::from_le_bytes([c0, c1, c2, c3]),
+            end: u32::from_le_bytes([e0, e1, e2, e3]),
         }
     }
 
@@ -404,18 +404,32 @@ impl Headers {
     /// The value of the first header called `name`.
     #[inline]
     pub fn get(&self, name: &str) -> Option<&str> {
-        let span = match &self.repr {
+        self.find(name).map(|s| self.text_at(s.value()))
+    }
+
+    /// The value of the first header called `name`, as bytes: for comparing it, without the
+    /// proof of UTF-8 that [`Headers::get`] makes.
+    #[inline]
+    pub(crate) fn get_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.find(name).map(|s| &self.text_bytes()[s.value()])
+    }
+
+    #[inline]
+    fn find(&self, name: &str) -> Option<Span> {
+        match &self.repr {
             Repr::Shared { .. } => {
                 let (packed, text) = self.packed();
-                find(
-                    text,
-                    packed.chunks_exact(Span::PACKED).map(Span::unpack),
-                    name,
-                )
+                let name = name.as_bytes();
+                // Start and colon in one load, the end only for the header found.
+                packed.chunks_exact(Span::PACKED).find_map(|b| {
+                    let word = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
+                    let (start, colon) = (word as u32 as usize, (word >> 32) as usize);
+                    (colon - start == name.len() && same_name(&text[start..colon], name))
+                        .then(|| Span::unpack(b))
+                })
             }
             Repr::Owned { text, spans } => find(text.as_bytes(), spans.iter().copied(), name),
-        };
-        span.map(|s| self.text_at(s.value()))
+        }
     }
 
     /// Every value of `name`, in order.
@@ -599,6 +613,12 @@ impl Frame {
     /// The `subscription` header of a MESSAGE.
     pub fn subscription(&self) -> Option<&str> {
         self.get(header::SUBSCRIPTION)
+    }
+
+    /// The value of the first header called `name`, as bytes (see [`Headers::get_bytes`]).
+    #[inline]
+    pub(crate) fn get_bytes(&self, name: &str) -> Option<&[u8]> {
+        self.headers.get_bytes(name)
     }
 
     /// The `message-id` header of a MESSAGE.

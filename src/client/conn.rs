@@ -191,6 +191,23 @@ impl Conn {
         level.is_some_and(|l| session.output().len() <= l && (l > 0 || !self.stream.wants_write()))
     }
 
+    /// The next event (not a heart-beat) or error decoded from bytes already read, when
+    /// nothing else is due first (a heart-beat to send): what [`Conn::pump`] would return at
+    /// once, without its rounds. `None`: nothing buffered, or something due.
+    #[inline]
+    pub(super) fn buffered_event(&mut self, session: &mut Session) -> Option<Result<Event, Error>> {
+        if session.heart_beat().0.is_some() && session.heart_beat_due(Instant::now()) {
+            return None;
+        }
+        loop {
+            match session.poll_event(self.read_at) {
+                Ok(Some(Event::HeartBeat)) => {}
+                Ok(ev) => return ev.map(Ok),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
     fn pump_inner(
         &mut self,
         session: &mut Session,

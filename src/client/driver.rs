@@ -175,7 +175,17 @@ impl StompClient {
         if self.conn.is_none() {
             return self.reconnect_within(deadline);
         }
-        match self.pump(deadline) {
+        let res = self.pump(deadline);
+        self.settle(res, deadline)
+    }
+
+    /// What a turn that pumped `res` comes to: events kept, a lost connection replaced.
+    pub(super) fn settle(
+        &mut self,
+        res: Result<Pumped, Error>,
+        deadline: Option<Instant>,
+    ) -> Result<Turn, Error> {
+        match res {
             Ok(Pumped::Event(Event::Frame(f))) => Ok(Turn::Frame(f)),
             Ok(Pumped::Event(ev)) => {
                 self.keep(ev)?;
@@ -194,6 +204,20 @@ impl StompClient {
                 Err(e)
             }
         }
+    }
+
+    /// What [`StompClient::pump`] would return at once from bytes already read, without its
+    /// rounds: the common case of a consumer whose broker sends faster than it handles. `None`
+    /// when nothing is buffered, a heart-beat is due, or listeners must hear of what comes (then
+    /// `pump` does it all).
+    #[inline]
+    pub(super) fn pump_buffered(&mut self) -> Option<Result<Pumped, Error>> {
+        if !self.listeners.is_empty() {
+            return None;
+        }
+        let res = self.conn.as_mut()?.buffered_event(&mut self.session)?;
+        self.heard_since_connected |= res.is_ok();
+        Some(res.map(Pumped::Event))
     }
 
     /// Keeps an event that arrived while waiting for something else: a frame for `recv`, a

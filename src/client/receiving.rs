@@ -48,7 +48,11 @@ impl StompClient {
             if self.conn.is_none() && self.reconnecting.is_none() {
                 return self.deferred_error.take().map_or(Ok(None), Err);
             }
-            match self.turn(deadline) {
+            let turned = match self.pump_buffered() {
+                Some(res) => self.settle(res, deadline),
+                None => self.turn(deadline),
+            };
+            match turned {
                 // Nothing is held (the loop checked): the frame goes straight out.
                 Ok(Turn::Frame(f)) => {
                     self.track_ack(&f, transaction);

@@ -68,51 +68,52 @@ impl Head {
         limits: &Limits,
     ) -> Option<usize> {
         let rest = &buf[from..];
-        // Every LF, colon and backslash of 64 bytes at a time; `start` is where the current
-        // line starts, `colon` its first colon once seen.
+        // Every LF, colon, backslash and non-ASCII byte of 64 bytes at a time. `start` is
+        // where the current line starts; `colon` its first colon when an earlier block had it.
         let (mut start, mut colon, mut backslash, mut non_ascii) = (0usize, None, false, false);
         let mut at = 0;
         'scan: while at < rest.len() {
             let m = marks(rest, at);
-            let mut newlines = m.newlines;
+            // The marks of this block from the current line on.
+            let from_start = (!0u64).checked_shl(start.saturating_sub(at) as u32).unwrap_or(0);
+            let mut colons = m.colons & from_start;
+            let mut newlines = m.newlines & from_start;
             while newlines != 0 {
                 let i = newlines.trailing_zeros() as usize;
-                newlines &= newlines - 1;
                 let nl = at + i;
-                let below = (1u64 << i) - 1;
-                if colon.is_none() {
-                    let c = m.colons & below & (!0u64 << start.saturating_sub(at));
-                    colon = (c != 0).then(|| at + c.trailing_zeros() as usize);
-                }
                 let end = match nl > start && rest[nl - 1] == b'\r' {
                     true => nl - 1,
                     false => nl,
                 };
-                let len = end - start;
-                if len == 0 {
+                if end == start {
+                    let below = (1u64 << i) - 1;
                     if self.escapes && (backslash || m.backslashes & below != 0) {
                         break 'scan;
                     }
                     self.checked = !non_ascii && m.non_ascii & below == 0;
                     return Some(from + nl + 1);
                 }
-                if len > limits.max_header_line || self.spans.len() >= limits.max_headers {
-                    break 'scan;
-                }
                 // A colon in the CR before the LF is no colon of the line.
-                let Some(c) = colon.filter(|&c| c < end) else {
-                    break 'scan;
+                let c = match colon {
+                    Some(c) => c,
+                    None => at + colons.trailing_zeros() as usize,
                 };
-                if self.trims && padded(&rest[start..end], c - start) {
+                if c >= end
+                    || end - start > limits.max_header_line
+                    || self.spans.len() >= limits.max_headers
+                    || (self.trims && padded(&rest[start..end], c - start))
+                {
                     break 'scan;
                 }
                 self.push_span(buf, from + start, from + c, from + end);
+                // On to the next line: the bits up to this LF are done.
+                let done = (2u64 << i).wrapping_sub(1);
+                (colons, newlines) = (colons & !done, newlines & !done);
                 (start, colon) = (nl + 1, None);
             }
             // The current line goes on into the next block: its colon may be in this one.
-            if colon.is_none() && start < at + 64 {
-                let c = m.colons & (!0u64 << start.saturating_sub(at));
-                colon = (c != 0).then(|| at + c.trailing_zeros() as usize);
+            if colon.is_none() && colons != 0 {
+                colon = Some(at + colons.trailing_zeros() as usize);
             }
             backslash |= m.backslashes != 0;
             non_ascii |= m.non_ascii != 0;
@@ -126,8 +127,10 @@ impl Head {
     /// Adds the header `buf[start..end]` whose colon is at `colon`, as it is.
     #[inline]
     fn push_span(&mut self, buf: &[u8], start: usize, colon: usize, end: usize) {
-        if self.content_length.is_none()
-            && same_name(&buf[start..colon], header::CONTENT_LENGTH.as_bytes())
+        let name = header::CONTENT_LENGTH.as_bytes();
+        if colon - start == name.len()
+            && self.content_length.is_none()
+            && same_name(&buf[start..colon], name)
         {
             self.content_length = Some(parse_content_length(&buf[colon + 1..end]));
         }

@@ -338,7 +338,12 @@ impl Session {
 
     /// The subscription with this id.
     pub fn subscription(&self, id: &str) -> Option<&Subscription> {
-        self.subs.iter().find(|s| s.id == id)
+        self.subscription_by_bytes(id.as_bytes())
+    }
+
+    #[inline]
+    fn subscription_by_bytes(&self, id: &[u8]) -> Option<&Subscription> {
+        self.subs.iter().find(|s| s.id.as_bytes() == id)
     }
 
     /// True when some subscription wants its messages ACKed by the client for the application
@@ -365,8 +370,8 @@ impl Session {
     /// destination (at least one). A STOMP 1.0 broker may omit the header even when two
     /// subscriptions share the destination; an ACK there needs only the `message-id`.
     pub(crate) fn message_is(&self, message: &Frame, pred: impl Fn(&Subscription) -> bool) -> bool {
-        if let Some(id) = message.subscription() {
-            return self.subscription(id).is_some_and(pred);
+        if let Some(id) = message.get_bytes(header::SUBSCRIPTION) {
+            return self.subscription_by_bytes(id).is_some_and(pred);
         }
         let Some(dest) = message.destination() else {
             return false;
@@ -950,10 +955,12 @@ impl Session {
                 if self.phase == Phase::Connecting {
                     return Err(unexpected("MESSAGE before CONNECTED"));
                 }
-                if let Some(sub) = frame.subscription() {
+                let sub = frame.get_bytes(header::SUBSCRIPTION);
+                if sub.is_some_and(|id| self.subscription_by_bytes(id).is_none()) {
                     // One sent before the broker saw our UNSUBSCRIBE is delivered: real brokers
                     // send those, and an auto-mode message would be lost otherwise.
-                    if self.subscription(sub).is_none() && !self.unsubscribed.contains(sub) {
+                    let sub = frame.subscription().unwrap_or_default();
+                    if !self.unsubscribed.contains(sub) {
                         return Err(unexpected(&format!(
                             "MESSAGE for unknown subscription {sub:?}"
                         )));
@@ -1048,8 +1055,7 @@ impl Session {
     /// driver that still has frames buffered to hand out: the peer is judged by
     /// [`Session::handle_timeout`] once those are used up and the socket was read.
     pub fn send_due_heart_beat(&mut self, now: Instant) -> bool {
-        let open = matches!(self.phase, Phase::Connected | Phase::Disconnecting);
-        if !open || self.failed.is_some() || !self.heart_beat.wants_send(now) {
+        if !self.heart_beat_due(now) {
             return false;
         }
         if !self.wants_write() {
@@ -1057,6 +1063,13 @@ impl Session {
         }
         self.heart_beat.on_sent(now);
         true
+    }
+
+    /// True when a heart-beat is due at `now` ([`Session::send_due_heart_beat`] would queue
+    /// one).
+    pub(crate) fn heart_beat_due(&self, now: Instant) -> bool {
+        let open = matches!(self.phase, Phase::Connected | Phase::Disconnecting);
+        open && self.failed.is_none() && self.heart_beat.wants_send(now)
     }
 
     /// Records that bytes were written at `now` (heart-beat clock). Frames count as sent when

@@ -369,7 +369,11 @@ fn one_pass_and_line_by_line_agree_on_generated_heads() {
             for _ in 0..1 + rng.next() % 5 {
                 input.extend_from_slice(pieces[rng.next() as usize % pieces.len()]);
             }
-            input.extend_from_slice(if rng.next().is_multiple_of(4) { b"\r\n" } else { b"\n" });
+            input.extend_from_slice(if rng.next().is_multiple_of(4) {
+                b"\r\n"
+            } else {
+                b"\n"
+            });
         }
         input.extend_from_slice(b"\nabc\0\n");
         for version in Version::ALL {
