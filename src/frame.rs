@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::error::{Error, ProtocolError};
 
@@ -181,10 +181,11 @@ pub struct Headers {
 
 #[derive(Clone)]
 enum Repr {
-    /// A received head: `buf` holds `count` packed [`Span`]s, then the head's text (`len`
-    /// bytes, checked as UTF-8 by the decoder), then maybe the frame's body. `buf` is a piece
-    /// of a buffer the decoder shares among many frames: no allocation per frame.
-    Shared { buf: Bytes, count: u32, len: u32 },
+    /// A received head, indexed in one pass: `buf` holds the [`Index`] of `blocks` blocks,
+    /// then the header lines (`len` bytes, checked as UTF-8 by the decoder), then maybe the
+    /// frame's body. `buf` is a piece of a buffer the decoder shares among many frames: no
+    /// allocation per frame.
+    Shared { buf: Bytes, blocks: u32, len: u32 },
     /// Headers written one by one.
     Owned { text: String, spans: Vec<Span> },
 }
@@ -208,34 +209,6 @@ pub(crate) struct Span {
 }
 
 impl Span {
-    /// Bytes of a packed span.
-    pub(crate) const PACKED: usize = 12;
-
-    /// Appends `spans` to `out`, packed, a few at a time.
-    pub(crate) fn pack_all(spans: &[Span], out: &mut BytesMut) {
-        const AT_ONCE: usize = 16;
-        let mut packed = [0u8; AT_ONCE * Self::PACKED];
-        for some in spans.chunks(AT_ONCE) {
-            for (s, b) in some.iter().zip(packed.chunks_exact_mut(Self::PACKED)) {
-                b[..4].copy_from_slice(&s.start.to_le_bytes());
-                b[4..8].copy_from_slice(&s.colon.to_le_bytes());
-                b[8..].copy_from_slice(&s.end.to_le_bytes());
-            }
-            out.extend_from_slice(&packed[..some.len() * Self::PACKED]);
-        }
-    }
-
-    #[inline]
-    fn unpack(b: &[u8]) -> Span {
-        let b: &[u8; Self::PACKED] = b.try_into().expect("a packed span");
-        let [s0, s1, s2, s3, c0, c1, c2, c3, e0, e1, e2, e3] = *b;
-        Span {
-            start: u32::from_le_bytes([s0, s1, s2, s3]),
-            colon: u32::from_le_bytes([c0, c1, c2, c3]),
-            end: u32::from_le_bytes([e0, e1, e2, e3]),
-        }
-    }
-
     #[inline]
     fn name(self) -> std::ops::Range<usize> {
         self.start as usize..self.colon as usize
@@ -244,6 +217,69 @@ impl Span {
     #[inline]
     fn value(self) -> std::ops::Range<usize> {
         self.colon as usize + 1..self.end as usize
+    }
+}
+
+/// The index of a head read in one pass, for each 64-byte block of its header lines: where the
+/// LFs are, and each line's first colon (bit `i` of a block's masks stands for its byte `i`).
+/// Headers are found by walking these bits, a few instructions per line; nothing is split or
+/// copied when the frame is decoded.
+#[derive(Clone, Copy)]
+struct Index<'a> {
+    /// Per block, two little-endian `u64`s: the LFs, then the first colons.
+    packed: &'a [u8],
+}
+
+/// Bytes of the index of one block.
+pub(crate) const INDEX_BLOCK: usize = 16;
+
+impl Index<'_> {
+    /// Mask `which` (0: LFs, 1: first colons) of `block`.
+    #[inline]
+    fn mask(self, block: usize, which: usize) -> Option<u64> {
+        let at = block * INDEX_BLOCK + which * 8;
+        let bytes = self.packed.get(at..at + 8)?;
+        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+    }
+
+    /// The first position at or after `pos` flagged in mask `which`.
+    #[inline]
+    fn next(self, which: usize, pos: usize) -> Option<usize> {
+        let mut block = pos / 64;
+        let mut m = self.mask(block, which)? & (!0u64 << (pos % 64));
+        while m == 0 {
+            block += 1;
+            m = self.mask(block, which)?;
+        }
+        Some(block * 64 + m.trailing_zeros() as usize)
+    }
+
+    /// The header lines of `text`, in order.
+    fn spans<'t>(self, text: &'t [u8]) -> impl Iterator<Item = Span> + Clone + 't
+    where
+        Self: 't,
+    {
+        let mut start = 0;
+        std::iter::from_fn(move || {
+            let colon = self.next(1, start)?;
+            let lf = self.next(0, colon)?;
+            let end = if text[lf - 1] == b'\r' { lf - 1 } else { lf };
+            let span = Span {
+                start: start as u32,
+                colon: colon as u32,
+                end: end as u32,
+            };
+            start = lf + 1;
+            Some(span)
+        })
+    }
+
+    /// Header lines: one first colon each.
+    fn lines(self) -> usize {
+        (0..self.packed.len() / INDEX_BLOCK)
+            .filter_map(|b| self.mask(b, 1))
+            .map(|m| m.count_ones() as usize)
+            .sum()
     }
 }
 
@@ -281,21 +317,17 @@ impl Headers {
         }
     }
 
-    /// Headers read in place: `buf` holds `count` packed spans, then the head they point into
-    /// (`len` bytes, checked as UTF-8), then anything.
-    pub(crate) fn shared(buf: Bytes, count: usize, len: usize) -> Self {
+    /// Headers read in place: `buf` holds the index of `blocks` blocks, then the header lines
+    /// it indexes (`len` bytes, checked as UTF-8), then anything.
+    pub(crate) fn shared(buf: Bytes, blocks: usize, len: usize) -> Self {
         let h = Headers {
             repr: Repr::Shared {
                 buf,
-                count: count as u32,
+                blocks: blocks as u32,
                 len: len as u32,
             },
         };
         debug_assert!(std::str::from_utf8(h.text_bytes()).is_ok());
-        debug_assert!(h.spans().all(|s| {
-            let text = h.text_bytes();
-            text.get(s.name()).is_some() && text.get(s.value()).is_some()
-        }));
         h
     }
 
@@ -319,15 +351,16 @@ impl Headers {
         }
     }
 
-    /// The packed spans and the text of a received head, or none.
+    /// The index and the header lines of a received head, or none.
     #[inline]
-    fn packed(&self) -> (&[u8], &[u8]) {
+    fn packed(&self) -> (Index<'_>, &[u8]) {
         match &self.repr {
-            Repr::Shared { buf, count, len } => {
-                let text = *count as usize * Span::PACKED;
-                (&buf[..text], &buf[text..text + *len as usize])
+            Repr::Shared { buf, blocks, len } => {
+                let text = *blocks as usize * INDEX_BLOCK;
+                let packed = &buf[..text];
+                (Index { packed }, &buf[text..text + *len as usize])
             }
-            Repr::Owned { .. } => (&[], &[]),
+            Repr::Owned { .. } => (Index { packed: &[] }, &[]),
         }
     }
 
@@ -354,8 +387,8 @@ impl Headers {
             Repr::Shared { .. } => &[],
             Repr::Owned { spans, .. } => spans,
         };
-        let packed = self.packed().0.chunks_exact(Span::PACKED).map(Span::unpack);
-        packed.chain(owned.iter().copied())
+        let (index, text) = self.packed();
+        index.spans(text).chain(owned.iter().copied())
     }
 
     /// Appends a header, keeping any earlier one of the same name.
@@ -418,15 +451,8 @@ impl Headers {
     fn find(&self, name: &str) -> Option<Span> {
         match &self.repr {
             Repr::Shared { .. } => {
-                let (packed, text) = self.packed();
-                let name = name.as_bytes();
-                // Start and colon in one load, the end only for the header found.
-                packed.chunks_exact(Span::PACKED).find_map(|b| {
-                    let word = u64::from_le_bytes(b[..8].try_into().expect("8 bytes"));
-                    let (start, colon) = (word as u32 as usize, (word >> 32) as usize);
-                    (colon - start == name.len() && same_name(&text[start..colon], name))
-                        .then(|| Span::unpack(b))
-                })
+                let (index, text) = self.packed();
+                find(text, index.spans(text), name)
             }
             Repr::Owned { text, spans } => find(text.as_bytes(), spans.iter().copied(), name),
         }
@@ -451,7 +477,7 @@ impl Headers {
     /// Number of header lines, repeats included.
     pub fn len(&self) -> usize {
         match &self.repr {
-            Repr::Shared { count, .. } => *count as usize,
+            Repr::Shared { .. } => self.packed().0.lines(),
             Repr::Owned { spans, .. } => spans.len(),
         }
     }

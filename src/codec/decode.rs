@@ -14,7 +14,7 @@ use super::head::{next_line, Head};
 use super::swar::bytes_equal_to;
 use super::Limits;
 use crate::error::ProtocolError;
-use crate::frame::{Command, Frame, Headers, Span, Version};
+use crate::frame::{Command, Frame, Headers, Version, INDEX_BLOCK};
 
 /// What the decoder found in the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,9 +76,11 @@ enum Step {
 /// than `max_headers` headers or a body larger than `max_body` is a [`ProtocolError`] as soon as
 /// it is seen. After an error the decoder's state is undefined: drop the connection.
 pub struct Decoder {
-    /// Input lives in `buf[..end]`, the frame being read starting at 0; `buf[end..]` is room for
-    /// the next read, zeroed once and kept so that reading does not clear it each time.
+    /// Input lives in `buf[start..end]`, the frame being read starting at `start` (positions
+    /// below are relative to it); `buf[end..]` is room for the next read, zeroed once and kept so
+    /// that reading does not clear it each time.
     buf: BytesMut,
+    start: usize,
     end: usize,
     /// Where the next header line starts, in [`State::Lines`].
     pos: usize,
@@ -101,7 +103,7 @@ impl fmt::Debug for Decoder {
         f.debug_struct("Decoder")
             .field("version", &self.version)
             .field("limits", &self.limits)
-            .field("buffered", &self.end)
+            .field("buffered", &self.buffered())
             .field("state", &self.state)
             .finish_non_exhaustive()
     }
@@ -132,6 +134,7 @@ impl Decoder {
     pub fn new(version: Version, limits: Limits) -> Self {
         Decoder {
             buf: BytesMut::new(),
+            start: 0,
             end: 0,
             pos: 0,
             short_read: false,
@@ -161,6 +164,7 @@ impl Decoder {
 
     /// Appends bytes received from the peer.
     pub fn feed(&mut self, bytes: &[u8]) {
+        self.drop_consumed();
         self.buf.truncate(self.end);
         if let Some(rest) = self.trusted_body_rest(bytes.len()) {
             self.buf.reserve(rest);
@@ -172,6 +176,7 @@ impl Decoder {
     /// Reads once from `r` straight into the decoder's buffer. Returns what `read` returned:
     /// `Ok(0)` means the peer closed.
     pub fn read_from<R: Read + ?Sized>(&mut self, r: &mut R) -> io::Result<usize> {
+        self.drop_consumed();
         let room = self
             .trusted_body_rest(self.chunk)
             .map_or(self.chunk, |rest| rest.max(self.chunk));
@@ -211,9 +216,8 @@ impl Decoder {
             return None;
         };
         let frame_end = body + len + 1;
-        let arrived = self.end - body;
-        (arrived + incoming > UNTRUSTED_RESERVE && frame_end > self.end)
-            .then(|| frame_end - self.end)
+        let (arrived, len) = (self.buffered() - body, self.buffered());
+        (arrived + incoming > UNTRUSTED_RESERVE && frame_end > len).then(|| frame_end - len)
     }
 
     /// True when the last [`Decoder::read_from`] returned data but filled less than the room it
@@ -224,7 +228,23 @@ impl Decoder {
 
     /// Bytes received but not yet returned as items (0 between frames with nothing pending).
     pub fn buffered(&self) -> usize {
-        self.end
+        self.end - self.start
+    }
+
+    /// The input: what was received and not yet returned, from the frame being read on.
+    #[inline]
+    fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Drops the bytes of items returned from the buffer (kept until the next read: one move
+    /// of the buffer's start per read rather than per frame).
+    fn drop_consumed(&mut self) {
+        if self.start > 0 {
+            self.buf.advance(self.start);
+            self.end -= self.start;
+            self.start = 0;
+        }
     }
 
     /// Bytes of memory the decoder holds, for checking that a peer cannot make it reserve more
@@ -262,7 +282,7 @@ impl Decoder {
 
     /// Between frames: an EOL is a heart-beat, anything else starts a command line.
     fn between_frames(&mut self) -> Step {
-        let data = &self.buf[..self.end];
+        let data = self.data();
         let eol = match (data.first(), data.get(1)) {
             (None, _) | (Some(b'\r'), None) => return Step::NeedMore,
             (Some(b'\n'), _) => 1,
@@ -279,13 +299,12 @@ impl Decoder {
 
     /// Drops `n` bytes from the front of the input.
     fn consume(&mut self, n: usize) {
-        self.buf.advance(n);
-        self.end -= n;
+        self.start += n;
     }
 
     /// The command line; then the head in one pass when it is buffered, else line by line.
     fn command_line(&mut self) -> Result<Step, ProtocolError> {
-        let data = &self.buf[..self.end];
+        let data = &self.buf[self.start..self.end];
         let max_line = self.limits.max_header_line;
         let line = match short_line(data).filter(|&(len, _)| len <= max_line) {
             Some(line) => Some(line),
@@ -299,7 +318,7 @@ impl Decoder {
             ProtocolError::UnknownCommand(String::from_utf8_lossy(line).into_owned())
         })?;
         self.head.start(command, self.version);
-        match self.head.split_plain(data, consumed, &self.limits) {
+        match self.head.index_plain(data, consumed, &self.limits) {
             Some(end) => self.end_head(end, self.head.checked),
             None => {
                 self.pos = consumed;
@@ -310,7 +329,7 @@ impl Decoder {
     }
 
     fn header_line(&mut self) -> Result<Step, ProtocolError> {
-        let rest = &self.buf[self.pos..self.end];
+        let rest = &self.data()[self.pos..];
         let Some((len, consumed)) = next_line(rest, self.limits.max_header_line)? else {
             return Ok(Step::NeedMore);
         };
@@ -318,11 +337,20 @@ impl Decoder {
         self.pos += consumed;
         if len > 0 {
             let max = self.limits.max_headers;
-            self.head
-                .push_line(&self.buf, start, len, self.version, max)?;
+            self.head.push_line(
+                &self.buf[self.start..self.end],
+                start,
+                len,
+                self.version,
+                max,
+            )?;
             return Ok(Step::Continue);
         }
-        // Blank line: the head is complete, each line checked as it came.
+        // Blank line: the head is complete, each line checked as it came. Its headers get a
+        // text of their own (an index is made only in one pass).
+        if self.head.owned.is_none() {
+            self.head.own_text(&self.buf[self.start..self.end]);
+        }
         self.end_head(self.pos, true)
     }
 
@@ -350,7 +378,7 @@ impl Decoder {
     /// `e`, unless the head before `end` is not UTF-8: errors come in the order of the input,
     /// and a head read in one pass is checked only as a whole.
     fn head_error(&self, end: usize, e: ProtocolError) -> ProtocolError {
-        match std::str::from_utf8(&self.buf[..end]) {
+        match std::str::from_utf8(&self.data()[..end]) {
             Ok(_) => e,
             Err(_) => ProtocolError::InvalidUtf8,
         }
@@ -368,8 +396,8 @@ impl Decoder {
             unreachable!("body() is called in the Body state")
         };
         let body_end = match len {
-            Some(len) if self.end > body + len => {
-                if self.buf[body + len] != 0 {
+            Some(len) if self.buffered() > body + len => {
+                if self.data()[body + len] != 0 {
                     return Err(self.head_error(body, ProtocolError::MissingNul));
                 }
                 body + len
@@ -379,7 +407,7 @@ impl Decoder {
                 // Look no further than one byte past the limit, so that the outcome does not
                 // depend on how much arrived at once.
                 let max = self.limits.max_body;
-                let rest = &self.buf[body..self.end];
+                let rest = &self.data()[body..];
                 let window = &rest[..rest.len().min(max.saturating_add(1))];
                 match memchr::memchr(0, &window[scanned..]) {
                     Some(i) => body + scanned + i,
@@ -404,7 +432,7 @@ impl Decoder {
         scanned: usize,
         checked: bool,
     ) -> Result<Step, ProtocolError> {
-        if !checked && std::str::from_utf8(&self.buf[..body]).is_err() {
+        if !checked && std::str::from_utf8(&self.data()[..body]).is_err() {
             return Err(ProtocolError::InvalidUtf8);
         }
         if let State::Body {
@@ -438,28 +466,39 @@ impl Decoder {
                 (Headers::owned(text, spans), None)
             }
             None => {
-                if !checked && std::str::from_utf8(&self.buf[..body]).is_err() {
+                let from = self.head.from;
+                if !checked && std::str::from_utf8(&self.data()[from..body]).is_err() {
                     return Err(ProtocolError::InvalidUtf8);
                 }
-                let count = self.head.spans.len();
+                let blocks = self.head.masks.len() / 2;
+                let text = blocks * INDEX_BLOCK;
                 let copy_end = if small { body_end } else { body };
-                let need = count * Span::PACKED + copy_end;
+                let need = text + copy_end - from;
                 if self.arena.capacity() < need {
                     // Reclaimed when every frame that used it is gone, else a new one.
                     self.arena.reserve(need.max(ARENA_CHUNK));
                 }
-                Span::pack_all(&self.head.spans, &mut self.arena);
-                self.arena.extend_from_slice(&self.buf[..copy_end]);
+                // The index: a few blocks at once from the stack.
+                let mut index = [0u8; 4 * INDEX_BLOCK];
+                for masks in self.head.masks.chunks(index.len() / 8) {
+                    for (m, b) in masks.iter().zip(index.chunks_exact_mut(8)) {
+                        b.copy_from_slice(&m.to_le_bytes());
+                    }
+                    self.arena.extend_from_slice(&index[..masks.len() * 8]);
+                }
+                self.arena
+                    .extend_from_slice(&self.buf[self.start + from..self.start + copy_end]);
                 let shared = self.arena.split().freeze();
-                let text = count * Span::PACKED;
-                let body_bytes = small.then(|| shared.slice(text + body..text + body_end));
-                (Headers::shared(shared, count, body), body_bytes)
+                let (at, end) = (text + body - from, text + body_end - from);
+                let body_bytes = small.then(|| shared.slice(at..end));
+                (Headers::shared(shared, blocks, body - from), body_bytes)
             }
         };
         let body_bytes = match body_bytes {
             Some(b) => b,
-            None if small => Bytes::copy_from_slice(&self.buf[body..body_end]),
+            None if small => Bytes::copy_from_slice(&self.data()[body..body_end]),
             None => {
+                self.drop_consumed();
                 let mut raw = self.buf.split_to(body_end + 1);
                 self.end -= body_end + 1;
                 raw.advance(body);

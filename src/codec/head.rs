@@ -14,6 +14,11 @@ use crate::frame::{header, same_name, Command, Span, Version};
 pub(super) struct Head {
     pub(super) command: Command,
     pub(super) spans: Vec<Span>,
+    /// A head indexed in one pass: for each 64-byte block from [`Head::from`], its LFs and its
+    /// lines' first colons (see [`Headers`](crate::Headers)).
+    pub(super) masks: Vec<u64>,
+    /// Where the header lines start (after the command line), when indexed in one pass.
+    pub(super) from: usize,
     /// The headers' text once one had to be rewritten: the spans then point into it.
     pub(super) owned: Option<String>,
     /// The first `content-length`, parsed as soon as its line is read.
@@ -34,6 +39,8 @@ impl Default for Head {
         Head {
             command: Command::Message,
             spans: Vec::new(),
+            masks: Vec::new(),
+            from: 0,
             owned: None,
             content_length: None,
             escapes: false,
@@ -48,6 +55,7 @@ impl Head {
     pub(super) fn start(&mut self, command: Command, version: Version) {
         self.command = command;
         self.spans.clear();
+        self.masks.clear();
         self.owned = None;
         self.content_length = None;
         self.escapes = !command.is_unescaped() && version != Version::V1_0;
@@ -55,73 +63,120 @@ impl Head {
         self.trims = !command.is_unescaped() && version == Version::V1_0;
     }
 
-    /// Splits the header lines of `buf[from..]` up to the blank line that ends the head, when
-    /// that line is buffered and every header is plain: within the limits, with a colon, no
-    /// escape to undo and no padding to trim. Returns where the blank line ends. `None` leaves
-    /// the head empty, for [`Head::push_line`] to read line by line, in order, errors included.
-    /// UTF-8 is not checked here: `checked` says whether the head is all ASCII; if not, the
-    /// caller checks the whole head at once.
-    pub(super) fn split_plain(
+    /// Indexes the header lines of `buf[from..]` up to the blank line that ends the head, when
+    /// that line is buffered and every header is plain: with a colon, no escape to undo, no
+    /// padding to trim, within the limits. Returns where the blank line ends, the head's
+    /// [`Head::masks`] filled. `None`: the head is to be read line by line, in order, errors
+    /// included.
+    ///
+    /// No loop runs per line: 64 bytes at a time, the LFs and colons found by vector compares
+    /// give each line's first mark at once (subtracting the line starts from the marks borrows
+    /// from each start up to the first mark after it). A line whose first mark is its LF is the
+    /// blank line, or has no colon. UTF-8 is not checked here: `checked` says whether the head
+    /// is all ASCII; if not, the caller checks the whole head at once.
+    pub(super) fn index_plain(
         &mut self,
         buf: &[u8],
         from: usize,
         limits: &Limits,
     ) -> Option<usize> {
         let rest = &buf[from..];
-        // Every LF, colon, backslash and non-ASCII byte of 64 bytes at a time. `start` is
-        // where the current line starts; `colon` its first colon when an earlier block had it.
-        let (mut start, mut colon, mut backslash, mut non_ascii) = (0usize, None, false, false);
+        self.masks.clear();
+        self.from = from;
+        // `starts_in`: a line starts at bit 0 of the next block; `borrow`: a line that started
+        // before has not met its first mark yet; `starts_before`: the line starts of the last
+        // block, for the content-length test across blocks.
+        let (mut starts_in, mut borrow, mut starts_before) = (1u64, 0u64, 0u64);
+        let (mut backslash, mut non_ascii) = (0u64, 0u64);
         let mut at = 0;
-        'scan: while at < rest.len() {
+        while at < rest.len() && at <= limits.max_header_line {
             let m = marks(rest, at);
-            // The marks of this block from the current line on.
-            let from_start = (!0u64).checked_shl(start.saturating_sub(at) as u32).unwrap_or(0);
-            let mut colons = m.colons & from_start;
-            let mut newlines = m.newlines & from_start;
-            while newlines != 0 {
-                let i = newlines.trailing_zeros() as usize;
-                let nl = at + i;
-                let end = match nl > start && rest[nl - 1] == b'\r' {
-                    true => nl - 1,
-                    false => nl,
-                };
-                if end == start {
-                    let below = (1u64 << i) - 1;
-                    if self.escapes && (backslash || m.backslashes & below != 0) {
-                        break 'scan;
-                    }
-                    self.checked = !non_ascii && m.non_ascii & below == 0;
-                    return Some(from + nl + 1);
-                }
-                // A colon in the CR before the LF is no colon of the line.
-                let c = match colon {
-                    Some(c) => c,
-                    None => at + colons.trailing_zeros() as usize,
-                };
-                if c >= end
-                    || end - start > limits.max_header_line
-                    || self.spans.len() >= limits.max_headers
-                    || (self.trims && padded(&rest[start..end], c - start))
-                {
-                    break 'scan;
-                }
-                self.push_span(buf, from + start, from + c, from + end);
-                // On to the next line: the bits up to this LF are done.
-                let done = (2u64 << i).wrapping_sub(1);
-                (colons, newlines) = (colons & !done, newlines & !done);
-                (start, colon) = (nl + 1, None);
+            let marks = m.newlines | m.colons;
+            let starts = (m.newlines << 1) | starts_in;
+            let (d, b1) = marks.overflowing_sub(starts);
+            let (d, b2) = d.overflowing_sub(borrow);
+            let first = marks & !d;
+            let colons = first & m.colons;
+            // The first line without a colon before its LF: the blank line, or not plain.
+            let blank = first & m.newlines;
+            let head = match blank {
+                0 => !0u64,
+                _ => (1u64 << blank.trailing_zeros()) - 1,
+            };
+            // content-length: a first colon fourteen bytes after a line start.
+            let long = header::CONTENT_LENGTH.len() as u32;
+            let named = colons & head & ((starts << long) | (starts_before >> (64 - long)));
+            if named != 0 && self.content_length.is_none() {
+                self.content_length_at(rest, at, named, m.newlines);
             }
-            // The current line goes on into the next block: its colon may be in this one.
-            if colon.is_none() && colons != 0 {
-                colon = Some(at + colons.trailing_zeros() as usize);
+            if blank != 0 {
+                // The first line without a colon before its LF: the blank line, or not plain.
+                let i = blank.trailing_zeros() as usize;
+                let lf = at + i;
+                let empty = match lf.checked_sub(1).map(|p| rest[p]) {
+                    None | Some(b'\n') => true,
+                    Some(b'\r') => lf == 1 || rest[lf - 2] == b'\n',
+                    Some(_) => false,
+                };
+                let below = (1u64 << i) - 1;
+                backslash |= m.backslashes & below;
+                non_ascii |= m.non_ascii & below;
+                let lines = self.lines() + (colons & below).count_ones() as usize;
+                if !empty || lines > limits.max_headers || from + lf > limits.max_header_line {
+                    break;
+                }
+                if (self.escapes && backslash != 0) || (self.trims && padded_any(&rest[..lf])) {
+                    break;
+                }
+                self.masks.push(m.newlines & below);
+                self.masks.push(colons & below);
+                self.checked = non_ascii == 0;
+                return Some(from + lf + 1);
             }
-            backslash |= m.backslashes != 0;
-            non_ascii |= m.non_ascii != 0;
+            self.masks.push(m.newlines);
+            self.masks.push(colons);
+            backslash |= m.backslashes;
+            non_ascii |= m.non_ascii;
+            (starts_in, borrow, starts_before) = (m.newlines >> 63, u64::from(b1 | b2), starts);
             at += 64;
         }
-        self.spans.clear();
+        self.masks.clear();
         self.content_length = None;
         None
+    }
+
+    /// Header lines indexed so far.
+    fn lines(&self) -> usize {
+        self.masks
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|c| c.count_ones() as usize)
+            .sum()
+    }
+
+    /// Parses the first `content-length` among the lines whose first colon is flagged in
+    /// `named` (a block at `at` of `rest`, whose LFs are `newlines`): the fourteen bytes before
+    /// the colon must say so.
+    fn content_length_at(&mut self, rest: &[u8], at: usize, mut named: u64, newlines: u64) {
+        let name = header::CONTENT_LENGTH.as_bytes();
+        while named != 0 {
+            let bit = named.trailing_zeros();
+            let colon = at + bit as usize;
+            named &= named - 1;
+            if same_name(&rest[colon - name.len()..colon], name) {
+                let value = &rest[colon + 1..];
+                // The LF after the colon, from this block's marks when it is there.
+                let after = newlines & (!1u64).checked_shl(bit).unwrap_or(0);
+                let end = match after {
+                    0 => memchr::memchr(b'\n', value).unwrap_or(value.len()),
+                    _ => after.trailing_zeros() as usize - bit as usize - 1,
+                };
+                let value = value[..end].strip_suffix(b"\r").unwrap_or(&value[..end]);
+                self.content_length = Some(parse_content_length(value));
+                return;
+            }
+        }
     }
 
     /// Adds the header `buf[start..end]` whose colon is at `colon`, as it is.
@@ -196,7 +251,7 @@ impl Head {
 
     /// Copies the headers read so far (spans of `buf`, each checked as UTF-8) into a text of
     /// their own, which the next ones join.
-    fn own_text(&mut self, buf: &[u8]) {
+    pub(super) fn own_text(&mut self, buf: &[u8]) {
         let mut out = String::new();
         for s in &mut self.spans {
             let (start, colon, end) = (s.start as usize, s.colon as usize, s.end as usize);
@@ -210,11 +265,10 @@ impl Head {
     }
 }
 
-/// True when the name or value of `line` (colon at `colon`) has a space or tab at either end.
-fn padded(line: &[u8], colon: usize) -> bool {
-    let pad = |b: Option<&u8>| matches!(b, Some(b' ' | b'\t'));
-    let (name, value) = (&line[..colon], &line[colon + 1..]);
-    pad(name.first()) || pad(name.last()) || pad(value.first()) || pad(value.last())
+/// True when some line of `head` may need trimming: a space or tab anywhere (a cheap, safe
+/// over-estimate; such heads are read line by line).
+fn padded_any(head: &[u8]) -> bool {
+    head.iter().any(|&b| b == b' ' || b == b'\t')
 }
 
 /// The line at the start of `rest`: its length without the EOL, and with it. `None` until the
