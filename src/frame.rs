@@ -242,36 +242,19 @@ impl Index<'_> {
         Some(u64::from_le_bytes(bytes.try_into().ok()?))
     }
 
-    /// The first position at or after `pos` flagged in mask `which`.
-    #[inline]
-    fn next(self, which: usize, pos: usize) -> Option<usize> {
-        let mut block = pos / 64;
-        let mut m = self.mask(block, which)? & (!0u64 << (pos % 64));
-        while m == 0 {
-            block += 1;
-            m = self.mask(block, which)?;
-        }
-        Some(block * 64 + m.trailing_zeros() as usize)
-    }
-
-    /// The header lines of `text`, in order.
-    fn spans<'t>(self, text: &'t [u8]) -> impl Iterator<Item = Span> + Clone + 't
+    /// The header lines of `text`, in order: the k-th first colon and the k-th LF are line
+    /// k's, so two cursors over the masks walk them, a few instructions per line.
+    fn spans<'t>(self, text: &'t [u8]) -> Lines<'t>
     where
         Self: 't,
     {
-        let mut start = 0;
-        std::iter::from_fn(move || {
-            let colon = self.next(1, start)?;
-            let lf = self.next(0, colon)?;
-            let end = if text[lf - 1] == b'\r' { lf - 1 } else { lf };
-            let span = Span {
-                start: start as u32,
-                colon: colon as u32,
-                end: end as u32,
-            };
-            start = lf + 1;
-            Some(span)
-        })
+        Lines {
+            index: self,
+            text,
+            colons: (0, self.mask(0, 1).unwrap_or(0)),
+            newlines: (0, self.mask(0, 0).unwrap_or(0)),
+            start: 0,
+        }
     }
 
     /// Header lines: one first colon each.
@@ -280,6 +263,53 @@ impl Index<'_> {
             .filter_map(|b| self.mask(b, 1))
             .map(|m| m.count_ones() as usize)
             .sum()
+    }
+}
+
+/// The lines of an [`Index`]: for the colons and the LFs, the block being walked and its bits
+/// not walked yet.
+#[derive(Clone)]
+struct Lines<'a> {
+    index: Index<'a>,
+    text: &'a [u8],
+    colons: (usize, u64),
+    newlines: (usize, u64),
+    start: usize,
+}
+
+impl Lines<'_> {
+    /// The next bit of mask `which`, whose cursor is `at`.
+    #[inline]
+    fn next_bit(index: Index<'_>, which: usize, at: &mut (usize, u64)) -> Option<usize> {
+        while at.1 == 0 {
+            at.0 += 1;
+            at.1 = index.mask(at.0, which)?;
+        }
+        let bit = at.1.trailing_zeros() as usize;
+        at.1 &= at.1 - 1;
+        Some(at.0 * 64 + bit)
+    }
+}
+
+impl Iterator for Lines<'_> {
+    type Item = Span;
+
+    #[inline]
+    fn next(&mut self) -> Option<Span> {
+        let colon = Self::next_bit(self.index, 1, &mut self.colons)?;
+        let lf = Self::next_bit(self.index, 0, &mut self.newlines)?;
+        let end = if self.text[lf - 1] == b'\r' {
+            lf - 1
+        } else {
+            lf
+        };
+        let span = Span {
+            start: self.start as u32,
+            colon: colon as u32,
+            end: end as u32,
+        };
+        self.start = lf + 1;
+        Some(span)
     }
 }
 
@@ -456,6 +486,27 @@ impl Headers {
             }
             Repr::Owned { text, spans } => find(text.as_bytes(), spans.iter().copied(), name),
         }
+    }
+
+    /// The values (as bytes) of the first headers called `names`, found in one walk over the
+    /// headers.
+    pub(crate) fn get_bytes_each<const N: usize>(&self, names: [&str; N]) -> [Option<&[u8]>; N] {
+        let mut found = [None; N];
+        let mut missing = N;
+        let text = self.text_bytes();
+        for s in self.spans() {
+            let name = &text[s.name()];
+            for (want, slot) in names.iter().zip(found.iter_mut()) {
+                if slot.is_none() && same_name(name, want.as_bytes()) {
+                    *slot = Some(&text[s.value()]);
+                    missing -= 1;
+                }
+            }
+            if missing == 0 {
+                break;
+            }
+        }
+        found
     }
 
     /// Every value of `name`, in order.

@@ -1,13 +1,15 @@
 //! The auto-ACK the client owes: the message handed to the application last, ACKed when the
 //! application comes back for the next one (or its callback returns), never before.
 
-use crate::frame::Frame;
-use crate::session::{AckIds, AckToken};
+use crate::frame::{Frame, Headers};
+use crate::session::AckIds;
 
 /// A message the client must still ACK because the application has seen it.
 #[derive(Debug)]
 pub(super) struct PendingAck {
-    pub(super) token: AckToken,
+    /// The message's headers, which hold what identifies it: a received frame's are shared,
+    /// not copied (no allocation per message).
+    pub(super) headers: Headers,
     pub(super) transaction: Option<String>,
     /// The connection it came on: on another one the ACK means nothing (the broker
     /// redelivers the message).
@@ -21,23 +23,20 @@ pub(super) struct AutoAcks {
     pending: Option<PendingAck>,
     /// The ACK of the frame a `loop_with` callback is handling, due when it returns.
     in_callback: Option<PendingAck>,
-    /// The token of the last auto-ACK sent, kept for its string buffers.
-    spare: Option<AckToken>,
+}
+
+impl PendingAck {
+    /// What identifies the message.
+    pub(super) fn ids(&self) -> AckIds<'_> {
+        AckIds::of_headers(&self.headers)
+    }
 }
 
 impl AutoAcks {
     /// Owes an ACK for `frame`, replacing any owed before (which the caller sent first).
     pub(super) fn track(&mut self, frame: &Frame, transaction: Option<&str>, epoch: u64) {
-        // The last token sent lends its strings: no allocation per message.
-        let token = match self.spare.take() {
-            Some(mut t) => {
-                t.refill(frame);
-                t
-            }
-            None => AckToken::of(frame),
-        };
         self.pending = Some(PendingAck {
-            token,
+            headers: frame.headers().clone(),
             transaction: transaction.map(str::to_owned),
             epoch,
         });
@@ -46,11 +45,6 @@ impl AutoAcks {
     /// The ACK due now, if any.
     pub(super) fn take_due(&mut self) -> Option<PendingAck> {
         self.pending.take()
-    }
-
-    /// Gives a sent ACK's token back for reuse.
-    pub(super) fn recycle(&mut self, token: AckToken) {
-        self.spare = Some(token);
     }
 
     /// Puts an ACK back as due (a transaction ACKs it on commit).
@@ -80,7 +74,7 @@ impl AutoAcks {
 
     /// Forgets the owed ACK of the message `ids` name (the application acknowledged it).
     pub(super) fn cancel_ids(&mut self, ids: AckIds<'_>) {
-        self.cancel(|p| p.token.ids() == ids);
+        self.cancel(|p| p.ids() == ids);
     }
 
     /// Forgets every owed ACK (a connection was lost, or the client disconnects).
@@ -115,15 +109,12 @@ mod tests {
         acks.track(&msg("2", "s"), Some("tx"), 7);
         assert!(acks.due_in("tx"));
         let due = acks.take_due().unwrap();
-        assert_eq!(due.token.message_id.as_deref(), Some("2"));
+        assert_eq!(due.headers.get(header::MESSAGE_ID), Some("2"));
         assert_eq!(due.epoch, 7);
         assert!(acks.take_due().is_none());
-        acks.recycle(due.token);
         acks.track(&msg("3", "s"), None, 8);
-        assert_eq!(
-            acks.take_due().unwrap().token.message_id.as_deref(),
-            Some("3")
-        );
+        let due = acks.take_due().unwrap();
+        assert_eq!(due.headers.get(header::MESSAGE_ID), Some("3"));
     }
 
     #[test]
@@ -147,7 +138,7 @@ mod tests {
     fn cancel_and_clear_forget() {
         let mut acks = AutoAcks::default();
         acks.track(&msg("1", "gone"), None, 1);
-        acks.cancel(|p| p.token.subscription.as_deref() == Some("gone"));
+        acks.cancel(|p| p.ids().subscription() == Some(&b"gone"[..]));
         assert!(acks.take_due().is_none());
         acks.track(&msg("2", "s"), None, 1);
         acks.clear();

@@ -343,7 +343,7 @@ impl StompClient {
         self.ensure_connected()?;
         if matches!(command, Command::Ack | Command::Nack) {
             let version = self.version();
-            self.acks.cancel(|p| p.token.ids().acked_by(frame, version));
+            self.acks.cancel(|p| p.ids().acked_by(frame, version));
         }
         self.write_or_fail(|c| {
             let now = c.recent();

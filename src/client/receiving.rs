@@ -101,14 +101,13 @@ impl StompClient {
         }
         let now = self.recent();
         let tx = p.transaction.as_deref();
-        match self.session.acknowledge(&p.token, Command::Ack, tx, now) {
+        match self.session.acknowledge_ids(p.ids(), Command::Ack, tx, now) {
             Err(e) if !e.is_fatal() => {
-                log::warn!("skipped the auto-ACK of {:?}: {}", p.token, e.report());
+                log::warn!("skipped the auto-ACK of {:?}: {}", p.ids(), e.report());
                 return Ok(());
             }
             res => res?,
         }
-        self.acks.recycle(p.token);
         self.flush_after_ack()
     }
 
@@ -123,15 +122,15 @@ impl StompClient {
     /// Forgets the pending auto-ACKs of a subscription that ended.
     pub(super) fn forget_acks_of(&mut self, subscription: &str) {
         self.acks
-            .cancel(|p| p.token.subscription.as_deref() == Some(subscription));
+            .cancel(|p| p.ids().subscription() == Some(subscription.as_bytes()));
     }
 
     /// Forgets the pending auto-ACKs of every subscription no longer active.
     pub(super) fn forget_unsubscribed_acks(&mut self) {
         let session = &self.session;
         self.acks.cancel(|p| {
-            let sub = p.token.subscription.as_deref();
-            sub.is_some_and(|s| session.subscription(s).is_none())
+            let sub = p.ids().subscription();
+            sub.is_some_and(|s| session.subscription_by_bytes(s).is_none())
         });
     }
 

@@ -39,9 +39,11 @@ pub fn encode_parts<'a>(
 
 /// [`encode_parts`], writing `content-length` only when `length` says so (a given one is then
 /// dropped too). Without it the body ends at the first NUL: the caller makes sure it has none.
-pub(crate) fn encode_parts_with<'a>(
+/// Header values are text or the bytes of a received header (`V`), which need no proof of
+/// UTF-8 to be written.
+pub(crate) fn encode_parts_with<'a, V: AsRef<[u8]>>(
     command: Command,
-    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    headers: impl Iterator<Item = (&'a str, V)>,
     body: &[u8],
     version: Version,
     length: bool,
@@ -58,13 +60,14 @@ pub(crate) fn encode_parts_with<'a>(
         if name == header::CONTENT_LENGTH {
             continue;
         }
+        let value = value.as_ref();
         if !writable(name, value, plain, version) {
             out.truncate(start);
             return Err(Error::invalid(format!(
                 "header {name:?} cannot be written unescaped in a {version} {command} frame"
             )));
         }
-        escape_into(name, escaped, version, out);
+        escape_into(name.as_bytes(), escaped, version, out);
         out.push(b':');
         escape_into(value, escaped, version, out);
         out.push(b'\n');
@@ -82,9 +85,9 @@ pub(crate) fn encode_parts_with<'a>(
 
 /// Appends a STOMP 1.2 frame with no body (ACK, NACK) whose header names need no escaping:
 /// what [`encode_parts`] writes for it, with less work, for the frame sent for every message.
-pub(crate) fn encode_bodiless_1_2<'a>(
+pub(crate) fn encode_bodiless_1_2<'a, V: AsRef<[u8]>>(
     command: Command,
-    headers: impl Iterator<Item = (&'a str, &'a str)>,
+    headers: impl Iterator<Item = (&'a str, V)>,
     out: &mut Vec<u8>,
 ) {
     debug_assert!(!command.allows_body() && !command.is_unescaped());
@@ -94,7 +97,7 @@ pub(crate) fn encode_bodiless_1_2<'a>(
         debug_assert!(!name.contains(['\\', '\n', '\r', ':']));
         out.extend_from_slice(name.as_bytes());
         out.push(b':');
-        escape_into(value, true, Version::V1_2, out);
+        escape_into(value.as_ref(), true, Version::V1_2, out);
         out.push(b'\n');
     }
     out.extend_from_slice(b"\n\0");
@@ -103,11 +106,11 @@ pub(crate) fn encode_bodiless_1_2<'a>(
 /// False when a header cannot be written: a line break (or a `:` in the name) where nothing is
 /// escaped, or, in 1.1, a value ending in CR, which 1.1 cannot escape and a reader would take
 /// for part of the EOL.
-fn writable(name: &str, value: &str, plain: bool, version: Version) -> bool {
+fn writable(name: &str, value: &[u8], plain: bool, version: Version) -> bool {
     if plain {
-        !name.contains(['\n', '\r', ':']) && !value.contains(['\n', '\r'])
+        !name.contains(['\n', '\r', ':']) && !value.iter().any(|&b| b == b'\n' || b == b'\r')
     } else {
-        version != Version::V1_1 || !value.ends_with('\r')
+        version != Version::V1_1 || !value.ends_with(b"\r")
     }
 }
 

@@ -33,18 +33,19 @@ pub(crate) fn unescape_into(
     Ok(())
 }
 
-/// Appends `s` to `out`, escaped as `version` requires.
+/// Appends `s` (text, or the bytes of a received header) to `out`, escaped as `version`
+/// requires.
 #[inline]
-pub(crate) fn escape_into(s: &str, escaped: bool, version: Version, out: &mut Vec<u8>) {
-    if !escaped || version == Version::V1_0 || !may_need_escape(s.as_bytes()) {
-        out.extend_from_slice(s.as_bytes());
+pub(crate) fn escape_into(s: &[u8], escaped: bool, version: Version, out: &mut Vec<u8>) {
+    if !escaped || version == Version::V1_0 || !may_need_escape(s) {
+        out.extend_from_slice(s);
         return;
     }
     escape_slow(s, version, out);
 }
 
-fn escape_slow(s: &str, version: Version, out: &mut Vec<u8>) {
-    for b in s.bytes() {
+fn escape_slow(s: &[u8], version: Version, out: &mut Vec<u8>) {
+    for &b in s {
         match b {
             b'\\' => out.extend_from_slice(b"\\\\"),
             b'\n' => out.extend_from_slice(b"\\n"),

@@ -130,30 +130,11 @@ pub struct AckToken {
 impl AckToken {
     /// The token of a MESSAGE frame.
     pub fn of(frame: &Frame) -> Self {
-        let mut token = AckToken {
-            message_id: None,
-            subscription: None,
-            ack: None,
-        };
-        token.refill(frame);
-        token
-    }
-
-    /// Makes this the token of `frame`, reusing the strings it already holds.
-    pub(crate) fn refill(&mut self, frame: &Frame) {
-        let ids = AckIds::of(frame);
-        for (slot, value) in [
-            (&mut self.message_id, ids.message_id),
-            (&mut self.subscription, ids.subscription),
-            (&mut self.ack, ids.ack),
-        ] {
-            match (slot.as_mut(), value) {
-                (Some(s), Some(v)) => {
-                    s.clear();
-                    s.push_str(v);
-                }
-                (_, v) => *slot = v.map(str::to_owned),
-            }
+        let text = |name| frame.get(name).map(str::to_owned);
+        AckToken {
+            message_id: text(header::MESSAGE_ID),
+            subscription: text(header::SUBSCRIPTION),
+            ack: text(header::ACK),
         }
     }
 
@@ -175,7 +156,7 @@ impl AckToken {
             .iter()
             .flatten()
         {
-            f.headers_mut().push(name, value);
+            f.headers_mut().push(name, &String::from_utf8_lossy(value));
         }
         Ok(f)
     }
@@ -183,30 +164,59 @@ impl AckToken {
     /// The token's identifiers, borrowed.
     pub(crate) fn ids(&self) -> AckIds<'_> {
         AckIds {
-            message_id: self.message_id.as_deref(),
-            subscription: self.subscription.as_deref(),
-            ack: self.ack.as_deref(),
+            message_id: self.message_id.as_deref().map(str::as_bytes),
+            subscription: self.subscription.as_deref().map(str::as_bytes),
+            ack: self.ack.as_deref().map(str::as_bytes),
         }
     }
 }
 
+/// The headers of an ACK or NACK: up to three names and values.
+pub(crate) type AckHeaders<'a> = [Option<(&'static str, &'a [u8])>; 3];
+
 /// What identifies a MESSAGE to ACK or NACK, borrowed from the frame or from an [`AckToken`]:
-/// an explicit ACK needs no copy of its headers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// an explicit ACK needs no copy of its headers, and no proof that they are UTF-8 (they are
+/// only compared and written back).
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct AckIds<'a> {
-    message_id: Option<&'a str>,
-    subscription: Option<&'a str>,
-    ack: Option<&'a str>,
+    message_id: Option<&'a [u8]>,
+    subscription: Option<&'a [u8]>,
+    ack: Option<&'a [u8]>,
+}
+
+impl std::fmt::Debug for AckIds<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn text(v: Option<&[u8]>) -> Option<std::borrow::Cow<'_, str>> {
+            v.map(String::from_utf8_lossy)
+        }
+        f.debug_struct("AckIds")
+            .field("message_id", &text(self.message_id))
+            .field("subscription", &text(self.subscription))
+            .field("ack", &text(self.ack))
+            .finish()
+    }
 }
 
 impl<'a> AckIds<'a> {
     /// The identifiers of a MESSAGE frame.
     pub(crate) fn of(frame: &'a Frame) -> Self {
+        Self::of_headers(frame.headers())
+    }
+
+    /// The identifiers in a MESSAGE frame's headers.
+    pub(crate) fn of_headers(headers: &'a Headers) -> Self {
+        let [message_id, subscription, ack] =
+            headers.get_bytes_each([header::MESSAGE_ID, header::SUBSCRIPTION, header::ACK]);
         AckIds {
-            message_id: frame.get(header::MESSAGE_ID),
-            subscription: frame.get(header::SUBSCRIPTION),
-            ack: frame.get(header::ACK),
+            message_id,
+            subscription,
+            ack,
         }
+    }
+
+    /// The `subscription` the MESSAGE named.
+    pub(crate) fn subscription(&self) -> Option<&'a [u8]> {
+        self.subscription
     }
 
     /// True when an ACK or NACK frame (written for `version`) acknowledges the MESSAGE these
@@ -214,12 +224,12 @@ impl<'a> AckIds<'a> {
     pub(crate) fn acked_by(&self, ack_frame: &Frame, version: Version) -> bool {
         match version {
             Version::V1_2 => {
-                let id = ack_frame.get(header::ID);
+                let id = ack_frame.get_bytes(header::ID);
                 id.is_some() && id == self.ack.or(self.message_id)
             }
             _ => {
-                let id = ack_frame.get(header::MESSAGE_ID);
-                let sub = ack_frame.get(header::SUBSCRIPTION);
+                let id = ack_frame.get_bytes(header::MESSAGE_ID);
+                let sub = ack_frame.get_bytes(header::SUBSCRIPTION);
                 id.is_some() && id == self.message_id && (sub.is_none() || sub == self.subscription)
             }
         }
@@ -232,7 +242,7 @@ impl<'a> AckIds<'a> {
         command: Command,
         version: Version,
         transaction: Option<&'b str>,
-    ) -> Result<[Option<(&'static str, &'b str)>; 3], Error>
+    ) -> Result<AckHeaders<'b>, Error>
     where
         'a: 'b,
     {
@@ -263,7 +273,7 @@ impl<'a> AckIds<'a> {
                 out[0] = Some((header::ID, id.ok_or_else(|| missing("ack"))?));
             }
         }
-        out[2] = transaction.map(|tx| (header::TRANSACTION, tx));
+        out[2] = transaction.map(|tx| (header::TRANSACTION, tx.as_bytes()));
         Ok(out)
     }
 }

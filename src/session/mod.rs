@@ -32,8 +32,8 @@ use outbox::{Confirmed, Outbox};
 pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
-    encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts, encode_parts_with, has_nul,
-    write_decimal, Decoder, Item, Limits, OutBuf,
+    encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts_with, has_nul, write_decimal,
+    Decoder, Item, Limits, OutBuf,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
 use crate::frame::{header, Command, Frame, Headers, Version};
@@ -341,8 +341,9 @@ impl Session {
         self.subscription_by_bytes(id.as_bytes())
     }
 
+    /// [`Session::subscription`] of an id as bytes (a received header's).
     #[inline]
-    fn subscription_by_bytes(&self, id: &[u8]) -> Option<&Subscription> {
+    pub(crate) fn subscription_by_bytes(&self, id: &[u8]) -> Option<&Subscription> {
         self.subs.iter().find(|s| s.id.as_bytes() == id)
     }
 
@@ -849,11 +850,12 @@ impl Session {
         } else {
             let version = self.version;
             self.out
-                .push(|out| encode_parts(command, headers.clone(), b"", version, out))?;
+                .push(|out| encode_parts_with(command, headers.clone(), b"", version, true, out))?;
         }
         self.heart_beat.on_sent(now);
         if let Some(log) = &mut self.sent_log {
-            log.push(Frame::from_parts(command, headers.collect(), Vec::new()));
+            let text = headers.map(|(name, value)| (name, String::from_utf8_lossy(value)));
+            log.push(Frame::from_parts(command, text.collect(), Vec::new()));
         }
         Ok(())
     }

@@ -38,7 +38,7 @@ fn unescape_table() {
 fn escape_table() {
     for &(version, wire, value) in TABLE {
         let mut out = Vec::new();
-        escape_into(value, true, version, &mut out);
+        escape_into(value.as_bytes(), true, version, &mut out);
         assert_eq!(out, wire.as_bytes(), "{version} {value:?}");
     }
 }
@@ -72,7 +72,7 @@ fn unescaped_frames_pass_everything_through() {
         unescape_into("a\\tb\\", false, version, &mut out).unwrap();
         assert_eq!(out, "a\\tb\\");
         let mut out = Vec::new();
-        escape_into("a:b\\c", false, version, &mut out);
+        escape_into(b"a:b\\c", false, version, &mut out);
         assert_eq!(out, b"a:b\\c");
     }
 }
