@@ -612,12 +612,13 @@ impl<K: AsRef<str>, V: AsRef<str>> Extend<(K, V)> for Headers {
 ///
 /// # Memory
 ///
-/// A received frame is not copied out of the buffer it was read into: its headers and body
-/// share that buffer, which one read filled (at most 64 KiB, or the frame itself when it is
-/// larger). Keeping a frame keeps its buffer: a program that holds on to a few small frames out
-/// of many, for long, holds up to 64 KiB for each. [`Frame::detach`] copies a frame into
-/// allocations of its own (its size, no more); frames dropped after handling cost nothing, and
-/// their buffer is reused for the next reads.
+/// A received frame needs no allocation of its own: the decoder copies it (its head, and its
+/// body when up to 8 KiB) into a buffer shared with the frames decoded after it, 16 KiB at a
+/// time, and a larger body stays in the buffer it was read into (64 KiB at most, so at most 8
+/// times the frame). Keeping a frame keeps that buffer: a program that holds on to a few frames
+/// out of many holds up to 16 KiB for each small one. [`Frame::detach`] copies a frame into
+/// allocations of its own size. Frames dropped after handling cost nothing: their buffers are
+/// reused for the next ones.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Frame {
     command: Command,

@@ -118,12 +118,13 @@ const FIRST_READ_CHUNK: usize = 4 * 1024;
 /// Bytes of read room cleared at once.
 const ZEROING_STEP: usize = 2 * 1024;
 
-/// The room the arena gets when it has too little: a few hundred small frames.
-const ARENA_CHUNK: usize = 64 * 1024;
+/// The room the arena gets when it has too little: about eighty 100-byte MESSAGEs. A frame
+/// the application keeps keeps this much at most (see [`Frame`]'s memory notes).
+pub(crate) const ARENA_CHUNK: usize = 16 * 1024;
 
-/// The largest body copied into the arena with its head; a larger one stays in the buffer it
-/// was read into.
-const COPY_BODY_MAX: usize = 1024;
+/// The largest body copied into the arena with its head; a larger one stays in the read buffer
+/// (which then holds at most 64 KiB, 8 times the frame).
+pub(crate) const COPY_BODY_MAX: usize = 8 * 1024;
 
 /// Body bytes a sized body must bring before the rest of its declared length is reserved.
 const UNTRUSTED_RESERVE: usize = 64 * 1024;

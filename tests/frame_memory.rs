@@ -1,0 +1,77 @@
+//! The memory that received frames an application keeps hold: a frame shares the decoder's
+//! buffers, so keeping one keeps up to 16 KiB (see `Frame`'s memory notes), never what was
+//! received around it; a detached frame holds its own size. Measured as the process's resident
+//! memory, in a test binary of its own (one test, so that nothing else allocates meanwhile).
+
+use stompy::codec::{Decoder, Item};
+use stompy::{Frame, Limits, Version};
+
+/// Resident memory of this process, in KiB.
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `n` 100-byte MESSAGEs decoded from 64 KiB reads; every `every`-th is kept (detached or not).
+fn keep_some(n: usize, every: usize, detach: bool) -> Vec<Frame> {
+    let mut input = Vec::new();
+    for i in 0..1000 {
+        input.extend_from_slice(
+            format!(
+                "MESSAGE\nsubscription:0\nmessage-id:m-{i:06}\ndestination:/queue/a\n\
+                 content-length:100\n\n"
+            )
+            .as_bytes(),
+        );
+        input.extend_from_slice(&[b'x'; 100]);
+        input.push(0);
+    }
+    let mut d = Decoder::new(Version::V1_2, Limits::default());
+    let (mut kept, mut seen) = (Vec::new(), 0);
+    while seen < n {
+        for chunk in input.chunks(64 * 1024) {
+            d.feed(chunk);
+            while let Some(item) = d.decode().expect("valid input") {
+                let Item::Frame(mut f) = item else { continue };
+                seen += 1;
+                if seen % every == 0 {
+                    if detach {
+                        f.detach();
+                    }
+                    kept.push(f);
+                }
+            }
+        }
+    }
+    kept
+}
+
+#[test]
+fn kept_frames_hold_their_share_of_a_buffer_not_the_stream() {
+    // Warm up the allocator and the decoder's buffers.
+    drop(keep_some(20_000, 1_000, false));
+
+    // 400 000 frames (about 76 MB) pass; 400 are kept, detached: about their own size.
+    let before = rss_kib();
+    let detached = keep_some(400_000, 1_000, true);
+    let held = rss_kib().saturating_sub(before);
+    assert_eq!(detached.len(), 400);
+    assert!(held < 4 * 1024, "400 detached frames hold {held} KiB");
+
+    // The same, not detached: each keeps at most the 16 KiB buffer it shares, far from the
+    // 76 MB that went through.
+    let before = rss_kib();
+    let shared = keep_some(400_000, 1_000, false);
+    let held = rss_kib().saturating_sub(before);
+    assert_eq!(shared.len(), 400);
+    assert!(
+        held < 400 * 16 + 4 * 1024,
+        "400 kept frames hold {held} KiB (bound: 16 KiB each)"
+    );
+    assert!(shared.iter().all(|f| f.body() == [b'x'; 100]));
+    assert_eq!(detached[7].get("message-id"), shared[7].get("message-id"));
+}
