@@ -460,7 +460,9 @@ impl Headers {
     /// buffer their frame was decoded into. Headers that were not received are left alone.
     pub fn detach(&mut self) {
         if matches!(self.repr, Repr::Shared { .. }) {
-            *self = self.iter().collect();
+            let mut own = Headers::with_capacity(self.len(), self.byte_len());
+            own.extend(self.iter());
+            *self = own;
         }
     }
 
