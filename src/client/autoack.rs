@@ -42,6 +42,12 @@ impl AutoAcks {
         });
     }
 
+    /// True when an ACK is due now.
+    #[inline]
+    pub(super) fn has_due(&self) -> bool {
+        self.pending.is_some()
+    }
+
     /// The ACK due now, if any.
     pub(super) fn take_due(&mut self) -> Option<PendingAck> {
         self.pending.take()

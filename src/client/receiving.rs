@@ -78,6 +78,7 @@ impl StompClient {
     }
 
     /// Remembers a MESSAGE the application is about to see, if the client must ACK it later.
+    #[inline]
     pub(super) fn track_ack(&mut self, frame: &Frame, transaction: Option<&str>) {
         if frame.command() != Command::Message || !self.session.auto_acks_any() {
             return;
@@ -101,7 +102,8 @@ impl StompClient {
         }
         let now = self.recent();
         let tx = p.transaction.as_deref();
-        match self.session.acknowledge_ids(p.ids(), Command::Ack, tx, now) {
+        let ids = AckIds::for_version(&p.headers, self.session.version());
+        match self.session.acknowledge_ids(ids, Command::Ack, tx, now) {
             Err(e) if !e.is_fatal() => {
                 log::warn!("skipped the auto-ACK of {:?}: {}", p.ids(), e.report());
                 return Ok(());
@@ -114,7 +116,11 @@ impl StompClient {
     /// [`StompClient::send_pending_ack`]; when the write finds the connection gone, the
     /// connection is dropped (the broker redelivers the message) and `Ok`: the call goes on
     /// and reconnects, with auto-reconnect.
+    #[inline]
     pub(super) fn send_due_ack(&mut self) -> Result<(), Error> {
+        if !self.acks.has_due() {
+            return Ok(());
+        }
         let res = self.send_pending_ack();
         self.ride_out_lost_write(res)
     }

@@ -214,6 +214,33 @@ impl<'a> AckIds<'a> {
         }
     }
 
+    /// Only the identifiers an ACK in `version` is written with (see [`AckIds::headers`]),
+    /// from a MESSAGE frame's headers: what the auto-ACK of every message looks up.
+    pub(crate) fn for_version(headers: &'a Headers, version: Version) -> Self {
+        let none = AckIds {
+            message_id: None,
+            subscription: None,
+            ack: None,
+        };
+        match version {
+            Version::V1_2 => match headers.get_bytes(header::ACK) {
+                Some(ack) => AckIds {
+                    ack: Some(ack),
+                    ..none
+                },
+                None => AckIds {
+                    message_id: headers.get_bytes(header::MESSAGE_ID),
+                    ..none
+                },
+            },
+            Version::V1_1 => Self::of_headers(headers),
+            Version::V1_0 => AckIds {
+                message_id: headers.get_bytes(header::MESSAGE_ID),
+                ..none
+            },
+        }
+    }
+
     /// The `subscription` the MESSAGE named.
     pub(crate) fn subscription(&self) -> Option<&'a [u8]> {
         self.subscription
