@@ -546,8 +546,8 @@ impl Headers {
     }
 }
 
-/// `a == b` for header names, which are short: up to 16 bytes are compared in two words
-/// rather than by a call to `memcmp`.
+/// `a == b` for header names and ids, which are short: up to 16 bytes are compared byte by byte
+/// or in two words rather than by a call to `memcmp`.
 #[inline]
 pub(crate) fn same_name(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();

@@ -36,7 +36,7 @@ use crate::codec::{
     Decoder, Item, Limits, OutBuf,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
-use crate::frame::{header, Command, Frame, Headers, Version};
+use crate::frame::{header, same_name, Command, Frame, Headers, Version};
 
 /// Receipts asked for and not yet answered that the session remembers; past this the oldest
 /// are forgotten (a wait for one of those still ends by its deadline).
@@ -344,7 +344,7 @@ impl Session {
     /// [`Session::subscription`] of an id as bytes (a received header's).
     #[inline]
     pub(crate) fn subscription_by_bytes(&self, id: &[u8]) -> Option<&Subscription> {
-        self.subs.iter().find(|s| s.id.as_bytes() == id)
+        self.subs.iter().find(|s| same_name(s.id.as_bytes(), id))
     }
 
     /// True when some subscription wants its messages ACKed by the client for the application
