@@ -130,6 +130,13 @@ fn suite(only: Option<&str>) {
         if want("async-stomp") {
             async_runs::publish(&sink.addr, secs, w);
         }
+        let w = "sink publish, no content-length";
+        if want("raw") {
+            raw::publish(&sink.addr, secs, w);
+        }
+        if want("stompy") {
+            stompy_runs::publish_with(&sink.addr, true, false, secs, w);
+        }
         let w = "sink publish, unbatched";
         if want("stompy") {
             stompy_runs::publish(&sink.addr, false, secs, w);

@@ -85,7 +85,12 @@ pub fn receive_n(c: &mut StompClient, n: u64) -> usize {
 }
 
 pub fn publish(addr: &str, batch: bool, secs: Duration, workload: &str) {
-    let mut c = client(addr, batch);
+    publish_with(addr, batch, true, secs, workload)
+}
+
+/// [`publish`], with `content-length` on each SEND or without.
+pub fn publish_with(addr: &str, batch: bool, length: bool, secs: Duration, workload: &str) {
+    let mut c = client_with(addr, batch, length);
     let b = body();
     let m = Meter::start();
     let mut msgs = 0u64;
