@@ -363,8 +363,9 @@ fn one_pass_and_line_by_line_agree_on_generated_heads() {
         Limits::default(),
         Limits::default().max_header_line(40).max_headers(5),
     ];
+    let commands: [&[u8]; 3] = [b"SEND\n", b"MESSAGE\r\n", b"CONNECTED\n"];
     for _ in 0..4000 {
-        let mut input = b"SEND\n".to_vec();
+        let mut input = commands[rng.next() as usize % commands.len()].to_vec();
         for _ in 0..rng.next() % 9 {
             for _ in 0..1 + rng.next() % 5 {
                 input.extend_from_slice(pieces[rng.next() as usize % pieces.len()]);
