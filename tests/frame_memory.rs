@@ -60,6 +60,7 @@ fn kept_frames_hold_their_share_of_a_buffer_not_the_stream() {
     let detached = keep_some(400_000, 1_000, true);
     let held = rss_kib().saturating_sub(before);
     assert_eq!(detached.len(), 400);
+    eprintln!("400 detached frames: {held} KiB");
     assert!(held < 4 * 1024, "400 detached frames hold {held} KiB");
 
     // The same, not detached: each keeps at most the 16 KiB buffer it shares, far from the
@@ -67,6 +68,7 @@ fn kept_frames_hold_their_share_of_a_buffer_not_the_stream() {
     let before = rss_kib();
     let shared = keep_some(400_000, 1_000, false);
     let held = rss_kib().saturating_sub(before);
+    eprintln!("400 shared frames: {held} KiB");
     assert_eq!(shared.len(), 400);
     assert!(
         held < 400 * 16 + 4 * 1024,
