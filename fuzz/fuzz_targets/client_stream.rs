@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use stompy::session::{Event, Session, SessionConfig, Subscription};
-use stompy::{AckMode, Error, Frame, Headers, Limits, ProtocolError, Version};
+use stompy::{Command, Error, Frame, Limits, ProtocolError, Version};
 
 const HEART_BEATS: [(u32, u32); 4] = [(0, 0), (100, 100), (0, 1000), (5000, 10)];
 
@@ -91,20 +91,18 @@ fn config(a: u8, b: u8, c: u8) -> SessionConfig {
         .map(|(_, &v)| v)
         .collect();
     let limits = if a & 8 != 0 {
-        Limits {
-            max_header_line: 2 + b as usize,
-            max_headers: 1 + (c % 32) as usize,
-            max_body: (c / 32) as usize * 37,
-        }
+        Limits::default()
+            .max_header_line(2 + b as usize)
+            .max_headers(1 + (c % 32) as usize)
+            .max_body((c / 32) as usize * 37)
     } else {
         Limits::default()
     };
-    SessionConfig {
-        versions,
-        heart_beat: HEART_BEATS[(a >> 4) as usize % 4],
-        limits,
-        ..SessionConfig::default()
-    }
+    let mut config = SessionConfig::default();
+    config.versions = versions;
+    config.heart_beat = HEART_BEATS[(a >> 4) as usize % 4];
+    config.limits = limits;
+    config
 }
 
 /// Polls events until the session needs more bytes, recording them in `seen`; checks each
@@ -128,13 +126,12 @@ fn drain(
             Ok(Some(Event::Connected)) => {
                 assert!(s.connected_frame().is_some());
                 if subscribe {
-                    let sub = Subscription {
-                        id: "sub-0".into(),
-                        destination: "/queue/fuzz".into(),
-                        ack: AckMode::Client,
-                        headers: Headers::new(),
-                        auto_ack: true,
-                    };
+                    let subscribe = Frame::new(Command::Subscribe)
+                        .with_header("id", "sub-0")
+                        .with_header("destination", "/queue/fuzz")
+                        .with_header("ack", "client");
+                    let sub = Subscription::from_frame(&subscribe, String::new)
+                        .expect("a valid SUBSCRIBE");
                     s.subscribe(sub, Some("r-0"), now)
                         .expect("subscribe once connected");
                 }

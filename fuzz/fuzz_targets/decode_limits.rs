@@ -15,11 +15,10 @@ fuzz_target!(|data: &[u8]| {
     let [a, b, c, ctl, stream @ ..] = data else {
         return;
     };
-    let limits = Limits {
-        max_header_line: 1 + usize::from(*a % 64),
-        max_headers: 1 + usize::from(*b % 8),
-        max_body: usize::from(*c % 128),
-    };
+    let limits = Limits::default()
+        .max_header_line(1 + usize::from(*a % 64))
+        .max_headers(1 + usize::from(*b % 8))
+        .max_body(usize::from(*c % 128));
     let (version, seed) = common::control(*ctl);
     // Between feeds the decoder holds at most one partial line or one partial body.
     let bound = (limits.max_header_line + 1).max(limits.max_body);
