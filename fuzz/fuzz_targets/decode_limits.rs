@@ -20,8 +20,11 @@ fuzz_target!(|data: &[u8]| {
         .max_headers(1 + usize::from(*b % 8))
         .max_body(usize::from(*c % 128));
     let (version, seed) = common::control(*ctl);
-    // Between feeds the decoder holds at most one partial line or one partial body.
-    let bound = (limits.max_header_line + 1).max(limits.max_body);
+    // Between feeds the decoder holds at most the frame being read: its command line and
+    // header lines (each within the line limit, as many as the header limit, with their EOLs),
+    // the blank line, and its body so far.
+    let line = limits.max_header_line + 2;
+    let bound = (limits.max_headers + 1) * line + 2 + limits.max_body + 1;
     let run = common::run(version, limits, common::chunks(stream, seed), |d, fed| {
         assert!(
             d.buffered() <= bound + fed,
