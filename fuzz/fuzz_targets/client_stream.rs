@@ -145,7 +145,10 @@ fn drain(
             ),
         }
     }
-    let bound = limits.max_body.max(limits.max_header_line + 2);
+    // At most the frame being read: its command and header lines (within the limits, with
+    // their EOLs), the blank line and its body so far.
+    let line = limits.max_header_line + 2;
+    let bound = (limits.max_headers + 1) * line + 2 + limits.max_body + 1;
     assert!(
         s.buffered() <= bound,
         "buffered {} > {bound} with {limits:?}",
