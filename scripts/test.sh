@@ -9,8 +9,9 @@
 #  2. with STOMPY_REQUIRE_BROKERS=1 (a missing broker fails instead of skipping) and
 #     STOMPY_PYTHON=<venv python>: cargo fmt --check, cargo clippy -D warnings, cargo test
 #     (unit, integration and doc tests, all features, the chaos tests that kill brokers and
-#     the hostile-client suite included), the feature matrix, cargo doc -D warnings, and the
-#     dependency checks (no CLI crates by default, rust-version covers every dependency);
+#     the hostile-client suite included), the feature matrix, cargo doc -D warnings, a check
+#     that the fuzz targets build, and the dependency checks (no CLI crates by default,
+#     rust-version covers every dependency);
 #  3. runs every example twice: against the embedded broker (no environment) and against
 #     RabbitMQ (STOMP_URL=stomp://guest:guest@127.0.0.1:61613), each with a time limit.
 #
@@ -153,6 +154,17 @@ feature_matrix() {
 }
 stage "feature matrix" feature_matrix
 stage "cargo doc" env RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps --all-features
+# The fuzz targets (their own crate) still build against the library; running them is
+# scripts/fuzz.sh. libFuzzer is C++: without a C++ compiler the check is skipped.
+fuzz_targets_build() {
+    if ! command -v c++ >/dev/null; then
+        echo "no C++ compiler: fuzz targets not checked"
+        return 0
+    fi
+    RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR="$ROOT/target/fuzz-check" \
+        cargo check --quiet --manifest-path fuzz/Cargo.toml --bins
+}
+stage "fuzz targets build" fuzz_targets_build
 # No command-line crates for a library user; the stated MSRV covers every dependency.
 stage "dependencies" python3 scripts/check_deps.py
 
