@@ -1,7 +1,7 @@
 //! `Frame::text`, `Frame::json` and `Headers`.
 
 use crate::error::Error;
-use crate::frame::{Command, Frame, Headers};
+use crate::frame::{Command, Frame, Headers, Version};
 
 fn message(content_type: Option<&str>, body: &[u8]) -> Frame {
     let f = Frame::new(Command::Message).with_body(body);
@@ -131,4 +131,39 @@ fn headers_equal_by_content() {
     let mut b = Headers::new();
     b.extend([("k", "v")]);
     assert_eq!(a, b);
+}
+
+/// Frames go to other threads (a worker pool): what they share with the decoder must allow it.
+#[test]
+fn frames_and_headers_are_send_and_sync() {
+    fn both<T: Send + Sync + 'static>() {}
+    both::<Frame>();
+    both::<Headers>();
+    both::<crate::Bytes>();
+}
+
+/// A received frame outlives the decoder and the buffers it came from, and equals the same
+/// frame built by hand.
+#[test]
+fn a_received_frame_outlives_its_decoder() {
+    let mut d = crate::codec::Decoder::new(Version::V1_2, crate::Limits::default());
+    d.feed(
+        b"MESSAGE\nsubscription:0\nmessage-id:7\ndestination:/queue/a\ncontent-length:2\n\nhi\0",
+    );
+    let Some(crate::codec::Item::Frame(f)) = d.decode().unwrap() else {
+        panic!("a frame")
+    };
+    drop(d);
+    let built = Frame::new(Command::Message)
+        .with_header("subscription", "0")
+        .with_header("message-id", "7")
+        .with_header("destination", "/queue/a")
+        .with_header("content-length", "2")
+        .with_body("hi");
+    assert_eq!(f, built);
+    let mut moved = f.clone();
+    moved.headers_mut().push("x", "1");
+    assert_eq!(moved.get("x"), Some("1"));
+    assert_eq!(f.get("x"), None, "the clone's change is its own");
+    assert_eq!(f.body_bytes(), &b"hi"[..]);
 }
