@@ -146,9 +146,10 @@ fn drain(
         }
     }
     // At most the frame being read: its command and header lines (within the limits, with
-    // their EOLs), the blank line and its body so far.
+    // their EOLs, and one more not yet ended, which will be refused), the blank line and its
+    // body so far.
     let line = limits.max_header_line + 2;
-    let bound = (limits.max_headers + 1) * line + 2 + limits.max_body + 1;
+    let bound = (limits.max_headers + 2) * line + 2 + limits.max_body + 1;
     assert!(
         s.buffered() <= bound,
         "buffered {} > {bound} with {limits:?}",

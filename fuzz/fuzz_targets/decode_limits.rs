@@ -21,10 +21,11 @@ fuzz_target!(|data: &[u8]| {
         .max_body(usize::from(*c % 128));
     let (version, seed) = common::control(*ctl);
     // Between feeds the decoder holds at most the frame being read: its command line and
-    // header lines (each within the line limit, as many as the header limit, with their EOLs),
-    // the blank line, and its body so far.
+    // header lines (each within the line limit, as many as the header limit, with their EOLs,
+    // and one more line not yet ended, which will be refused), the blank line, and its body
+    // so far.
     let line = limits.max_header_line + 2;
-    let bound = (limits.max_headers + 1) * line + 2 + limits.max_body + 1;
+    let bound = (limits.max_headers + 2) * line + 2 + limits.max_body + 1;
     let run = common::run(version, limits, common::chunks(stream, seed), |d, fed| {
         assert!(
             d.buffered() <= bound + fed,
