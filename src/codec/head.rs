@@ -1,6 +1,6 @@
-//! A frame's head: header lines split in one pass when the whole head is buffered, or read
-//! line by line as they arrive. Either way a header is a [`Span`] of the frame's buffer unless
-//! it had to be rewritten (unescaped, or trimmed in STOMP 1.0).
+//! A frame's head: indexed in one pass when the whole head is buffered and plain (see
+//! `docs/ARCHITECTURE.md`, "The receive path"), or read line by line as it arrives, each line
+//! checked, unescaped or trimmed as it must be, into headers of their own.
 
 use super::escape::unescape_into;
 use super::swar::marks;
@@ -8,11 +8,12 @@ use super::Limits;
 use crate::error::ProtocolError;
 use crate::frame::{header, same_name, Command, Span, Version};
 
-/// A frame's head, as far as it has been read. Positions are offsets in the decoder's buffer,
+/// A frame's head, as far as it has been read. Positions are offsets in the decoder's input,
 /// where the frame starts at 0.
 #[derive(Debug)]
 pub(super) struct Head {
     pub(super) command: Command,
+    /// The headers read line by line: spans of the input, or of `owned` once that exists.
     pub(super) spans: Vec<Span>,
     /// A head indexed in one pass: for each 64-byte block from [`Head::from`], its LFs and its
     /// lines' first colons (see [`Headers`](crate::Headers)).
