@@ -214,7 +214,10 @@ impl Engine {
                 return;
             };
             match conn.decoder.decode() {
-                Ok(None) => return,
+                Ok(None) => {
+                    conn.decoder.release_idle();
+                    return;
+                }
                 Ok(Some(Item::HeartBeat)) => {}
                 Ok(Some(Item::Frame(f))) => self.handle_frame(id, f, now),
                 Err(e) => conn.send_error(&e.to_string(), None, now),

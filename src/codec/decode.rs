@@ -91,6 +91,9 @@ pub struct Decoder {
     /// Where handed-out frames live: each one's packed header spans and head (and body, when
     /// small) are copied here and split off, so that frames need no allocation of their own.
     arena: BytesMut,
+    /// The room the arena gets next time it has too little: it starts small (an idle
+    /// connection of a broker costs little) and doubles up to [`ARENA_CHUNK`] while frames come.
+    arena_room: usize,
     version: Version,
     limits: Limits,
     /// The room the next read offers (grows while reads fill it).
@@ -118,9 +121,13 @@ const FIRST_READ_CHUNK: usize = 4 * 1024;
 /// Bytes of read room cleared at once.
 const ZEROING_STEP: usize = 2 * 1024;
 
-/// The room the arena gets when it has too little: about eighty 100-byte MESSAGEs. A frame
-/// the application keeps keeps this much at most (see [`Frame`]'s memory notes).
+/// The most room the arena gets at once when it has too little: about eighty 100-byte
+/// MESSAGEs. A frame the application keeps keeps this much at most (see [`Frame`]'s memory
+/// notes).
 pub(crate) const ARENA_CHUNK: usize = 16 * 1024;
+
+/// The room a new decoder's arena gets first.
+const FIRST_ARENA_ROOM: usize = 256;
 
 /// The largest body copied into the arena with its head; a larger one stays in the read buffer
 /// (which then holds at most 64 KiB, 8 times the frame).
@@ -142,6 +149,7 @@ impl Decoder {
             state: State::Idle,
             head: Head::default(),
             arena: BytesMut::new(),
+            arena_room: FIRST_ARENA_ROOM,
             version,
             limits,
             chunk: FIRST_READ_CHUNK,
@@ -253,6 +261,17 @@ impl Decoder {
     #[cfg(test)]
     pub(crate) fn reserved(&self) -> usize {
         self.buf.capacity()
+    }
+
+    /// Gives back the memory kept for frames to come when nothing is buffered: for a broker's
+    /// idle connections (thousands of them), which then cost their read buffer and little
+    /// more. The next frame finds room again.
+    pub(crate) fn release_idle(&mut self) {
+        if self.buffered() == 0 && self.arena.is_empty() {
+            self.arena = BytesMut::new();
+            self.arena_room = FIRST_ARENA_ROOM;
+            self.head = Head::default();
+        }
     }
 
     /// True when the decoder is between frames (a close now loses nothing).
@@ -477,7 +496,8 @@ impl Decoder {
                 let need = text + copy_end - from;
                 if self.arena.capacity() < need {
                     // Reclaimed when every frame that used it is gone, else a new one.
-                    self.arena.reserve(need.max(ARENA_CHUNK));
+                    self.arena.reserve(need.max(self.arena_room));
+                    self.arena_room = (self.arena_room * 2).min(ARENA_CHUNK);
                 }
                 // The index: a few blocks at once from the stack.
                 let mut index = [0u8; 4 * INDEX_BLOCK];
