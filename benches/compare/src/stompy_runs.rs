@@ -108,15 +108,7 @@ pub fn publish_with(addr: &str, batch: bool, length: bool, secs: Duration, workl
 pub fn broker_roundtrip(addr: &str, dest: &str, n: u64, workload: &str) {
     // The same frames async-stomp sends (no content-length): a broker takes longer over a
     // SEND with one (ActiveMQ makes it a BytesMessage), which is not the client's cost.
-    let mut c = StompClient::builder()
-        .address(addr)
-        .unwrap()
-        .login("guest", "guest")
-        .host("/")
-        .write_batching(true)
-        .auto_content_length(false)
-        .connect()
-        .unwrap();
+    let mut c = client_with(addr, true, false);
     let b = body();
     let m = Meter::start();
     for _ in 0..n {
