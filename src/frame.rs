@@ -225,29 +225,33 @@ impl Span {
 /// Headers are found by walking these bits, a few instructions per line; nothing is split or
 /// copied when the frame is decoded.
 #[derive(Clone, Copy)]
-struct Index<'a> {
+pub(crate) struct Index<'a> {
     /// Per block, two little-endian `u64`s: the LFs, then the first colons.
-    packed: &'a [u8],
+    packed: &'a [[u8; 8]],
 }
 
 /// Bytes of the index of one block.
 pub(crate) const INDEX_BLOCK: usize = 16;
 
-impl Index<'_> {
+impl<'a> Index<'a> {
+    /// The index whose masks are `packed`, two per block (as the decoder writes them).
+    #[inline]
+    pub(crate) fn new(packed: &'a [[u8; 8]]) -> Self {
+        Index { packed }
+    }
+
     /// Mask `which` (0: LFs, 1: first colons) of `block`.
     #[inline]
     fn mask(self, block: usize, which: usize) -> Option<u64> {
-        let at = block * INDEX_BLOCK + which * 8;
-        let bytes = self.packed.get(at..at + 8)?;
-        Some(u64::from_le_bytes(bytes.try_into().ok()?))
+        self.packed
+            .get(block * 2 + which)
+            .map(|m| u64::from_le_bytes(*m))
     }
 
     /// The header lines of `text`, in order: the k-th first colon and the k-th LF are line
     /// k's, so two cursors over the masks walk them, a few instructions per line.
-    fn spans<'t>(self, text: &'t [u8]) -> Lines<'t>
-    where
-        Self: 't,
-    {
+    #[inline]
+    fn spans(self, text: &'a [u8]) -> Lines<'a> {
         Lines {
             index: self,
             text,
@@ -259,9 +263,11 @@ impl Index<'_> {
 
     /// Header lines: one first colon each.
     fn lines(self) -> usize {
-        (0..self.packed.len() / INDEX_BLOCK)
-            .filter_map(|b| self.mask(b, 1))
-            .map(|m| m.count_ones() as usize)
+        self.packed
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|m| u64::from_le_bytes(*m).count_ones() as usize)
             .sum()
     }
 }
@@ -323,12 +329,179 @@ fn as_text(bytes: &[u8]) -> &str {
 
 /// The span of the first header called `name` among `spans` of `text`.
 #[inline]
-fn find(text: &[u8], mut spans: impl Iterator<Item = Span>, name: &str) -> Option<Span> {
-    let name = name.as_bytes();
+fn find(text: &[u8], mut spans: impl Iterator<Item = Span>, name: &[u8]) -> Option<Span> {
     spans.find(|s| {
         let (start, colon) = (s.start as usize, s.colon as usize);
         colon - start == name.len() && same_name(&text[start..colon], name)
     })
+}
+
+/// The headers of a frame, borrowed: from a [`Headers`] ([`Headers::as_ref`]), or straight from
+/// the buffer a frame was read into ([`FrameRef::headers`]). Every way of reading headers is
+/// here; [`Headers`] reads through it.
+///
+/// ```
+/// use stompy::Headers;
+/// let h: Headers = [("a", "1"), ("b", "2"), ("a", "3")].into_iter().collect();
+/// let r = h.as_ref();
+/// assert_eq!((r.get("a"), r.len()), (Some("1"), 3));
+/// assert_eq!(r.get_all("a").collect::<Vec<_>>(), ["1", "3"]);
+/// ```
+#[derive(Clone, Copy)]
+pub struct HeadersRef<'a> {
+    repr: RefRepr<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum RefRepr<'a> {
+    /// A head indexed in one pass: the index, and the header lines it indexes (checked as
+    /// UTF-8 by the decoder).
+    Indexed { index: Index<'a>, text: &'a [u8] },
+    /// Headers whose spans point into a text.
+    Spans { text: &'a str, spans: &'a [Span] },
+}
+
+impl<'a> HeadersRef<'a> {
+    /// Headers indexed by `index`, whose lines are `text` (UTF-8, as the decoder checked).
+    #[inline]
+    pub(crate) fn indexed(index: Index<'a>, text: &'a [u8]) -> Self {
+        debug_assert!(std::str::from_utf8(text).is_ok());
+        HeadersRef {
+            repr: RefRepr::Indexed { index, text },
+        }
+    }
+
+    /// Headers whose `spans` point into `text`.
+    #[inline]
+    pub(crate) fn spans_of(text: &'a str, spans: &'a [Span]) -> Self {
+        HeadersRef {
+            repr: RefRepr::Spans { text, spans },
+        }
+    }
+
+    #[inline]
+    fn text_bytes(self) -> &'a [u8] {
+        match self.repr {
+            RefRepr::Indexed { text, .. } => text,
+            RefRepr::Spans { text, .. } => text.as_bytes(),
+        }
+    }
+
+    /// `range` of the text, as text.
+    #[inline]
+    fn text_at(self, range: std::ops::Range<usize>) -> &'a str {
+        match self.repr {
+            RefRepr::Indexed { text, .. } => as_text(&text[range]),
+            RefRepr::Spans { text, .. } => &text[range],
+        }
+    }
+
+    /// The spans, in order.
+    #[inline]
+    fn spans(self) -> impl Iterator<Item = Span> + Clone + 'a {
+        let (index, text, owned): (Index<'a>, &'a [u8], &'a [Span]) = match self.repr {
+            RefRepr::Indexed { index, text } => (index, text, &[]),
+            RefRepr::Spans { spans, .. } => (Index::new(&[]), &[], spans),
+        };
+        index.spans(text).chain(owned.iter().copied())
+    }
+
+    #[inline]
+    fn find(self, name: &[u8]) -> Option<Span> {
+        match self.repr {
+            RefRepr::Indexed { index, text } => find(text, index.spans(text), name),
+            RefRepr::Spans { text, spans } => find(text.as_bytes(), spans.iter().copied(), name),
+        }
+    }
+
+    /// The value of the first header called `name`.
+    #[inline]
+    pub fn get(self, name: &str) -> Option<&'a str> {
+        self.find(name.as_bytes()).map(|s| self.text_at(s.value()))
+    }
+
+    /// The value of the first header called `name`, as bytes: for comparing it, without the
+    /// proof of UTF-8 that [`HeadersRef::get`] makes.
+    #[inline]
+    pub(crate) fn get_bytes(self, name: &str) -> Option<&'a [u8]> {
+        self.find(name.as_bytes())
+            .map(|s| &self.text_bytes()[s.value()])
+    }
+
+    /// The values (as bytes) of the first headers called `names`, found in one walk over the
+    /// headers.
+    pub(crate) fn get_bytes_each<const N: usize>(self, names: [&str; N]) -> [Option<&'a [u8]>; N] {
+        let mut found = [None; N];
+        let mut missing = N;
+        let text = self.text_bytes();
+        for s in self.spans() {
+            let name = &text[s.name()];
+            for (want, slot) in names.iter().zip(found.iter_mut()) {
+                if slot.is_none() && same_name(name, want.as_bytes()) {
+                    *slot = Some(&text[s.value()]);
+                    missing -= 1;
+                }
+            }
+            if missing == 0 {
+                break;
+            }
+        }
+        found
+    }
+
+    /// Every value of `name`, in order.
+    pub fn get_all(self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v)
+    }
+
+    /// True when a header called `name` is present.
+    pub fn contains(self, name: &str) -> bool {
+        self.find(name.as_bytes()).is_some()
+    }
+
+    /// All headers in order, repeats included.
+    pub fn iter(self) -> impl Iterator<Item = (&'a str, &'a str)> + Clone + 'a {
+        self.spans()
+            .map(move |s| (self.text_at(s.name()), self.text_at(s.value())))
+    }
+
+    /// Number of header lines, repeats included.
+    pub fn len(self) -> usize {
+        match self.repr {
+            RefRepr::Indexed { index, .. } => index.lines(),
+            RefRepr::Spans { spans, .. } => spans.len(),
+        }
+    }
+
+    /// True when there are no headers.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// Total bytes of names and values.
+    pub fn byte_len(self) -> usize {
+        self.spans().map(|s| (s.end - s.start - 1) as usize).sum()
+    }
+
+    /// The headers, copied into a [`Headers`] of their own.
+    pub fn to_headers(self) -> Headers {
+        let mut own = Headers::with_capacity(self.len(), self.byte_len());
+        own.extend(self.iter());
+        own
+    }
+}
+
+/// `passcode` values show as `***`: a CONNECT frame can be logged without its secret.
+impl fmt::Debug for HeadersRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = |(k, v): (&str, &str)| {
+            (
+                k.to_owned(),
+                if k == header::PASSCODE { "***" } else { v }.to_owned(),
+            )
+        };
+        f.debug_list().entries(self.iter().map(shown)).finish()
+    }
 }
 
 impl Headers {
@@ -357,7 +530,7 @@ impl Headers {
                 len: len as u32,
             },
         };
-        debug_assert!(std::str::from_utf8(h.text_bytes()).is_ok());
+        debug_assert!(std::str::from_utf8(h.as_ref().text_bytes()).is_ok());
         h
     }
 
@@ -368,57 +541,28 @@ impl Headers {
         }
     }
 
+    /// The headers, borrowed: what reads them (every reading method here goes through it).
+    #[inline]
+    pub fn as_ref(&self) -> HeadersRef<'_> {
+        match &self.repr {
+            Repr::Shared { buf, blocks, len } => {
+                let at = *blocks as usize * INDEX_BLOCK;
+                let (packed, _) = buf[..at].as_chunks::<8>();
+                HeadersRef::indexed(Index::new(packed), &buf[at..at + *len as usize])
+            }
+            Repr::Owned { text, spans } => HeadersRef::spans_of(text, spans),
+        }
+    }
+
     /// The text and spans, made the headers' own first: mutation copies a received head once.
     fn owned_mut(&mut self) -> (&mut String, &mut Vec<Span>) {
         if let Repr::Shared { .. } = &self.repr {
-            let text = String::from_utf8_lossy(self.text_bytes()).into_owned();
-            let spans = self.spans().collect();
-            self.repr = Repr::Owned { text, spans };
+            *self = self.as_ref().to_headers();
         }
         match &mut self.repr {
             Repr::Owned { text, spans } => (text, spans),
             Repr::Shared { .. } => unreachable!("made owned above"),
         }
-    }
-
-    /// The index and the header lines of a received head, or none.
-    #[inline]
-    fn packed(&self) -> (Index<'_>, &[u8]) {
-        match &self.repr {
-            Repr::Shared { buf, blocks, len } => {
-                let text = *blocks as usize * INDEX_BLOCK;
-                let packed = &buf[..text];
-                (Index { packed }, &buf[text..text + *len as usize])
-            }
-            Repr::Owned { .. } => (Index { packed: &[] }, &[]),
-        }
-    }
-
-    #[inline]
-    fn text_bytes(&self) -> &[u8] {
-        match &self.repr {
-            Repr::Shared { .. } => self.packed().1,
-            Repr::Owned { text, .. } => text.as_bytes(),
-        }
-    }
-
-    /// `range` of the text, as text.
-    #[inline]
-    fn text_at(&self, range: std::ops::Range<usize>) -> &str {
-        match &self.repr {
-            Repr::Shared { .. } => as_text(&self.text_bytes()[range]),
-            Repr::Owned { text, .. } => &text[range],
-        }
-    }
-
-    /// The spans, in order.
-    fn spans(&self) -> impl Iterator<Item = Span> + Clone + '_ {
-        let owned: &[Span] = match &self.repr {
-            Repr::Shared { .. } => &[],
-            Repr::Owned { spans, .. } => spans,
-        };
-        let (index, text) = self.packed();
-        index.spans(text).chain(owned.iter().copied())
     }
 
     /// Appends a header, keeping any earlier one of the same name.
@@ -460,79 +604,45 @@ impl Headers {
     /// buffer their frame was decoded into. Headers that were not received are left alone.
     pub fn detach(&mut self) {
         if matches!(self.repr, Repr::Shared { .. }) {
-            let mut own = Headers::with_capacity(self.len(), self.byte_len());
-            own.extend(self.iter());
-            *self = own;
+            *self = self.as_ref().to_headers();
         }
     }
 
     /// The value of the first header called `name`.
     #[inline]
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.find(name).map(|s| self.text_at(s.value()))
+        self.as_ref().get(name)
     }
 
-    /// The value of the first header called `name`, as bytes: for comparing it, without the
-    /// proof of UTF-8 that [`Headers::get`] makes.
+    /// The value of the first header called `name`, as bytes (see [`HeadersRef::get_bytes`]).
     #[inline]
     pub(crate) fn get_bytes(&self, name: &str) -> Option<&[u8]> {
-        self.find(name).map(|s| &self.text_bytes()[s.value()])
+        self.as_ref().get_bytes(name)
     }
 
-    #[inline]
-    fn find(&self, name: &str) -> Option<Span> {
-        match &self.repr {
-            Repr::Shared { .. } => {
-                let (index, text) = self.packed();
-                find(text, index.spans(text), name)
-            }
-            Repr::Owned { text, spans } => find(text.as_bytes(), spans.iter().copied(), name),
-        }
-    }
-
-    /// The values (as bytes) of the first headers called `names`, found in one walk over the
-    /// headers.
+    /// The values (as bytes) of the first headers called `names`, found in one walk.
     pub(crate) fn get_bytes_each<const N: usize>(&self, names: [&str; N]) -> [Option<&[u8]>; N] {
-        let mut found = [None; N];
-        let mut missing = N;
-        let text = self.text_bytes();
-        for s in self.spans() {
-            let name = &text[s.name()];
-            for (want, slot) in names.iter().zip(found.iter_mut()) {
-                if slot.is_none() && same_name(name, want.as_bytes()) {
-                    *slot = Some(&text[s.value()]);
-                    missing -= 1;
-                }
-            }
-            if missing == 0 {
-                break;
-            }
-        }
-        found
+        self.as_ref().get_bytes_each(names)
     }
 
     /// Every value of `name`, in order.
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.iter().filter(move |(n, _)| *n == name).map(|(_, v)| v)
+        self.as_ref().get_all(name)
     }
 
     /// True when a header called `name` is present.
     pub fn contains(&self, name: &str) -> bool {
-        self.get(name).is_some()
+        self.as_ref().contains(name)
     }
 
     /// All headers in order, repeats included.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + Clone + '_ {
-        self.spans()
-            .map(move |s| (self.text_at(s.name()), self.text_at(s.value())))
+        self.as_ref().iter()
     }
 
     /// Number of header lines, repeats included.
     pub fn len(&self) -> usize {
-        match &self.repr {
-            Repr::Shared { .. } => self.packed().0.lines(),
-            Repr::Owned { spans, .. } => spans.len(),
-        }
+        self.as_ref().len()
     }
 
     /// True when there are no headers.
@@ -542,7 +652,7 @@ impl Headers {
 
     /// Total bytes of names and values.
     pub fn byte_len(&self) -> usize {
-        self.spans().map(|s| (s.end - s.start - 1) as usize).sum()
+        self.as_ref().byte_len()
     }
 }
 
@@ -578,13 +688,7 @@ impl Eq for Headers {}
 /// `passcode` values show as `***`: a CONNECT frame can be logged without its secret.
 impl fmt::Debug for Headers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = |(k, v): (&str, &str)| {
-            (
-                k.to_owned(),
-                if k == header::PASSCODE { "***" } else { v }.to_owned(),
-            )
-        };
-        f.debug_list().entries(self.iter().map(shown)).finish()
+        self.as_ref().fmt(f)
     }
 }
 
@@ -684,6 +788,16 @@ impl Frame {
         &mut self.headers
     }
 
+    /// The frame, borrowed: what reads it (the reading methods here go through it).
+    #[inline]
+    pub fn as_ref(&self) -> FrameRef<'_> {
+        FrameRef {
+            command: self.command,
+            headers: self.headers.as_ref(),
+            body: &self.body,
+        }
+    }
+
     /// The value of the first header called `name`.
     #[inline]
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -692,15 +806,15 @@ impl Frame {
 
     /// The `destination` header.
     pub fn destination(&self) -> Option<&str> {
-        self.get(header::DESTINATION)
+        self.as_ref().destination()
     }
 
     /// The `subscription` header of a MESSAGE.
     pub fn subscription(&self) -> Option<&str> {
-        self.get(header::SUBSCRIPTION)
+        self.as_ref().subscription()
     }
 
-    /// The value of the first header called `name`, as bytes (see [`Headers::get_bytes`]).
+    /// The value of the first header called `name`, as bytes (see [`HeadersRef::get_bytes`]).
     #[inline]
     pub(crate) fn get_bytes(&self, name: &str) -> Option<&[u8]> {
         self.headers.get_bytes(name)
@@ -708,17 +822,17 @@ impl Frame {
 
     /// The `message-id` header of a MESSAGE.
     pub fn message_id(&self) -> Option<&str> {
-        self.get(header::MESSAGE_ID)
+        self.as_ref().message_id()
     }
 
     /// The `content-type` header.
     pub fn content_type(&self) -> Option<&str> {
-        self.get(header::CONTENT_TYPE)
+        self.as_ref().content_type()
     }
 
     /// True when the broker flagged this MESSAGE as a redelivery (`redelivered:true`).
     pub fn is_redelivered(&self) -> bool {
-        self.get(header::REDELIVERED) == Some("true")
+        self.as_ref().is_redelivered()
     }
 
     /// The body bytes.
@@ -774,25 +888,7 @@ impl Frame {
     /// # Errors
     /// [`Error::Body`] when the bytes are not valid in that charset or the charset is unknown.
     pub fn text(&self) -> Result<Cow<'_, str>, Error> {
-        let charset = self.content_type().and_then(charset_of).unwrap_or("utf-8");
-        match charset.to_ascii_lowercase().as_str() {
-            "utf-8" | "utf8" => std::str::from_utf8(&self.body)
-                .map(Cow::Borrowed)
-                .map_err(|e| Error::body_caused("body is not valid UTF-8", e)),
-            "us-ascii" | "ascii" => {
-                if self.body.is_ascii() {
-                    Ok(Cow::Borrowed(
-                        std::str::from_utf8(&self.body).expect("ascii is utf-8"),
-                    ))
-                } else {
-                    Err(Error::body("body is not valid US-ASCII"))
-                }
-            }
-            "iso-8859-1" | "latin1" | "latin-1" => {
-                Ok(Cow::Owned(self.body.iter().map(|&b| b as char).collect()))
-            }
-            other => Err(Error::body(format!("unsupported charset {other:?}"))),
-        }
+        self.as_ref().text()
     }
 
     /// The body parsed as JSON.
@@ -808,8 +904,162 @@ impl Frame {
     /// # Errors
     /// [`Error::Body`] when the body is not JSON of that shape.
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, Error> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::body_caused("invalid JSON body", e))
+        self.as_ref().json()
     }
+}
+
+/// A received frame, borrowed from the buffer it was read into: what
+/// [`StompClient::recv_ref`](crate::StompClient::recv_ref) and
+/// [`Decoder::decode_ref`](crate::codec::Decoder::decode_ref) hand out, valid until the next
+/// call on the client or decoder. Nothing is copied or counted to make one: it is the fastest
+/// way to read frames, for loops that read each one and let it go. [`FrameRef::to_frame`]
+/// makes a [`Frame`] of it, to keep.
+///
+/// Every [`Frame`] can be read as one too ([`Frame::as_ref`]).
+///
+/// ```
+/// use stompy::{Command, Frame};
+/// let f = Frame::new(Command::Message)
+///     .with_header("destination", "/queue/a")
+///     .with_body("hello");
+/// let r = f.as_ref();
+/// assert_eq!((r.destination(), r.body()), (Some("/queue/a"), &b"hello"[..]));
+/// assert_eq!(r.to_frame(), f);
+/// ```
+#[derive(Clone, Copy)]
+pub struct FrameRef<'a> {
+    command: Command,
+    headers: HeadersRef<'a>,
+    body: &'a [u8],
+}
+
+impl<'a> FrameRef<'a> {
+    /// A frame of these parts.
+    #[inline]
+    pub(crate) fn new(command: Command, headers: HeadersRef<'a>, body: &'a [u8]) -> Self {
+        FrameRef {
+            command,
+            headers,
+            body,
+        }
+    }
+
+    /// The command.
+    #[inline]
+    pub fn command(self) -> Command {
+        self.command
+    }
+
+    /// All headers.
+    #[inline]
+    pub fn headers(self) -> HeadersRef<'a> {
+        self.headers
+    }
+
+    /// The value of the first header called `name`.
+    #[inline]
+    pub fn get(self, name: &str) -> Option<&'a str> {
+        self.headers.get(name)
+    }
+
+    /// The value of the first header called `name`, as bytes (see [`HeadersRef::get_bytes`]).
+    #[inline]
+    pub(crate) fn get_bytes(self, name: &str) -> Option<&'a [u8]> {
+        self.headers.get_bytes(name)
+    }
+
+    /// The `destination` header.
+    pub fn destination(self) -> Option<&'a str> {
+        self.get(header::DESTINATION)
+    }
+
+    /// The `subscription` header of a MESSAGE.
+    pub fn subscription(self) -> Option<&'a str> {
+        self.get(header::SUBSCRIPTION)
+    }
+
+    /// The `message-id` header of a MESSAGE.
+    pub fn message_id(self) -> Option<&'a str> {
+        self.get(header::MESSAGE_ID)
+    }
+
+    /// The `content-type` header.
+    pub fn content_type(self) -> Option<&'a str> {
+        self.get(header::CONTENT_TYPE)
+    }
+
+    /// True when the broker flagged this MESSAGE as a redelivery (`redelivered:true`).
+    pub fn is_redelivered(self) -> bool {
+        self.get(header::REDELIVERED) == Some("true")
+    }
+
+    /// The body bytes.
+    #[inline]
+    pub fn body(self) -> &'a [u8] {
+        self.body
+    }
+
+    /// The body as text, as [`Frame::text`] decodes it.
+    ///
+    /// # Errors
+    /// [`Error::Body`] when the bytes are not valid in that charset or the charset is unknown.
+    pub fn text(self) -> Result<Cow<'a, str>, Error> {
+        let body = self.body;
+        let charset = self.content_type().and_then(charset_of).unwrap_or("utf-8");
+        match charset.to_ascii_lowercase().as_str() {
+            "utf-8" | "utf8" => std::str::from_utf8(body)
+                .map(Cow::Borrowed)
+                .map_err(|e| Error::body_caused("body is not valid UTF-8", e)),
+            "us-ascii" | "ascii" => {
+                if body.is_ascii() {
+                    Ok(Cow::Borrowed(
+                        std::str::from_utf8(body).expect("ascii is utf-8"),
+                    ))
+                } else {
+                    Err(Error::body("body is not valid US-ASCII"))
+                }
+            }
+            "iso-8859-1" | "latin1" | "latin-1" => {
+                Ok(Cow::Owned(body.iter().map(|&b| b as char).collect()))
+            }
+            other => Err(Error::body(format!("unsupported charset {other:?}"))),
+        }
+    }
+
+    /// The body parsed as JSON.
+    ///
+    /// # Errors
+    /// [`Error::Body`] when the body is not JSON of that shape.
+    pub fn json<T: serde::de::DeserializeOwned>(self) -> Result<T, Error> {
+        serde_json::from_slice(self.body).map_err(|e| Error::body_caused("invalid JSON body", e))
+    }
+
+    /// The frame, copied into a [`Frame`] of its own (headers and body in allocations of their
+    /// size, as [`Frame::detach`] leaves them).
+    pub fn to_frame(self) -> Frame {
+        Frame::from_shared_parts(
+            self.command,
+            self.headers.to_headers(),
+            Bytes::copy_from_slice(self.body),
+        )
+    }
+}
+
+impl fmt::Debug for FrameRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        debug_frame(f, "FrameRef", *self)
+    }
+}
+
+/// A frame as `Debug` shows it: its headers (no passcode) and the start of its body.
+fn debug_frame(f: &mut fmt::Formatter<'_>, name: &str, frame: FrameRef<'_>) -> fmt::Result {
+    let body = String::from_utf8_lossy(&frame.body[..frame.body.len().min(200)]);
+    f.debug_struct(name)
+        .field("command", &frame.command)
+        .field("headers", &frame.headers)
+        .field("body", &body)
+        .field("body_len", &frame.body.len())
+        .finish()
 }
 
 fn charset_of(content_type: &str) -> Option<&str> {
@@ -823,12 +1073,6 @@ fn charset_of(content_type: &str) -> Option<&str> {
 
 impl fmt::Debug for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let body = String::from_utf8_lossy(&self.body[..self.body.len().min(200)]);
-        f.debug_struct("Frame")
-            .field("command", &self.command)
-            .field("headers", &self.headers)
-            .field("body", &body)
-            .field("body_len", &self.body.len())
-            .finish()
+        debug_frame(f, "Frame", self.as_ref())
     }
 }

@@ -64,7 +64,7 @@ pub use client::{
 };
 pub use codec::Limits;
 pub use error::{BrokerError, ContextError, Error, ErrorChain, ProtocolError, Timeout};
-pub use frame::{header, Command, Frame, Headers, Version};
+pub use frame::{header, Command, Frame, FrameRef, Headers, HeadersRef, Version};
 pub use session::{AckMode, AckToken, Subscription};
 #[cfg(feature = "tls")]
 pub use transport::TlsConfig;

@@ -1,8 +1,8 @@
 //! The auto-ACK the client owes: the message handed to the application last, ACKed when the
 //! application comes back for the next one (or its callback returns), never before.
 
-use crate::frame::{Frame, Headers};
-use crate::session::AckIds;
+use crate::frame::{header, Command, Frame, FrameRef, Headers};
+use crate::session::{AckIds, Session};
 
 /// A message the client must still ACK because the application has seen it.
 #[derive(Debug)]
@@ -33,10 +33,42 @@ impl PendingAck {
 }
 
 impl AutoAcks {
-    /// Owes an ACK for `frame`, replacing any owed before (which the caller sent first).
-    pub(super) fn track(&mut self, frame: &Frame, transaction: Option<&str>, epoch: u64) {
+    /// Owes an ACK for `frame` if it is a MESSAGE of a subscription whose messages the
+    /// client ACKs for the application, replacing any owed before (which the caller sent
+    /// first). `owned`: the frame made, whose headers are kept (shared, not copied); a lent
+    /// frame's identifiers are copied.
+    #[inline]
+    pub(super) fn track(
+        &mut self,
+        session: &Session,
+        frame: FrameRef<'_>,
+        owned: Option<&Frame>,
+        transaction: Option<&str>,
+        epoch: u64,
+    ) {
+        let auto = |s: &crate::Subscription| s.auto_ack && s.ack.needs_ack();
+        if frame.command() != Command::Message || !session.message_is(frame, auto) {
+            return;
+        }
+        let headers = match owned {
+            Some(f) => f.headers().clone(),
+            None => {
+                let mut ids = Headers::with_capacity(3, 64);
+                for name in [header::MESSAGE_ID, header::SUBSCRIPTION, header::ACK] {
+                    if let Some(v) = frame.get(name) {
+                        ids.push(name, v);
+                    }
+                }
+                ids
+            }
+        };
+        self.owe(headers, transaction, epoch);
+    }
+
+    /// Owes an ACK for the message whose headers are `headers`, replacing any owed before.
+    fn owe(&mut self, headers: Headers, transaction: Option<&str>, epoch: u64) {
         self.pending = Some(PendingAck {
-            headers: frame.headers().clone(),
+            headers,
             transaction: transaction.map(str::to_owned),
             epoch,
         });
@@ -99,7 +131,6 @@ impl AutoAcks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::{header, Command};
 
     fn msg(id: &str, sub: &str) -> Frame {
         Frame::new(Command::Message)
@@ -111,14 +142,14 @@ mod tests {
     #[test]
     fn the_last_message_handed_out_is_due_once() {
         let mut acks = AutoAcks::default();
-        acks.track(&msg("1", "s"), None, 7);
-        acks.track(&msg("2", "s"), Some("tx"), 7);
+        acks.owe(msg("1", "s").headers().clone(), None, 7);
+        acks.owe(msg("2", "s").headers().clone(), Some("tx"), 7);
         assert!(acks.due_in("tx"));
         let due = acks.take_due().unwrap();
         assert_eq!(due.headers.get(header::MESSAGE_ID), Some("2"));
         assert_eq!(due.epoch, 7);
         assert!(acks.take_due().is_none());
-        acks.track(&msg("3", "s"), None, 8);
+        acks.owe(msg("3", "s").headers().clone(), None, 8);
         let due = acks.take_due().unwrap();
         assert_eq!(due.headers.get(header::MESSAGE_ID), Some("3"));
     }
@@ -127,7 +158,7 @@ mod tests {
     fn an_ack_of_its_own_cancels_what_a_callback_owes() {
         let mut acks = AutoAcks::default();
         let m = msg("1", "s");
-        acks.track(&m, None, 1);
+        acks.owe(m.headers().clone(), None, 1);
         acks.enter_callback();
         assert!(
             acks.take_due().is_none(),
@@ -135,7 +166,7 @@ mod tests {
         );
         acks.cancel_ids(AckIds::of(&m));
         assert!(acks.leave_callback().is_none());
-        acks.track(&m, None, 1);
+        acks.owe(m.headers().clone(), None, 1);
         acks.enter_callback();
         assert!(acks.leave_callback().is_some());
     }
@@ -143,10 +174,10 @@ mod tests {
     #[test]
     fn cancel_and_clear_forget() {
         let mut acks = AutoAcks::default();
-        acks.track(&msg("1", "gone"), None, 1);
+        acks.owe(msg("1", "gone").headers().clone(), None, 1);
         acks.cancel(|p| p.ids().subscription() == Some(&b"gone"[..]));
         assert!(acks.take_due().is_none());
-        acks.track(&msg("2", "s"), None, 1);
+        acks.owe(msg("2", "s").headers().clone(), None, 1);
         acks.clear();
         assert!(acks.take_due().is_none());
     }

@@ -9,7 +9,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::ClientConfig;
 use crate::error::{Error, ProtocolError};
-use crate::session::{Event, Session};
+use crate::session::{Event, Polled, Session};
 use crate::transport::{self, Address, Stream};
 
 /// Output above this many bytes makes a send wait for the broker to read.
@@ -193,16 +193,20 @@ impl Conn {
 
     /// The next event (not a heart-beat) or error decoded from bytes already read, when
     /// nothing else is due first (a heart-beat to send): what [`Conn::pump`] would return at
-    /// once, without its rounds. `None`: nothing buffered, or something due.
+    /// once, without its rounds, a MESSAGE left where it lies ([`Session::poll_found`]).
+    /// `None`: nothing buffered, or something due.
     #[inline]
-    pub(super) fn buffered_event(&mut self, session: &mut Session) -> Option<Result<Event, Error>> {
+    pub(super) fn buffered_event(
+        &mut self,
+        session: &mut Session,
+    ) -> Option<Result<Polled, Error>> {
         if session.heart_beat().0.is_some() && session.heart_beat_due(Instant::now()) {
             return None;
         }
         loop {
-            match session.poll_event(self.read_at) {
-                Ok(Some(Event::HeartBeat)) => {}
-                Ok(ev) => return ev.map(Ok),
+            match session.poll_found(self.read_at) {
+                Ok(Some(Polled::Event(Event::HeartBeat))) => {}
+                Ok(found) => return found.map(Ok),
                 Err(e) => return Some(Err(e)),
             }
         }

@@ -210,14 +210,15 @@ impl StompClient {
     /// rounds: the common case of a consumer whose broker sends faster than it handles. `None`
     /// when nothing is buffered, a heart-beat is due, or listeners must hear of what comes (then
     /// `pump` does it all).
+    /// A MESSAGE is left where it lies, for the caller to lend or take.
     #[inline]
-    pub(super) fn pump_buffered(&mut self) -> Option<Result<Pumped, Error>> {
+    pub(super) fn pump_buffered(&mut self) -> Option<Result<Polled, Error>> {
         if !self.listeners.is_empty() {
             return None;
         }
         let res = self.conn.as_mut()?.buffered_event(&mut self.session)?;
         self.heard_since_connected |= res.is_ok();
-        Some(res.map(Pumped::Event))
+        Some(res)
     }
 
     /// Keeps an event that arrived while waiting for something else: a frame for `recv`, a
@@ -267,7 +268,7 @@ impl StompClient {
     pub(super) fn drop_held_unacked(&mut self) {
         let session = &self.session;
         let needs_ack = |f: &Frame| {
-            f.command() == Command::Message && session.message_is(f, |s| s.ack.needs_ack())
+            f.command() == Command::Message && session.message_is(f.as_ref(), |s| s.ack.needs_ack())
         };
         self.inbox.retain(|f| !needs_ack(f));
     }

@@ -34,8 +34,8 @@ pub use requests::{SendBuilder, SubscribeBuilder};
 pub use transaction::Transaction;
 
 use crate::error::{Error, Timeout};
-use crate::frame::{header, Command, Frame, Version};
-use crate::session::{AckIds, AckMode, AckToken, Event, Phase, Session, Subscription};
+use crate::frame::{header, Command, Frame, FrameRef, Version};
+use crate::session::{AckIds, AckMode, AckToken, Event, Phase, Polled, Session, Subscription};
 use crate::transport::Address;
 
 /// The `host` header sent when none is configured: RabbitMQ's default virtual host, which
@@ -89,6 +89,9 @@ pub struct StompClient {
     conn: Option<Conn>,
     /// Frames and RECEIPTs that arrived while the application waited for something else.
     inbox: Inbox,
+    /// The frame [`StompClient::recv_ref`] lent last, when it was not lent from the read
+    /// buffer (it had been held, or it was read by a full turn).
+    lent: Option<Frame>,
     /// The auto-ACK the client owes.
     acks: AutoAcks,
     /// Why the last connection ended (None: cleanly, or still open).
@@ -149,6 +152,7 @@ impl StompClient {
             cfg,
             conn: None,
             inbox: Inbox::new(held_bytes_max, MAX_UNCLAIMED_RECEIPTS),
+            lent: None,
             acks: AutoAcks::default(),
             close_reason: None,
             last_broker_error: None,

@@ -4,6 +4,7 @@ use std::ops::ControlFlow;
 
 use super::driver::Turn;
 use super::*;
+use crate::codec::Located;
 
 impl StompClient {
     // ---- receiving -----------------------------------------------------------------------
@@ -32,31 +33,94 @@ impl StompClient {
         self.recv_inner(Some(timeout), None)
     }
 
+    /// The next frame, lent: read in place in the buffer it arrived in, with nothing copied or
+    /// allocated for it. It is valid until the next call on the client: the fastest way to
+    /// consume, for loops that read each frame and let it go (make a [`Frame`] of one to keep
+    /// with [`FrameRef::to_frame`]). Otherwise as [`StompClient::recv`]: the same frames, in
+    /// the same order, the same auto-ACKs and errors.
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// use stompy::AckMode;
+    /// client.subscribe("/queue/ticks", AckMode::Auto)?;
+    /// for n in 1..=3 {
+    ///     client.send("/queue/ticks", n.to_string())?;
+    /// }
+    /// let mut total = 0;
+    /// while let Some(frame) = client.recv_ref()? {
+    ///     total += frame.text()?.parse::<u32>().unwrap();
+    ///     if total == 6 {
+    ///         break;
+    ///     }
+    /// }
+    /// assert_eq!(total, 6);
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`StompClient::recv`].
+    pub fn recv_ref(&mut self) -> Result<Option<FrameRef<'_>>, Error> {
+        self.lent = None;
+        Ok(match self.next_for_app(None, None)? {
+            None => None,
+            Some(Got::Lent(at)) => Some(self.session.lend(at)),
+            Some(Got::Frame(f)) => Some(self.lent.insert(f).as_ref()),
+        })
+    }
+
     pub(crate) fn recv_inner(
         &mut self,
         timeout: Option<Duration>,
         transaction: Option<&str>,
     ) -> Result<Option<Frame>, Error> {
+        Ok(match self.next_for_app(timeout, transaction)? {
+            None => None,
+            Some(Got::Frame(f)) => Some(f),
+            Some(Got::Lent(at)) => Some(self.session.take(at)),
+        })
+    }
+
+    /// The next frame for the application, its auto-ACK owed: held, or where it lies in the
+    /// read buffer when it was decoded from bytes already read (the caller lends or takes it).
+    fn next_for_app(
+        &mut self,
+        timeout: Option<Duration>,
+        transaction: Option<&str>,
+    ) -> Result<Option<Got>, Error> {
         let deadline = timeout.map(|t| deadline_after(Instant::now(), t));
         let expired = || Error::Timeout(Timeout::Recv(timeout.unwrap_or_default()));
         self.send_due_ack()?;
         loop {
             if let Some(f) = self.inbox.pop() {
-                self.track_ack(&f, transaction);
-                return Ok(Some(f));
+                self.track_ack(f.as_ref(), Some(&f), transaction);
+                return Ok(Some(Got::Frame(f)));
             }
             if self.conn.is_none() && self.reconnecting.is_none() {
                 return self.deferred_error.take().map_or(Ok(None), Err);
             }
             let turned = match self.pump_buffered() {
-                Some(res) => self.settle(res, deadline),
+                Some(Ok(Polled::Message(at))) => {
+                    if self.session.auto_acks_any() {
+                        let (acks, session) = (&mut self.acks, &self.session);
+                        acks.track(session, session.lend(at), None, transaction, self.epoch);
+                    }
+                    return Ok(Some(Got::Lent(at)));
+                }
+                Some(res) => {
+                    let res = res.map(|p| match p {
+                        Polled::Event(ev) => Pumped::Event(ev),
+                        Polled::Message(at) => Pumped::Event(Event::Frame(self.session.take(at))),
+                    });
+                    self.settle(res, deadline)
+                }
                 None => self.turn(deadline),
             };
             match turned {
                 // Nothing is held (the loop checked): the frame goes straight out.
                 Ok(Turn::Frame(f)) => {
-                    self.track_ack(&f, transaction);
-                    return Ok(Some(f));
+                    self.track_ack(f.as_ref(), Some(&f), transaction);
+                    return Ok(Some(Got::Frame(f)));
                 }
                 Ok(Turn::Progress | Turn::Reconnected | Turn::Closed) => {}
                 Ok(Turn::Deadline | Turn::Reconnecting) => return Err(expired()),
@@ -79,15 +143,14 @@ impl StompClient {
 
     /// Remembers a MESSAGE the application is about to see, if the client must ACK it later.
     #[inline]
-    pub(super) fn track_ack(&mut self, frame: &Frame, transaction: Option<&str>) {
-        if frame.command() != Command::Message || !self.session.auto_acks_any() {
-            return;
-        }
-        if self
-            .session
-            .message_is(frame, |s| s.auto_ack && s.ack.needs_ack())
-        {
-            self.acks.track(frame, transaction, self.epoch);
+    pub(super) fn track_ack(
+        &mut self,
+        frame: FrameRef<'_>,
+        owned: Option<&Frame>,
+        tx: Option<&str>,
+    ) {
+        if self.session.auto_acks_any() {
+            self.acks.track(&self.session, frame, owned, tx, self.epoch);
         }
     }
 
@@ -381,6 +444,14 @@ impl StompClient {
             c.flush_after_send()
         })
     }
+}
+
+/// A frame for the application, as [`StompClient::next_for_app`] found it.
+enum Got {
+    /// Held, or read by a full turn.
+    Frame(Frame),
+    /// Where it lies in the read buffer.
+    Lent(Located),
 }
 
 /// The loop behind [`StompClient::loop_with`], [`StompClient::try_loop_with`] and

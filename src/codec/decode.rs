@@ -14,7 +14,7 @@ use super::head::{next_line, Head};
 use super::swar::bytes_equal_to;
 use super::Limits;
 use crate::error::ProtocolError;
-use crate::frame::{Command, Frame, Headers, Version, INDEX_BLOCK};
+use crate::frame::{Command, Frame, FrameRef, Headers, HeadersRef, Index, Version, INDEX_BLOCK};
 
 /// What the decoder found in the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +22,44 @@ pub enum Item {
     /// A complete frame.
     Frame(Frame),
     /// An EOL between frames: a heart-beat (brokers also send one after each frame's NUL).
+    HeartBeat,
+}
+
+/// What [`Decoder::decode_ref`] found in the input: a frame borrowed from the decoder's
+/// buffer, or a heart-beat.
+#[derive(Debug, Clone, Copy)]
+pub enum ItemRef<'a> {
+    /// A complete frame, valid until the next call on the decoder.
+    Frame(FrameRef<'a>),
+    /// An EOL between frames: a heart-beat.
+    HeartBeat,
+}
+
+/// Where the frame the decoder found last lies in its buffer, until the next call that reads
+/// or decodes: what [`Decoder::take`] copies out and [`Decoder::view`] lends.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Located {
+    command: Command,
+    /// Where the frame starts in the buffer; the rest is relative to it.
+    at: usize,
+    /// Where the header lines start (after the command line).
+    from: usize,
+    body: usize,
+    body_end: usize,
+}
+
+impl Located {
+    /// The frame's command.
+    #[inline]
+    pub(crate) fn command(&self) -> Command {
+        self.command
+    }
+}
+
+/// What the decoder found: a heart-beat, or where a frame is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Found {
+    Frame(Located),
     HeartBeat,
 }
 
@@ -65,7 +103,7 @@ fn short_line(data: &[u8]) -> Option<(usize, usize)> {
 
 /// What one step of the decoder gave.
 enum Step {
-    Item(Item),
+    Item(Found),
     NeedMore,
     Continue,
 }
@@ -285,6 +323,42 @@ impl Decoder {
     /// A [`ProtocolError`] when the input is not valid STOMP or breaks a limit. The error is
     /// final: the stream cannot be resynchronised.
     pub fn decode(&mut self) -> Result<Option<Item>, ProtocolError> {
+        Ok(match self.find()? {
+            None => None,
+            Some(Found::HeartBeat) => Some(Item::HeartBeat),
+            Some(Found::Frame(at)) => Some(Item::Frame(self.take(at))),
+        })
+    }
+
+    /// Like [`Decoder::decode`], but the frame is lent, not made: a view of the decoder's
+    /// buffer, valid until the next call on the decoder. Nothing is copied or allocated for it,
+    /// and it is checked as a decoded frame is (the same frames and the same errors, whatever
+    /// the chunking).
+    ///
+    /// ```
+    /// use stompy::codec::{Decoder, ItemRef};
+    /// use stompy::{Limits, Version};
+    /// let mut d = Decoder::new(Version::V1_2, Limits::default());
+    /// d.feed(b"MESSAGE\ndestination:/queue/a\ncontent-length:2\n\nhi\0");
+    /// let Some(ItemRef::Frame(f)) = d.decode_ref()? else { panic!() };
+    /// assert_eq!((f.destination(), f.body()), (Some("/queue/a"), &b"hi"[..]));
+    /// # Ok::<(), stompy::ProtocolError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Decoder::decode`].
+    pub fn decode_ref(&mut self) -> Result<Option<ItemRef<'_>>, ProtocolError> {
+        Ok(match self.find()? {
+            None => None,
+            Some(Found::HeartBeat) => Some(ItemRef::HeartBeat),
+            Some(Found::Frame(at)) => Some(ItemRef::Frame(self.view(at))),
+        })
+    }
+
+    /// The next item, a frame given by where it lies: [`Decoder::view`] lends it,
+    /// [`Decoder::take`] makes a [`Frame`] of it. Either must come before the next call that
+    /// reads or decodes.
+    pub(crate) fn find(&mut self) -> Result<Option<Found>, ProtocolError> {
         loop {
             let step = match self.state {
                 State::Idle => self.between_frames(),
@@ -314,7 +388,7 @@ impl Decoder {
             }
         };
         self.consume(eol);
-        Step::Item(Item::HeartBeat)
+        Step::Item(Found::HeartBeat)
     }
 
     /// Drops `n` bytes from the front of the input.
@@ -440,8 +514,22 @@ impl Decoder {
                 }
             }
         };
-        let frame = self.finish(body, body_end, checked)?;
-        Ok(Step::Item(Item::Frame(frame)))
+        // A head indexed in one pass and not all ASCII is checked as a whole, once.
+        let from = self.head.from;
+        let indexed = self.head.owned.is_none();
+        if indexed && !checked && std::str::from_utf8(&self.data()[from..body]).is_err() {
+            return Err(ProtocolError::InvalidUtf8);
+        }
+        self.state = State::Idle;
+        let found = Located {
+            command: self.head.command,
+            at: self.start,
+            from,
+            body,
+            body_end,
+        };
+        self.consume(body_end + 1);
+        Ok(Step::Item(Found::Frame(found)))
     }
 
     /// The body is not all here: checks the head now (so that a bad head is reported whether or
@@ -466,19 +554,30 @@ impl Decoder {
         Ok(Step::NeedMore)
     }
 
-    /// Splits the frame off the buffer: the head is `..body`, the body `body..body_end`, then
-    /// the NUL. `checked`: the head is known to be UTF-8.
+    /// The frame found last, lent: its head and body as they lie in the buffer.
+    #[inline]
+    pub(crate) fn view(&self, f: Located) -> FrameRef<'_> {
+        let frame = &self.buf[f.at..];
+        let headers = match &self.head.owned {
+            Some(text) => HeadersRef::spans_of(text, &self.head.spans),
+            None => HeadersRef::indexed(Index::new(&self.head.masks), &frame[f.from..f.body]),
+        };
+        FrameRef::new(f.command, headers, &frame[f.body..f.body_end])
+    }
+
+    /// The frame found last, made a [`Frame`].
     ///
-    /// A small frame is copied into the arena with its packed spans: one handle for all of it,
-    /// and the read buffer is free again at once. A larger body stays where it was read, and
-    /// only the head is copied.
-    fn finish(
-        &mut self,
-        body: usize,
-        body_end: usize,
-        checked: bool,
-    ) -> Result<Frame, ProtocolError> {
-        self.state = State::Idle;
+    /// A small frame is copied into the arena with its index: one handle for all of it, and
+    /// the read buffer is free again at once. A larger body stays where it was read, and only
+    /// the head is copied.
+    pub(crate) fn take(&mut self, f: Located) -> Frame {
+        let Located {
+            command,
+            at,
+            from,
+            body,
+            body_end,
+        } = f;
         let small = body_end - body <= COPY_BODY_MAX;
         let (headers, body_bytes) = match self.head.owned.take() {
             Some(text) => {
@@ -486,10 +585,6 @@ impl Decoder {
                 (Headers::owned(text, spans), None)
             }
             None => {
-                let from = self.head.from;
-                if !checked && std::str::from_utf8(&self.data()[from..body]).is_err() {
-                    return Err(ProtocolError::InvalidUtf8);
-                }
                 let blocks = self.head.masks.len() / 2;
                 let text = blocks * INDEX_BLOCK;
                 let copy_end = if small { body_end } else { body };
@@ -499,40 +594,29 @@ impl Decoder {
                     self.arena.reserve(need.max(self.arena_room));
                     self.arena_room = (self.arena_room * 2).min(ARENA_CHUNK);
                 }
-                // The index: a few blocks at once from the stack.
-                let mut index = [0u8; 4 * INDEX_BLOCK];
-                for masks in self.head.masks.chunks(index.len() / 8) {
-                    for (m, b) in masks.iter().zip(index.chunks_exact_mut(8)) {
-                        b.copy_from_slice(&m.to_le_bytes());
-                    }
-                    self.arena.extend_from_slice(&index[..masks.len() * 8]);
-                }
+                self.arena.extend_from_slice(self.head.masks.as_flattened());
                 self.arena
-                    .extend_from_slice(&self.buf[self.start + from..self.start + copy_end]);
+                    .extend_from_slice(&self.buf[at + from..at + copy_end]);
                 let shared = self.arena.split().freeze();
-                let (at, end) = (text + body - from, text + body_end - from);
-                let body_bytes = small.then(|| shared.slice(at..end));
+                let (b, end) = (text + body - from, text + body_end - from);
+                let body_bytes = small.then(|| shared.slice(b..end));
                 (Headers::shared(shared, blocks, body - from), body_bytes)
             }
         };
         let body_bytes = match body_bytes {
             Some(b) => b,
-            None if small => Bytes::copy_from_slice(&self.data()[body..body_end]),
+            None if small => Bytes::copy_from_slice(&self.buf[at + body..at + body_end]),
             None => {
-                self.drop_consumed();
-                let mut raw = self.buf.split_to(body_end + 1);
-                self.end -= body_end + 1;
-                raw.advance(body);
+                // The frame is the last one consumed: split it off with what came before.
+                let len = at + body_end + 1;
+                debug_assert_eq!(self.start, len);
+                let mut raw = self.buf.split_to(len);
+                (self.start, self.end) = (0, self.end - len);
+                raw.advance(at + body);
                 raw.truncate(body_end - body);
-                let frame = Frame::from_shared_parts(self.head.command, headers, raw.freeze());
-                return Ok(frame);
+                raw.freeze()
             }
         };
-        self.consume(body_end + 1);
-        Ok(Frame::from_shared_parts(
-            self.head.command,
-            headers,
-            body_bytes,
-        ))
+        Frame::from_shared_parts(command, headers, body_bytes)
     }
 }

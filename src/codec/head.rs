@@ -17,7 +17,7 @@ pub(super) struct Head {
     pub(super) spans: Vec<Span>,
     /// A head indexed in one pass: for each 64-byte block from [`Head::from`], its LFs and its
     /// lines' first colons (see [`Headers`](crate::Headers)).
-    pub(super) masks: Vec<u64>,
+    pub(super) masks: Vec<[u8; 8]>,
     /// Where the header lines start (after the command line), when indexed in one pass.
     pub(super) from: usize,
     /// The headers' text once one had to be rewritten: the spans then point into it.
@@ -129,13 +129,13 @@ impl Head {
                 if (self.escapes && backslash != 0) || (self.trims && padded_any(&rest[..lf])) {
                     break;
                 }
-                self.masks.push(m.newlines & below);
-                self.masks.push(colons & below);
+                self.masks.push((m.newlines & below).to_le_bytes());
+                self.masks.push((colons & below).to_le_bytes());
                 self.checked = non_ascii == 0;
                 return Some(from + lf + 1);
             }
-            self.masks.push(m.newlines);
-            self.masks.push(colons);
+            self.masks.push(m.newlines.to_le_bytes());
+            self.masks.push(colons.to_le_bytes());
             backslash |= m.backslashes;
             non_ascii |= m.non_ascii;
             (starts_in, borrow, starts_before) = (m.newlines >> 63, u64::from(b1 | b2), starts);
@@ -152,7 +152,7 @@ impl Head {
             .iter()
             .skip(1)
             .step_by(2)
-            .map(|c| c.count_ones() as usize)
+            .map(|c| u64::from_le_bytes(*c).count_ones() as usize)
             .sum()
     }
 

@@ -33,10 +33,10 @@ pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
     encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts_with, has_nul, write_decimal,
-    Decoder, Item, Limits, OutBuf,
+    Decoder, Found, Limits, Located, OutBuf,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
-use crate::frame::{header, same_name, Command, Frame, Headers, Version};
+use crate::frame::{header, same_name, Command, Frame, FrameRef, Headers, Version};
 
 /// Receipts asked for and not yet answered that the session remembers; past this the oldest
 /// are forgotten (a wait for one of those still ends by its deadline).
@@ -114,6 +114,13 @@ pub enum Event {
     Confirmed(String),
     /// The peer sent a heart-beat (an EOL between frames).
     HeartBeat,
+}
+
+/// What [`Session::poll_found`] found: an event, or a MESSAGE where it lies.
+#[derive(Debug)]
+pub(crate) enum Polled {
+    Event(Event),
+    Message(Located),
 }
 
 /// Where the session is in its life.
@@ -370,7 +377,11 @@ impl Session {
     /// `subscription` header names or, without the header, every subscription to its
     /// destination (at least one). A STOMP 1.0 broker may omit the header even when two
     /// subscriptions share the destination; an ACK there needs only the `message-id`.
-    pub(crate) fn message_is(&self, message: &Frame, pred: impl Fn(&Subscription) -> bool) -> bool {
+    pub(crate) fn message_is(
+        &self,
+        message: FrameRef<'_>,
+        pred: impl Fn(&Subscription) -> bool,
+    ) -> bool {
         if let Some(id) = message.get_bytes(header::SUBSCRIPTION) {
             return self.subscription_by_bytes(id).is_some_and(pred);
         }
@@ -901,42 +912,91 @@ impl Session {
     /// connection after it); [`Error::Protocol`] for invalid input (fatal: drop the connection).
     /// A fatal error is final: every later call returns it again, until [`Session::start`].
     pub fn poll_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
+        Ok(match self.poll_found(now)? {
+            None => None,
+            Some(Polled::Event(ev)) => Some(ev),
+            Some(Polled::Message(at)) => Some(Event::Frame(self.decoder.take(at))),
+        })
+    }
+
+    /// Like [`Session::poll_event`], but a MESSAGE is left where it lies in the decoder's
+    /// buffer, checked: [`Session::lend`] lends it and [`Session::take`] makes a [`Frame`] of
+    /// it, before the next call that feeds or polls.
+    pub(crate) fn poll_found(&mut self, now: Instant) -> Result<Option<Polled>, Error> {
         if let Some(f) = &self.failed {
             return Err(f.to_error());
         }
-        let res = self.next_event(now);
+        let res = self.next_found(now);
         if let Err(e) = &res {
             self.failed = Failed::of(e);
         }
         res
     }
 
-    fn next_event(&mut self, now: Instant) -> Result<Option<Event>, Error> {
-        let frame = loop {
-            let frame = match self.decoder.decode()? {
+    /// The MESSAGE [`Session::poll_found`] found, lent.
+    #[inline]
+    pub(crate) fn lend(&self, at: Located) -> FrameRef<'_> {
+        self.decoder.view(at)
+    }
+
+    /// The MESSAGE [`Session::poll_found`] found, made a [`Frame`].
+    pub(crate) fn take(&mut self, at: Located) -> Frame {
+        self.decoder.take(at)
+    }
+
+    fn next_found(&mut self, now: Instant) -> Result<Option<Polled>, Error> {
+        loop {
+            let at = match self.decoder.find()? {
                 None => return Ok(None),
-                Some(Item::HeartBeat) => return Ok(Some(Event::HeartBeat)),
-                Some(Item::Frame(f)) => f,
+                Some(Found::HeartBeat) => return Ok(Some(Polled::Event(Event::HeartBeat))),
+                Some(Found::Frame(at)) => at,
             };
-            if !self.is_unsolicited_receipt(&frame) {
-                break frame;
+            if at.command() == Command::Message {
+                self.check_message(self.decoder.view(at))?;
+                return Ok(Some(Polled::Message(at)));
             }
-        };
+            let frame = self.decoder.take(at);
+            if !self.is_unsolicited_receipt(&frame) {
+                return self.on_frame(frame, now).map(|ev| Some(Polled::Event(ev)));
+            }
+        }
+    }
+
+    /// A MESSAGE is expected: the session is open, and its subscription is one of ours (or was,
+    /// and the broker sent it before it saw our UNSUBSCRIBE: real brokers send those, and an
+    /// auto-mode message would be lost otherwise).
+    #[inline]
+    fn check_message(&self, frame: FrameRef<'_>) -> Result<(), Error> {
+        if self.phase == Phase::Connecting {
+            return Err(unexpected("MESSAGE before CONNECTED"));
+        }
+        let sub = frame.get_bytes(header::SUBSCRIPTION);
+        if sub.is_some_and(|id| self.subscription_by_bytes(id).is_none()) {
+            let sub = frame.subscription().unwrap_or_default();
+            if !self.unsubscribed.contains(sub) {
+                return Err(unexpected(&format!(
+                    "MESSAGE for unknown subscription {sub:?}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// A frame other than MESSAGE, for the session or the application.
+    fn on_frame(&mut self, frame: Frame, now: Instant) -> Result<Event, Error> {
         match frame.command() {
-            Command::Connected => self
-                .on_connected(frame, now)
-                .map(|()| Some(Event::Connected)),
+            Command::Connected => self.on_connected(frame, now).map(|()| Event::Connected),
             Command::Receipt => {
                 let id = frame.get(header::RECEIPT_ID).unwrap_or_default();
                 if let Some(c) = self.outbox.confirm(id) {
-                    return Ok(Some(match c {
+                    return Ok(match c {
                         Confirmed::Own => Event::Confirmed(id.to_owned()),
                         Confirmed::Named(id) => Event::Receipt(id),
-                    }));
+                    });
                 }
                 let id = id.to_owned();
                 self.receipts.remove(&id);
-                Ok(Some(Event::Receipt(id)))
+                Ok(Event::Receipt(id))
             }
             Command::Error => {
                 let receipt_id = frame.get(header::RECEIPT_ID).map(str::to_owned);
@@ -953,27 +1013,10 @@ impl Session {
                 }
                 .into())
             }
-            Command::Message => {
-                if self.phase == Phase::Connecting {
-                    return Err(unexpected("MESSAGE before CONNECTED"));
-                }
-                let sub = frame.get_bytes(header::SUBSCRIPTION);
-                if sub.is_some_and(|id| self.subscription_by_bytes(id).is_none()) {
-                    // One sent before the broker saw our UNSUBSCRIBE is delivered: real brokers
-                    // send those, and an auto-mode message would be lost otherwise.
-                    let sub = frame.subscription().unwrap_or_default();
-                    if !self.unsubscribed.contains(sub) {
-                        return Err(unexpected(&format!(
-                            "MESSAGE for unknown subscription {sub:?}"
-                        )));
-                    }
-                }
-                Ok(Some(Event::Frame(frame)))
-            }
             other if other.is_client() => {
                 Err(unexpected(&format!("{other} frame from the broker")))
             }
-            _ => Ok(Some(Event::Frame(frame))),
+            _ => Ok(Event::Frame(frame)),
         }
     }
 

@@ -381,6 +381,13 @@ fn one_pass_and_line_by_line_agree_on_generated_heads() {
             for limits in limits {
                 let whole = super::run(version, limits, [&input[..]]);
                 let bytes = super::run(version, limits, input.chunks(1));
+                let lent = super::run_ref(version, limits, [&input[..]], super::Lend::Always);
+                assert_eq!(
+                    whole,
+                    lent,
+                    "{version} {:?}",
+                    String::from_utf8_lossy(&input)
+                );
                 assert_eq!(
                     whole,
                     bytes,

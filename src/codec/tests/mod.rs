@@ -10,7 +10,7 @@ mod out;
 
 use std::io::{self, Read};
 
-use super::{Decoder, Item, Limits};
+use super::{Decoder, Item, ItemRef, Limits};
 use crate::error::ProtocolError;
 use crate::frame::{Command, Frame, Headers, Version};
 
@@ -67,6 +67,69 @@ pub(super) fn check(version: Version, limits: Limits, input: &[u8], items: &[Ite
         );
     }
     assert_eq!(read_all(version, limits, input, 7), expected, "read_from");
+    // Borrowed frames: the same frames and the same ending, and mixed with owned ones.
+    for lend in [Lend::Always, Lend::Alternately] {
+        assert_eq!(
+            run_ref(version, limits, [input], lend),
+            expected,
+            "lent, whole"
+        );
+        assert_eq!(
+            run_ref(version, limits, input.chunks(1), lend),
+            expected,
+            "lent, one byte at a time"
+        );
+        for round in 0..10 {
+            let chunks = rng.chunking(input, 1 + round % 17);
+            assert_eq!(
+                run_ref(version, limits, chunks.iter().copied(), lend),
+                expected,
+                "lent, in random chunks {:?}",
+                chunks.iter().map(|c| c.len()).collect::<Vec<_>>()
+            );
+        }
+    }
+}
+
+/// How [`run_ref`] takes frames.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Lend {
+    /// Every one with `decode_ref`.
+    Always,
+    /// `decode_ref` and `decode` in turn.
+    Alternately,
+}
+
+/// [`run`] with frames taken by `Decoder::decode_ref` (copied to compare them).
+pub(super) fn run_ref<'a>(
+    version: Version,
+    limits: Limits,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+    lend: Lend,
+) -> (Vec<Item>, End) {
+    let mut d = Decoder::new(version, limits);
+    let mut items = Vec::new();
+    for chunk in chunks {
+        d.feed(chunk);
+        loop {
+            let lent = matches!(lend, Lend::Always) || items.len() % 2 == 0;
+            let next = match lent {
+                true => d.decode_ref().map(|item| {
+                    item.map(|i| match i {
+                        ItemRef::Frame(f) => Item::Frame(f.to_frame()),
+                        ItemRef::HeartBeat => Item::HeartBeat,
+                    })
+                }),
+                false => d.decode(),
+            };
+            match next {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => break,
+                Err(e) => return (items, End::Err(e)),
+            }
+        }
+    }
+    (items, ending(&d))
 }
 
 /// Feeds `chunks` one by one, taking every item after each.
