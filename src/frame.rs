@@ -68,17 +68,6 @@ macro_rules! commands {
                 match self { $(Command::$variant => $name,)* }
             }
 
-            /// Parses a command line (without its EOL).
-            #[allow(non_upper_case_globals)]
-            pub fn from_bytes(b: &[u8]) -> Option<Command> {
-                // Byte literals: compared by length first, and no UTF-8 check (every command
-                // is ASCII).
-                $(const $variant: &[u8] = $name.as_bytes();)*
-                match b {
-                    $($variant => Some(Command::$variant),)*
-                    _ => None,
-                }
-            }
         }
     };
 }
@@ -102,6 +91,32 @@ commands! {
 }
 
 impl Command {
+    /// Parses a command line (without its EOL).
+    #[inline]
+    pub fn from_bytes(b: &[u8]) -> Option<Command> {
+        // The first byte and the length tell commands apart; one compare confirms.
+        use Command::*;
+        let candidate = match (b.first()?, b.len()) {
+            (b'M', 7) => Message,
+            (b'S', 4) => Send,
+            (b'A', 3) => Ack,
+            (b'R', 7) => Receipt,
+            (b'E', 5) => Error,
+            (b'N', 4) => Nack,
+            (b'C', 7) => Connect,
+            (b'C', 9) => Connected,
+            (b'C', 6) => Commit,
+            (b'S', 5) => Stomp,
+            (b'S', 9) => Subscribe,
+            (b'U', 11) => Unsubscribe,
+            (b'A', 5) => Abort,
+            (b'B', 5) => Begin,
+            (b'D', 10) => Disconnect,
+            _ => return None,
+        };
+        same_name(candidate.as_str().as_bytes(), b).then_some(candidate)
+    }
+
     /// True for commands whose headers are never escaped (CONNECT, STOMP, CONNECTED).
     pub fn is_unescaped(self) -> bool {
         matches!(self, Command::Connect | Command::Stomp | Command::Connected)
@@ -261,6 +276,86 @@ impl<'a> Index<'a> {
         }
     }
 
+    /// The first header of `text` called `name`: a line's first colon `name.len()` bytes after
+    /// the line's start. Only the first colons are walked; the LF is looked for in the masks
+    /// once the name matches.
+    #[inline]
+    fn find(self, text: &[u8], name: &[u8]) -> Option<Span> {
+        let len = name.len();
+        // Just past the first colon walked last: a line that starts before it is not the
+        // line of the next one (a name with an LF in it would otherwise span lines).
+        let mut after_last = 0;
+        for block in 0..self.packed.len() / 2 {
+            let mut colons = self.mask(block, 1)?;
+            while colons != 0 {
+                let colon = block * 64 + colons.trailing_zeros() as usize;
+                colons &= colons - 1;
+                let last = std::mem::replace(&mut after_last, colon + 1);
+                let Some(start) = colon.checked_sub(len).filter(|&s| s >= last) else {
+                    continue;
+                };
+                let at_line_start = start == 0 || text[start - 1] == b'\n';
+                if at_line_start && same_name(&text[start..colon], name) {
+                    let end = self.line_end(text, colon)?;
+                    let span = |at: usize| at as u32;
+                    return Some(Span {
+                        start: span(start),
+                        colon: span(colon),
+                        end: span(end),
+                    });
+                }
+            }
+        }
+        None
+    }
+
+    /// Calls `each(start, colon, lf)` for the header lines in order (where each starts, its
+    /// first colon and its LF) until it returns true: the k-th first colon and the k-th LF are
+    /// line k's.
+    #[inline]
+    fn walk(self, mut each: impl FnMut(usize, usize, usize) -> bool) {
+        let (mut colon_block, mut lf_block, mut start) = (0, 0, 0);
+        let (Some(mut colons), Some(mut lfs)) = (self.mask(0, 1), self.mask(0, 0)) else {
+            return;
+        };
+        loop {
+            while colons == 0 {
+                colon_block += 1;
+                let Some(m) = self.mask(colon_block, 1) else {
+                    return;
+                };
+                colons = m;
+            }
+            while lfs == 0 {
+                lf_block += 1;
+                let Some(m) = self.mask(lf_block, 0) else {
+                    return;
+                };
+                lfs = m;
+            }
+            let colon = colon_block * 64 + colons.trailing_zeros() as usize;
+            let lf = lf_block * 64 + lfs.trailing_zeros() as usize;
+            (colons, lfs) = (colons & (colons - 1), lfs & (lfs - 1));
+            if each(start, colon, lf) {
+                return;
+            }
+            start = lf + 1;
+        }
+    }
+
+    /// Where the line holding byte `at` of `text` ends (before its CR LF or LF).
+    #[inline]
+    fn line_end(self, text: &[u8], at: usize) -> Option<usize> {
+        let mut block = at / 64;
+        let mut lfs = self.mask(block, 0)? & ((!1u64) << (at % 64));
+        while lfs == 0 {
+            block += 1;
+            lfs = self.mask(block, 0)?;
+        }
+        let lf = block * 64 + lfs.trailing_zeros() as usize;
+        Some(if text[lf - 1] == b'\r' { lf - 1 } else { lf })
+    }
+
     /// Header lines: one first colon each.
     fn lines(self) -> usize {
         self.packed
@@ -409,7 +504,7 @@ impl<'a> HeadersRef<'a> {
     #[inline]
     fn find(self, name: &[u8]) -> Option<Span> {
         match self.repr {
-            RefRepr::Indexed { index, text } => find(text, index.spans(text), name),
+            RefRepr::Indexed { index, text } => index.find(text, name),
             RefRepr::Spans { text, spans } => find(text.as_bytes(), spans.iter().copied(), name),
         }
     }
@@ -432,6 +527,22 @@ impl<'a> HeadersRef<'a> {
     /// headers.
     pub(crate) fn get_bytes_each<const N: usize>(self, names: [&str; N]) -> [Option<&'a [u8]>; N] {
         let mut found = [None; N];
+        if let RefRepr::Indexed { index, text } = self.repr {
+            // One walk over the lines, comparing only names of the right length.
+            let mut missing = N;
+            index.walk(|start, colon, lf| {
+                let name = &text[start..colon];
+                for (want, slot) in names.iter().zip(found.iter_mut()) {
+                    if slot.is_none() && same_name(name, want.as_bytes()) {
+                        let end = if text[lf - 1] == b'\r' { lf - 1 } else { lf };
+                        *slot = Some(&text[colon + 1..end]);
+                        missing -= 1;
+                    }
+                }
+                missing == 0
+            });
+            return found;
+        }
         let mut missing = N;
         let text = self.text_bytes();
         for s in self.spans() {
@@ -666,7 +777,12 @@ pub(crate) fn same_name(a: &[u8], b: &[u8]) -> bool {
     }
     match n {
         // Short names (`id`, `ack`) byte by byte, with no call either.
-        0..8 => a.iter().zip(b).all(|(x, y)| x == y),
+        0..4 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..8 => {
+            let word =
+                |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("4"));
+            word(a, 0) == word(b, 0) && word(a, n - 4) == word(b, n - 4)
+        }
         8..=16 => {
             let word =
                 |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8"));

@@ -5,7 +5,7 @@
 
 #![allow(dead_code)]
 
-use stompy::codec::{Decoder, Item};
+use stompy::codec::{Decoder, Item, ItemRef};
 use stompy::{Limits, ProtocolError, Version};
 
 /// What decoding a whole stream gave: the items, then how it ended.
@@ -60,6 +60,37 @@ pub fn run<'a>(
             }
         }
         check(&d, 0);
+    }
+    Run { items, end: Ok(()) }
+}
+
+/// [`run`] with frames lent by `Decoder::decode_ref` (copied to compare them) every other
+/// time, and made by `Decoder::decode` in between.
+pub fn run_lent<'a>(
+    version: Version,
+    limits: Limits,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Run {
+    let mut d = Decoder::new(version, limits);
+    let mut items = Vec::new();
+    for chunk in chunks {
+        d.feed(chunk);
+        loop {
+            let next = match items.len() % 2 {
+                0 => d.decode_ref().map(|item| {
+                    item.map(|i| match i {
+                        ItemRef::Frame(f) => Item::Frame(f.to_frame()),
+                        ItemRef::HeartBeat => Item::HeartBeat,
+                    })
+                }),
+                _ => d.decode(),
+            };
+            match next {
+                Ok(Some(item)) => items.push(item),
+                Ok(None) => break,
+                Err(e) => return Run { items, end: Err(e) },
+            }
+        }
     }
     Run { items, end: Ok(()) }
 }

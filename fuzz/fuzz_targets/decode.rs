@@ -1,6 +1,7 @@
 //! Arbitrary bytes in arbitrary chunkings: the decoder never panics, gives the same items and
-//! error whatever the chunking, and every frame it decodes survives encode → decode (same
-//! version) unchanged, except that the encoder writes the real `content-length`.
+//! error whatever the chunking, lent (`decode_ref`) or made (`decode`), and every frame it
+//! decodes survives encode → decode (same version) unchanged, except that the encoder writes
+//! the real `content-length`. Looking a header up finds what walking them in order finds.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -22,12 +23,30 @@ fuzz_target!(|data: &[u8]| {
         |_, _| {},
     );
     assert_eq!(whole, split, "chunking changed the result");
+    let lent = common::run_lent(version, Limits::default(), common::chunks(stream, seed));
+    assert_eq!(whole, lent, "lending changed the result");
     for item in &whole.items {
         if let Item::Frame(f) = item {
             round_trip(f, version);
+            lookups(f);
         }
     }
 });
+
+/// `get` finds the first value walking the headers finds, for every name there and its pieces.
+fn lookups(f: &Frame) {
+    let all: Vec<(&str, &str)> = f.headers().iter().collect();
+    for (name, _) in &all {
+        let first = all.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+        assert_eq!(f.get(name), first, "{name:?} in {all:?}");
+        for (k, _) in name.char_indices().skip(1) {
+            for piece in [&name[..k], &name[k..]] {
+                let first = all.iter().find(|(n, _)| *n == piece).map(|(_, v)| *v);
+                assert_eq!(f.get(piece), first, "{piece:?} in {all:?}");
+            }
+        }
+    }
+}
 
 fn round_trip(f: &Frame, version: Version) {
     let mut out = Vec::new();

@@ -1,15 +1,53 @@
 //! The auto-ACK the client owes: the message handed to the application last, ACKed when the
 //! application comes back for the next one (or its callback returns), never before.
 
-use crate::frame::{header, Command, Frame, FrameRef, Headers};
+use crate::frame::{header, Command, FrameRef};
 use crate::session::{AckIds, Session};
+
+/// What identifies a message, copied out of it (the frame may be a lent one, gone by the time
+/// the ACK is sent): its `message-id`, `subscription` and `ack` values, one after the other.
+/// The buffer is reused from message to message.
+#[derive(Debug, Default)]
+pub(super) struct Ids {
+    bytes: Vec<u8>,
+    /// Where each value lies in `bytes`, or `None` when the message had no such header.
+    spans: [Option<(u32, u32)>; 3],
+}
+
+impl Ids {
+    /// Keeps `values` (`message-id`, `subscription`, `ack`).
+    #[inline]
+    fn fill(&mut self, values: [Option<&[u8]>; 3]) {
+        self.bytes.clear();
+        self.bytes
+            .reserve(values.iter().flatten().map(|v| v.len()).sum());
+        for (v, span) in values.iter().zip(&mut self.spans) {
+            *span = v.map(|v| {
+                let start = self.bytes.len() as u32;
+                self.bytes.extend_from_slice(v);
+                (start, self.bytes.len() as u32)
+            });
+        }
+    }
+
+    /// Value `i` of [`Ids::fill`]'s.
+    #[inline]
+    fn get(&self, i: usize) -> Option<&[u8]> {
+        let (start, end) = self.spans[i]?;
+        self.bytes.get(start as usize..end as usize)
+    }
+
+    /// The identifiers, borrowed.
+    pub(super) fn ids(&self) -> AckIds<'_> {
+        AckIds::new(self.get(0), self.get(1), self.get(2))
+    }
+}
 
 /// A message the client must still ACK because the application has seen it.
 #[derive(Debug)]
 pub(super) struct PendingAck {
-    /// The message's headers, which hold what identifies it: a received frame's are shared,
-    /// not copied (no allocation per message).
-    pub(super) headers: Headers,
+    /// What identifies the message.
+    pub(super) ids: Ids,
     pub(super) transaction: Option<String>,
     /// The connection it came on: on another one the ACK means nothing (the broker
     /// redelivers the message).
@@ -23,55 +61,59 @@ pub(super) struct AutoAcks {
     pending: Option<PendingAck>,
     /// The ACK of the frame a `loop_with` callback is handling, due when it returns.
     in_callback: Option<PendingAck>,
+    /// The buffer of an ACK sent, for the next one.
+    spare: Ids,
 }
 
 impl PendingAck {
     /// What identifies the message.
     pub(super) fn ids(&self) -> AckIds<'_> {
-        AckIds::of_headers(&self.headers)
+        self.ids.ids()
     }
 }
 
 impl AutoAcks {
     /// Owes an ACK for `frame` if it is a MESSAGE of a subscription whose messages the
     /// client ACKs for the application, replacing any owed before (which the caller sent
-    /// first). `owned`: the frame made, whose headers are kept (shared, not copied); a lent
-    /// frame's identifiers are copied.
+    /// first). What identifies it is copied: the frame may be a lent one.
     #[inline]
     pub(super) fn track(
         &mut self,
         session: &Session,
         frame: FrameRef<'_>,
-        owned: Option<&Frame>,
         transaction: Option<&str>,
         epoch: u64,
     ) {
-        let auto = |s: &crate::Subscription| s.auto_ack && s.ack.needs_ack();
-        if frame.command() != Command::Message || !session.message_is(frame, auto) {
+        if frame.command() != Command::Message {
             return;
         }
-        let headers = match owned {
-            Some(f) => f.headers().clone(),
-            None => {
-                let mut ids = Headers::with_capacity(3, 64);
-                for name in [header::MESSAGE_ID, header::SUBSCRIPTION, header::ACK] {
-                    if let Some(v) = frame.get(name) {
-                        ids.push(name, v);
-                    }
-                }
-                ids
-            }
-        };
-        self.owe(headers, transaction, epoch);
+        let names = [header::MESSAGE_ID, header::SUBSCRIPTION, header::ACK];
+        let values = frame.headers().get_bytes_each(names);
+        let auto = |s: &crate::Subscription| s.auto_ack && s.ack.needs_ack();
+        if !session.message_is_of(values[1], || frame.destination(), auto) {
+            return;
+        }
+        let mut ids = std::mem::take(&mut self.spare);
+        ids.fill(values);
+        self.owe(ids, transaction, epoch);
     }
 
-    /// Owes an ACK for the message whose headers are `headers`, replacing any owed before.
-    fn owe(&mut self, headers: Headers, transaction: Option<&str>, epoch: u64) {
-        self.pending = Some(PendingAck {
-            headers,
+    /// Owes an ACK for the message `ids` identify, replacing any owed before.
+    fn owe(&mut self, ids: Ids, transaction: Option<&str>, epoch: u64) {
+        let new = PendingAck {
+            ids,
             transaction: transaction.map(str::to_owned),
             epoch,
-        });
+        };
+        if let Some(old) = self.pending.replace(new) {
+            self.spare = old.ids;
+        }
+    }
+
+    /// Takes back the buffer of an ACK that was sent (or dropped).
+    #[inline]
+    pub(super) fn recycle(&mut self, ack: PendingAck) {
+        self.spare = ack.ids;
     }
 
     /// True when an ACK is due now.
@@ -132,41 +174,61 @@ impl AutoAcks {
 mod tests {
     use super::*;
 
-    fn msg(id: &str, sub: &str) -> Frame {
-        Frame::new(Command::Message)
-            .with_header(header::MESSAGE_ID, id)
-            .with_header(header::SUBSCRIPTION, sub)
-            .with_header(header::ACK, id)
+    fn owe(acks: &mut AutoAcks, id: &str, sub: &str, tx: Option<&str>, epoch: u64) {
+        let mut ids = Ids::default();
+        ids.fill([
+            Some(id.as_bytes()),
+            Some(sub.as_bytes()),
+            Some(id.as_bytes()),
+        ]);
+        acks.owe(ids, tx, epoch);
+    }
+
+    #[test]
+    fn ids_keep_each_value_and_each_absence() {
+        let mut ids = Ids::default();
+        for values in [
+            [Some(&b"m-1"[..]), Some(b"s"), Some(b"a-1")],
+            [None, Some(b"sub"), None],
+            [Some(b""), None, Some(b"x")],
+            [None, None, None],
+        ] {
+            ids.fill(values);
+            assert_eq!([ids.get(0), ids.get(1), ids.get(2)], values);
+        }
     }
 
     #[test]
     fn the_last_message_handed_out_is_due_once() {
         let mut acks = AutoAcks::default();
-        acks.owe(msg("1", "s").headers().clone(), None, 7);
-        acks.owe(msg("2", "s").headers().clone(), Some("tx"), 7);
+        owe(&mut acks, "1", "s", None, 7);
+        owe(&mut acks, "2", "s", Some("tx"), 7);
         assert!(acks.due_in("tx"));
         let due = acks.take_due().unwrap();
-        assert_eq!(due.headers.get(header::MESSAGE_ID), Some("2"));
+        assert_eq!(due.ids().subscription(), Some(&b"s"[..]));
+        assert_eq!(due.ids.get(0), Some(&b"2"[..]));
         assert_eq!(due.epoch, 7);
+        acks.recycle(due);
         assert!(acks.take_due().is_none());
-        acks.owe(msg("3", "s").headers().clone(), None, 8);
+        owe(&mut acks, "3", "s", None, 8);
         let due = acks.take_due().unwrap();
-        assert_eq!(due.headers.get(header::MESSAGE_ID), Some("3"));
+        assert_eq!(due.ids.get(0), Some(&b"3"[..]));
     }
 
     #[test]
     fn an_ack_of_its_own_cancels_what_a_callback_owes() {
         let mut acks = AutoAcks::default();
-        let m = msg("1", "s");
-        acks.owe(m.headers().clone(), None, 1);
+        owe(&mut acks, "1", "s", None, 1);
         acks.enter_callback();
         assert!(
             acks.take_due().is_none(),
             "nothing is due while the callback runs"
         );
-        acks.cancel_ids(AckIds::of(&m));
+        let mut ids = Ids::default();
+        ids.fill([Some(b"1"), Some(b"s"), Some(b"1")]);
+        acks.cancel_ids(ids.ids());
         assert!(acks.leave_callback().is_none());
-        acks.owe(m.headers().clone(), None, 1);
+        owe(&mut acks, "1", "s", None, 1);
         acks.enter_callback();
         assert!(acks.leave_callback().is_some());
     }
@@ -174,10 +236,10 @@ mod tests {
     #[test]
     fn cancel_and_clear_forget() {
         let mut acks = AutoAcks::default();
-        acks.owe(msg("1", "gone").headers().clone(), None, 1);
+        owe(&mut acks, "1", "gone", None, 1);
         acks.cancel(|p| p.ids().subscription() == Some(&b"gone"[..]));
         assert!(acks.take_due().is_none());
-        acks.owe(msg("2", "s").headers().clone(), None, 1);
+        owe(&mut acks, "2", "s", None, 1);
         acks.clear();
         assert!(acks.take_due().is_none());
     }

@@ -83,6 +83,7 @@ impl StompClient {
 
     /// The next frame for the application, its auto-ACK owed: held, or where it lies in the
     /// read buffer when it was decoded from bytes already read (the caller lends or takes it).
+    #[inline]
     fn next_for_app(
         &mut self,
         timeout: Option<Duration>,
@@ -93,7 +94,7 @@ impl StompClient {
         self.send_due_ack()?;
         loop {
             if let Some(f) = self.inbox.pop() {
-                self.track_ack(f.as_ref(), Some(&f), transaction);
+                self.track_ack(f.as_ref(), transaction);
                 return Ok(Some(Got::Frame(f)));
             }
             if self.conn.is_none() && self.reconnecting.is_none() {
@@ -103,7 +104,7 @@ impl StompClient {
                 Some(Ok(Polled::Message(at))) => {
                     if self.session.auto_acks_any() {
                         let (acks, session) = (&mut self.acks, &self.session);
-                        acks.track(session, session.lend(at), None, transaction, self.epoch);
+                        acks.track(session, session.lend(at), transaction, self.epoch);
                     }
                     return Ok(Some(Got::Lent(at)));
                 }
@@ -119,7 +120,7 @@ impl StompClient {
             match turned {
                 // Nothing is held (the loop checked): the frame goes straight out.
                 Ok(Turn::Frame(f)) => {
-                    self.track_ack(f.as_ref(), Some(&f), transaction);
+                    self.track_ack(f.as_ref(), transaction);
                     return Ok(Some(Got::Frame(f)));
                 }
                 Ok(Turn::Progress | Turn::Reconnected | Turn::Closed) => {}
@@ -143,14 +144,9 @@ impl StompClient {
 
     /// Remembers a MESSAGE the application is about to see, if the client must ACK it later.
     #[inline]
-    pub(super) fn track_ack(
-        &mut self,
-        frame: FrameRef<'_>,
-        owned: Option<&Frame>,
-        tx: Option<&str>,
-    ) {
+    pub(super) fn track_ack(&mut self, frame: FrameRef<'_>, tx: Option<&str>) {
         if self.session.auto_acks_any() {
-            self.acks.track(&self.session, frame, owned, tx, self.epoch);
+            self.acks.track(&self.session, frame, tx, self.epoch);
         }
     }
 
@@ -161,19 +157,23 @@ impl StompClient {
             return Ok(());
         };
         if p.epoch != self.epoch || self.conn.is_none() {
+            self.acks.recycle(p);
             return Ok(()); // the broker redelivers it on the new connection
         }
         let now = self.recent();
         let tx = p.transaction.as_deref();
-        let ids = AckIds::for_version(&p.headers, self.session.version());
-        match self.session.acknowledge_ids(ids, Command::Ack, tx, now) {
-            Err(e) if !e.is_fatal() => {
+        let res = self.session.acknowledge_ids(p.ids(), Command::Ack, tx, now);
+        if let Err(e) = &res {
+            if !e.is_fatal() {
                 log::warn!("skipped the auto-ACK of {:?}: {}", p.ids(), e.report());
-                return Ok(());
             }
-            res => res?,
         }
-        self.flush_after_ack()
+        self.acks.recycle(p);
+        match res {
+            Err(e) if e.is_fatal() => Err(e),
+            Err(_) => Ok(()),
+            Ok(()) => self.flush_after_ack(),
+        }
     }
 
     /// [`StompClient::send_pending_ack`]; when the write finds the connection gone, the

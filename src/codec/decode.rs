@@ -358,6 +358,7 @@ impl Decoder {
     /// The next item, a frame given by where it lies: [`Decoder::view`] lends it,
     /// [`Decoder::take`] makes a [`Frame`] of it. Either must come before the next call that
     /// reads or decodes.
+    #[inline]
     pub(crate) fn find(&mut self) -> Result<Option<Found>, ProtocolError> {
         loop {
             let step = match self.state {
@@ -375,6 +376,7 @@ impl Decoder {
     }
 
     /// Between frames: an EOL is a heart-beat, anything else starts a command line.
+    #[inline]
     fn between_frames(&mut self) -> Step {
         let data = self.data();
         let eol = match (data.first(), data.get(1)) {
@@ -397,6 +399,7 @@ impl Decoder {
     }
 
     /// The command line; then the head in one pass when it is buffered, else line by line.
+    #[inline]
     fn command_line(&mut self) -> Result<Step, ProtocolError> {
         let data = &self.buf[self.start..self.end];
         let max_line = self.limits.max_header_line;
@@ -449,6 +452,7 @@ impl Decoder {
     }
 
     /// After the blank line ending at `end`: on to the body, and the frame when it is all here.
+    #[inline]
     fn end_head(&mut self, end: usize, checked: bool) -> Result<Step, ProtocolError> {
         let max = self.limits.max_body;
         let len = match self.head.content_length.take() {
@@ -479,6 +483,7 @@ impl Decoder {
     }
 
     /// The frame, once its body and NUL are here.
+    #[inline]
     fn body(&mut self) -> Result<Step, ProtocolError> {
         let State::Body {
             body,

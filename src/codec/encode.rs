@@ -87,10 +87,16 @@ pub(crate) fn encode_parts_with<'a, V: AsRef<[u8]>>(
 /// what [`encode_parts`] writes for it, with less work, for the frame sent for every message.
 pub(crate) fn encode_bodiless_1_2<'a, V: AsRef<[u8]>>(
     command: Command,
-    headers: impl Iterator<Item = (&'a str, V)>,
+    headers: impl Iterator<Item = (&'a str, V)> + Clone,
     out: &mut Vec<u8>,
 ) {
     debug_assert!(!command.allows_body() && !command.is_unescaped());
+    // Reserved at once (escapes at most double a value): the small copies then never grow.
+    let room: usize = headers
+        .clone()
+        .map(|(name, value)| name.len() + 2 * value.as_ref().len() + 2)
+        .sum();
+    out.reserve(command.as_str().len() + room + 3);
     out.extend_from_slice(command.as_str().as_bytes());
     out.push(b'\n');
     for (name, value) in headers {

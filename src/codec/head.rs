@@ -88,7 +88,8 @@ impl Head {
         // before has not met its first mark yet; `starts_before`: the line starts of the last
         // block, for the content-length test across blocks.
         let (mut starts_in, mut borrow, mut starts_before) = (1u64, 0u64, 0u64);
-        let (mut backslash, mut non_ascii) = (0u64, 0u64);
+        let mut special = 0u64;
+        let long = header::CONTENT_LENGTH.len() as u32;
         let mut at = 0;
         while at < rest.len() && at <= limits.max_header_line {
             let m = marks(rest, at);
@@ -100,60 +101,57 @@ impl Head {
             let colons = first & m.colons;
             // The first line without a colon before its LF: the blank line, or not plain.
             let blank = first & m.newlines;
-            let head = match blank {
-                0 => !0u64,
-                _ => (1u64 << blank.trailing_zeros()) - 1,
-            };
+            // Bits before that line's LF (all of them when there is none in this block).
+            let below = (blank & blank.wrapping_neg()).wrapping_sub(1);
             // content-length: a first colon fourteen bytes after a line start.
-            let long = header::CONTENT_LENGTH.len() as u32;
-            let named = colons & head & ((starts << long) | (starts_before >> (64 - long)));
+            let named = colons & below & ((starts << long) | (starts_before >> (64 - long)));
             if named != 0 && self.content_length.is_none() {
                 self.content_length_at(rest, at, named, m.newlines);
             }
-            if blank != 0 {
-                // The first line without a colon before its LF: the blank line, or not plain.
-                let i = blank.trailing_zeros() as usize;
-                let lf = at + i;
-                let empty = match lf.checked_sub(1).map(|p| rest[p]) {
-                    None | Some(b'\n') => true,
-                    Some(b'\r') => lf == 1 || rest[lf - 2] == b'\n',
-                    Some(_) => false,
-                };
-                let below = (1u64 << i) - 1;
-                backslash |= m.backslashes & below;
-                non_ascii |= m.non_ascii & below;
-                let lines = self.lines() + (colons & below).count_ones() as usize;
-                if !empty || lines > limits.max_headers || from + lf > limits.max_header_line {
-                    break;
-                }
-                if (self.escapes && backslash != 0) || (self.trims && padded_any(&rest[..lf])) {
-                    break;
-                }
-                self.masks.push((m.newlines & below).to_le_bytes());
-                self.masks.push((colons & below).to_le_bytes());
-                self.checked = non_ascii == 0;
-                return Some(from + lf + 1);
+            special |= m.special & below;
+            if blank == 0 {
+                self.masks
+                    .extend_from_slice(&[m.newlines.to_le_bytes(), colons.to_le_bytes()]);
+                (starts_in, borrow, starts_before) = (m.newlines >> 63, u64::from(b1 | b2), starts);
+                at += 64;
+                continue;
             }
-            self.masks.push(m.newlines.to_le_bytes());
-            self.masks.push(colons.to_le_bytes());
-            backslash |= m.backslashes;
-            non_ascii |= m.non_ascii;
-            (starts_in, borrow, starts_before) = (m.newlines >> 63, u64::from(b1 | b2), starts);
-            at += 64;
+            let lf = at + blank.trailing_zeros() as usize;
+            // Blank: the LF ends a line that is empty, or only a CR.
+            let empty = match lf.checked_sub(1).map(|p| rest[p]) {
+                None | Some(b'\n') => true,
+                Some(b'\r') => lf == 1 || rest[lf - 2] == b'\n',
+                Some(_) => false,
+            };
+            if !empty || from + lf > limits.max_header_line {
+                break;
+            }
+            // Lines are counted only where the limit could be reached: a block holds at most 32
+            // (`:` and an LF), and counting bits costs a loop where POPCNT is not assumed.
+            if (at / 64 + 1) * 32 > limits.max_headers {
+                let colons_of = |m: &[[u8; 8]]| u64::from_le_bytes(m[1]).count_ones() as usize;
+                let before: usize = self.masks.chunks_exact(2).map(colons_of).sum();
+                if before + (colons & below).count_ones() as usize > limits.max_headers {
+                    break;
+                }
+            }
+            let head = &rest[..lf];
+            if special != 0 && self.escapes && head.contains(&b'\\') {
+                break;
+            }
+            if self.trims && padded_any(head) {
+                break;
+            }
+            self.masks.extend_from_slice(&[
+                (m.newlines & below).to_le_bytes(),
+                (colons & below).to_le_bytes(),
+            ]);
+            self.checked = special == 0 || head.is_ascii();
+            return Some(from + lf + 1);
         }
         self.masks.clear();
         self.content_length = None;
         None
-    }
-
-    /// Header lines indexed so far.
-    fn lines(&self) -> usize {
-        self.masks
-            .iter()
-            .skip(1)
-            .step_by(2)
-            .map(|c| u64::from_le_bytes(*c).count_ones() as usize)
-            .sum()
     }
 
     /// Parses the first `content-length` among the lines whose first colon is flagged in
@@ -325,16 +323,25 @@ fn find_colon(line: &[u8]) -> Option<usize> {
     rest.iter().position(|&b| b == b':').map(|i| at + i)
 }
 
+#[inline]
 fn parse_content_length(v: &[u8]) -> Result<u64, ProtocolError> {
     // The usual case, digits only, in one pass.
     if !v.is_empty() && v.len() <= 19 {
-        let digits = v.iter().try_fold(0u64, |n, &b| {
-            b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
-        });
-        if let Some(n) = digits {
-            return Ok(n);
+        let mut n = 0u64;
+        for &b in v {
+            let digit = b.wrapping_sub(b'0');
+            if digit > 9 {
+                return parse_content_length_slow(v);
+            }
+            n = n * 10 + u64::from(digit);
         }
+        return Ok(n);
     }
+    parse_content_length_slow(v)
+}
+
+#[cold]
+fn parse_content_length_slow(v: &[u8]) -> Result<u64, ProtocolError> {
     let v = String::from_utf8_lossy(v);
     let v = v.as_ref();
     let t = v.trim();

@@ -4,14 +4,14 @@
 
 use wide::u8x16;
 
-/// Where LFs, colons, backslashes and bytes above ASCII are among 64 bytes: bit `i` stands
+/// Where LFs, colons, and backslashes or bytes above ASCII are among 64 bytes: bit `i` stands
 /// for byte `i`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Marks {
     pub(super) newlines: u64,
     pub(super) colons: u64,
-    pub(super) backslashes: u64,
-    pub(super) non_ascii: u64,
+    /// Backslashes and bytes above ASCII: rare in heads, told apart only when present.
+    pub(super) special: u64,
 }
 
 /// The [`Marks`] of `rest[at..at + 64]`, bytes past the end of `rest` counting as none.
@@ -34,16 +34,15 @@ fn marks64(block: &[u8; 64]) -> Marks {
     let mut m = Marks {
         newlines: 0,
         colons: 0,
-        backslashes: 0,
-        non_ascii: 0,
+        special: 0,
     };
     for (i, chunk) in block.chunks_exact(16).enumerate() {
         let v = u8x16::new(chunk.try_into().expect("16 bytes"));
-        let bits = |target: u8x16| u64::from(v.simd_eq(target).to_bitmask()) << (i * 16);
-        m.newlines |= bits(lf);
-        m.colons |= bits(colon);
-        m.backslashes |= bits(backslash);
-        m.non_ascii |= u64::from(v.to_bitmask()) << (i * 16);
+        let bits = |x: u8x16| u64::from(x.to_bitmask()) << (i * 16);
+        m.newlines |= bits(v.simd_eq(lf));
+        m.colons |= bits(v.simd_eq(colon));
+        // The high bit of each byte: set by the compare for a backslash, or by the byte.
+        m.special |= bits(v.simd_eq(backslash) | v);
     }
     m
 }
@@ -91,19 +90,18 @@ mod tests {
             .map(|i| [b'\n', b':', b'\\', b'a', 0x8a, 0xba, 0xdc][(i * 7 % 11 % 7) as usize])
             .collect();
         for at in [0, 1, 63, 64, 150, 199, 200] {
-            let bit = |i: usize, b: u8| u64::from(bytes.get(at + i) == Some(&b)) << i;
+            let bit = |i: usize, f: &dyn Fn(u8) -> bool| {
+                u64::from(bytes.get(at + i).is_some_and(|&b| f(b))) << i
+            };
             let none = Marks {
                 newlines: 0,
                 colons: 0,
-                backslashes: 0,
-                non_ascii: 0,
+                special: 0,
             };
             let want = (0..64).fold(none, |m, i| Marks {
-                newlines: m.newlines | bit(i, b'\n'),
-                colons: m.colons | bit(i, b':'),
-                backslashes: m.backslashes | bit(i, b'\\'),
-                non_ascii: m.non_ascii
-                    | u64::from(bytes.get(at + i).is_some_and(|&b| b >= 0x80)) << i,
+                newlines: m.newlines | bit(i, &|b| b == b'\n'),
+                colons: m.colons | bit(i, &|b| b == b':'),
+                special: m.special | bit(i, &|b| b == b'\\' || b >= 0x80),
             });
             assert_eq!(marks(&bytes, at), want, "at {at}");
         }

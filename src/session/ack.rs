@@ -198,6 +198,19 @@ impl std::fmt::Debug for AckIds<'_> {
 }
 
 impl<'a> AckIds<'a> {
+    /// Identifiers given one by one.
+    pub(crate) fn new(
+        message_id: Option<&'a [u8]>,
+        subscription: Option<&'a [u8]>,
+        ack: Option<&'a [u8]>,
+    ) -> Self {
+        AckIds {
+            message_id,
+            subscription,
+            ack,
+        }
+    }
+
     /// The identifiers of a MESSAGE frame.
     pub(crate) fn of(frame: &'a Frame) -> Self {
         Self::of_headers(frame.headers())
@@ -211,33 +224,6 @@ impl<'a> AckIds<'a> {
             message_id,
             subscription,
             ack,
-        }
-    }
-
-    /// Only the identifiers an ACK in `version` is written with (see [`AckIds::headers`]),
-    /// from a MESSAGE frame's headers: what the auto-ACK of every message looks up.
-    pub(crate) fn for_version(headers: &'a Headers, version: Version) -> Self {
-        let none = AckIds {
-            message_id: None,
-            subscription: None,
-            ack: None,
-        };
-        match version {
-            Version::V1_2 => match headers.get_bytes(header::ACK) {
-                Some(ack) => AckIds {
-                    ack: Some(ack),
-                    ..none
-                },
-                None => AckIds {
-                    message_id: headers.get_bytes(header::MESSAGE_ID),
-                    ..none
-                },
-            },
-            Version::V1_1 => Self::of_headers(headers),
-            Version::V1_0 => AckIds {
-                message_id: headers.get_bytes(header::MESSAGE_ID),
-                ..none
-            },
         }
     }
 

@@ -382,10 +382,22 @@ impl Session {
         message: FrameRef<'_>,
         pred: impl Fn(&Subscription) -> bool,
     ) -> bool {
-        if let Some(id) = message.get_bytes(header::SUBSCRIPTION) {
+        let sub = message.get_bytes(header::SUBSCRIPTION);
+        self.message_is_of(sub, || message.destination(), pred)
+    }
+
+    /// [`Session::message_is`] for a MESSAGE whose `subscription` header is `sub`, and whose
+    /// `destination` is looked up only when that header is missing.
+    pub(crate) fn message_is_of<'a>(
+        &self,
+        sub: Option<&[u8]>,
+        destination: impl FnOnce() -> Option<&'a str>,
+        pred: impl Fn(&Subscription) -> bool,
+    ) -> bool {
+        if let Some(id) = sub {
             return self.subscription_by_bytes(id).is_some_and(pred);
         }
-        let Some(dest) = message.destination() else {
+        let Some(dest) = destination() else {
             return false;
         };
         let mut matching = self
@@ -922,6 +934,7 @@ impl Session {
     /// Like [`Session::poll_event`], but a MESSAGE is left where it lies in the decoder's
     /// buffer, checked: [`Session::lend`] lends it and [`Session::take`] makes a [`Frame`] of
     /// it, before the next call that feeds or polls.
+    #[inline]
     pub(crate) fn poll_found(&mut self, now: Instant) -> Result<Option<Polled>, Error> {
         if let Some(f) = &self.failed {
             return Err(f.to_error());
@@ -944,6 +957,7 @@ impl Session {
         self.decoder.take(at)
     }
 
+    #[inline]
     fn next_found(&mut self, now: Instant) -> Result<Option<Polled>, Error> {
         loop {
             let at = match self.decoder.find()? {

@@ -12,9 +12,17 @@ const N1: u64 = 20_000;
 const N2: u64 = 120_000;
 
 /// `count` kind and workload.
-const WORKLOADS: [(&str, &str); 4] = [
+const WORKLOADS: [(&str, &str); 6] = [
     ("firehose-auto", "receive path, 100 B MESSAGE, auto"),
     ("firehose-ack", "receive path, 100 B MESSAGE, ACK each"),
+    (
+        "firehose-auto-owned",
+        "receive path, 100 B MESSAGE, auto, owned frames (recv)",
+    ),
+    (
+        "firehose-ack-owned",
+        "receive path, 100 B MESSAGE, ACK each, owned frames (recv)",
+    ),
     ("publish", "send path, 100 B SEND"),
     ("publish-nolen", "send path, 100 B SEND, no content-length"),
 ];
@@ -28,6 +36,8 @@ pub fn group() {
     for (kind, workload) in WORKLOADS {
         let func = if kind.starts_with("publish") {
             "send_n"
+        } else if kind.ends_with("-owned") {
+            "receive_n_owned"
         } else {
             "receive_n"
         };

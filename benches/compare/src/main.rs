@@ -113,10 +113,18 @@ fn suite(only: Option<&str>) {
                 raw::firehose(&fh.addr, ack, true, secs, w);
             }
             if want("stompy") {
-                stompy_runs::firehose(&fh.addr, ack, secs, w);
+                stompy_runs::firehose(&fh.addr, ack, false, secs, w);
             }
             if want("async-stomp") {
                 async_runs::firehose(&fh.addr, ack, secs, w);
+            }
+            // The same with owned frames (`recv`), against a floor of its own run.
+            let w = &format!("{w}, owned frames (recv)");
+            if want("raw") {
+                raw::firehose(&fh.addr, ack, false, secs, w);
+            }
+            if want("stompy") {
+                stompy_runs::firehose(&fh.addr, ack, true, secs, w);
             }
         }
         let w = "sink publish";
@@ -454,7 +462,10 @@ fn main() {
             });
             match kind {
                 "publish" => stompy_runs::publish(&p.addr, true, secs(), kind),
-                k => stompy_runs::firehose(&p.addr, k == "firehose-ack", secs(), k),
+                k => {
+                    let ack = k.starts_with("firehose-ack");
+                    stompy_runs::firehose(&p.addr, ack, k.ends_with("-owned"), secs(), k)
+                }
             }
         }
         _ => {

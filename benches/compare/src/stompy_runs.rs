@@ -22,7 +22,9 @@ pub fn client_with(addr: &str, batch: bool, content_length: bool) -> StompClient
     b.connect().unwrap()
 }
 
-pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
+/// Consumes the firehose with `recv_ref` (frames lent from the read buffer: what a hot loop
+/// uses), or with `recv` (owned frames) when `owned`.
+pub fn firehose(addr: &str, ack: bool, owned: bool, secs: Duration, workload: &str) {
     let mut c = client(addr, false);
     let mode = if ack {
         AckMode::ClientIndividual
@@ -34,8 +36,10 @@ pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
     let mut msgs = 0u64;
     let mut bytes = 0usize;
     loop {
-        let f = c.recv().unwrap().expect("firehose closed");
-        bytes += f.body().len();
+        bytes += match owned {
+            true => c.recv().unwrap().expect("firehose closed").body().len(),
+            false => c.recv_ref().unwrap().expect("firehose closed").body().len(),
+        };
         msgs += 1;
         if msgs.is_multiple_of(1024) && m.elapsed() >= secs {
             break;
@@ -47,7 +51,7 @@ pub fn firehose(addr: &str, ack: bool, secs: Duration, workload: &str) {
 
 /// Receives (or sends) exactly `n` messages and leaves: run under callgrind twice, with two
 /// values of `n`, the difference of the instruction counts is the cost of the extra messages.
-/// `publish-nolen` publishes without `content-length`.
+/// `publish-nolen` publishes without `content-length`; `-owned` kinds receive with `recv`.
 pub fn count(addr: &str, kind: &str, n: u64) {
     let publish = kind.starts_with("publish");
     let mut c = client_with(addr, publish, kind != "publish-nolen");
@@ -56,12 +60,16 @@ pub fn count(addr: &str, kind: &str, n: u64) {
         c.disconnect().unwrap();
         return;
     }
-    let mode = match kind {
-        "firehose-ack" => AckMode::ClientIndividual,
-        _ => AckMode::Auto,
+    let mode = match kind.starts_with("firehose-ack") {
+        true => AckMode::ClientIndividual,
+        false => AckMode::Auto,
     };
     c.subscribe("/queue/f", mode).unwrap();
-    assert!(receive_n(&mut c, n) > 0);
+    let got = match kind.ends_with("-owned") {
+        true => receive_n_owned(&mut c, n),
+        false => receive_n(&mut c, n),
+    };
+    assert!(got > 0);
 }
 
 /// The measured loop of [`count`] for publishing.
@@ -78,8 +86,17 @@ pub fn send_n(c: &mut StompClient, n: u64) {
 pub fn receive_n(c: &mut StompClient, n: u64) -> usize {
     let mut bytes = 0usize;
     for _ in 0..n {
-        let f = c.recv().unwrap().expect("firehose closed");
-        bytes += f.body().len();
+        bytes += c.recv_ref().unwrap().expect("firehose closed").body().len();
+    }
+    bytes
+}
+
+/// [`receive_n`] with owned frames (`recv`).
+#[inline(never)]
+pub fn receive_n_owned(c: &mut StompClient, n: u64) -> usize {
+    let mut bytes = 0usize;
+    for _ in 0..n {
+        bytes += c.recv().unwrap().expect("firehose closed").body().len();
     }
     bytes
 }

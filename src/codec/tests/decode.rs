@@ -394,7 +394,49 @@ fn one_pass_and_line_by_line_agree_on_generated_heads() {
                     "{version} {:?}",
                     String::from_utf8_lossy(&input)
                 );
+                for item in &whole.0 {
+                    if let super::Item::Frame(f) = item {
+                        lookups_agree_with_iteration(f);
+                    }
+                }
             }
         }
+    }
+}
+
+/// `get` finds what walking the headers in order finds first, for every name in them, for
+/// pieces of those names, and for names across lines.
+fn lookups_agree_with_iteration(f: &crate::frame::Frame) {
+    let all: Vec<(&str, &str)> = f.headers().iter().collect();
+    let first = |name: &str| all.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+    let mut names: Vec<String> = Vec::new();
+    for (i, (n, v)) in all.iter().enumerate() {
+        names.push(n.to_string());
+        names.extend(
+            (0..n.len())
+                .filter(|&k| n.is_char_boundary(k))
+                .map(|k| n[k..].to_string()),
+        );
+        names.extend(
+            (0..n.len())
+                .filter(|&k| n.is_char_boundary(k))
+                .map(|k| n[..k].to_string()),
+        );
+        if let Some((next, _)) = all.get(i + 1) {
+            names.push(format!("{n}:{v}\n{next}"));
+            names.push(format!("{v}\n{next}"));
+        }
+    }
+    names.push("absent".into());
+    for name in &names {
+        assert_eq!(f.get(name), first(name), "{name:?} in {all:?}");
+    }
+    // Three at once, as the auto-ACK looks them up.
+    for three in names.windows(3).step_by(2) {
+        let each = f
+            .headers()
+            .get_bytes_each([&three[0], &three[1], &three[2]]);
+        let want = [0, 1, 2].map(|i| first(&three[i]).map(str::as_bytes));
+        assert_eq!(each, want, "{three:?} in {all:?}");
     }
 }

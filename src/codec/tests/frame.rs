@@ -167,3 +167,37 @@ fn a_received_frame_outlives_its_decoder() {
     assert_eq!(f.get("x"), None, "the clone's change is its own");
     assert_eq!(f.body_bytes(), &b"hi"[..]);
 }
+
+#[test]
+fn commands_parse_from_their_names_only() {
+    for &c in Command::ALL {
+        let name = c.as_str().as_bytes();
+        assert_eq!(Command::from_bytes(name), Some(c));
+        for i in 0..name.len() {
+            let mut near = name.to_vec();
+            near[i] ^= 0x20; // lower case
+            assert_eq!(Command::from_bytes(&near), None, "{near:?}");
+            let prefix = &name[..i];
+            let named = Command::ALL
+                .iter()
+                .find(|x| x.as_str().as_bytes() == prefix);
+            assert_eq!(Command::from_bytes(prefix), named.copied());
+        }
+        assert_eq!(Command::from_bytes(&[name, b"X"].concat()), None);
+    }
+}
+
+#[test]
+fn same_name_agrees_with_slice_equality() {
+    use crate::frame::same_name;
+    for n in 0..40usize {
+        let a: Vec<u8> = (0..n as u8).map(|i| b'a' + i % 26).collect();
+        assert!(same_name(&a, &a.clone()));
+        for i in 0..n {
+            let mut b = a.clone();
+            b[i] ^= 1;
+            assert!(!same_name(&a, &b), "{n} {i}");
+        }
+        assert!(!same_name(&a, &a[..n.saturating_sub(1)]) || n == 0);
+    }
+}
