@@ -1,5 +1,6 @@
 //! Brokers that die mid-stream: a publisher with confirmed sends and a consumer with
-//! client-individual auto-ACK, both with auto-reconnect and the **default** reconnect policy,
+//! client-individual auto-ACK (taking lent and made frames in turn), both with auto-reconnect
+//! and the **default** reconnect policy,
 //! move 10 000 messages while the broker is killed (SIGKILL) and started again, or a node of a
 //! RabbitMQ cluster dies. Each case prints sent, confirmed, received (distinct), duplicates and
 //! lost, and the longest pause the consumer saw; nothing may be lost, and a duplicate is only
@@ -88,7 +89,14 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
         let (mut duplicates, mut redelivered, mut longest) = (0, 0, Duration::ZERO);
         let mut last = Instant::now();
         while seen.len() < TOTAL {
-            let f = match consumer.recv_timeout(PATIENCE) {
+            // Lent frames (`recv_ref`) and made ones (`recv`) in turn: both live through it.
+            let got = match seen.len() % 2 {
+                0 => consumer
+                    .recv_ref_timeout(PATIENCE)
+                    .map(|f| f.map(|f| f.to_frame())),
+                _ => consumer.recv_timeout(PATIENCE),
+            };
+            let f = match got {
                 Ok(Some(f)) => f,
                 other => {
                     let missing: Vec<usize> = (0..TOTAL).filter(|n| !seen.contains(n)).collect();

@@ -503,3 +503,65 @@ fn percent_encoded_credentials_in_a_url_log_in_to_rabbitmq() {
     let raw = format!("stomp://url%2Buser:p%40ss@{}", rabbit.addr());
     assert!(StompClient::connect(raw.as_str()).is_err());
 }
+
+/// `recv_ref` lends the frames `recv` makes: the same headers (escaped ones too) and bodies
+/// (small, large, binary), and the same auto-ACKs: a message lent and not come back for is
+/// redelivered, one come back for is not.
+#[test]
+fn lent_frames_are_the_frames_recv_makes_and_are_auto_acked_alike() {
+    each(|b, v, ctx| {
+        let q = unique_queue("lent");
+        let mut producer = connect(b, v);
+        // An escaped value (1.1+) is read line by line, a plain one indexed: both are lent.
+        let escaped = match v {
+            Version::V1_0 => "plain value", // nothing is escaped (RabbitMQ escapes anyway)
+            _ => "a:b\nc\\d",
+        };
+        let messages: Vec<(&str, Vec<u8>)> = vec![
+            ("plain", b"one".to_vec()),
+            (escaped, vec![b'x'; 20_000]),
+            ("plain", (0..=255u8).collect()),
+            (escaped, b"last".to_vec()),
+        ];
+        for (value, body) in &messages {
+            producer
+                .message(&q)
+                .header("x-lent", value)
+                .body(body.clone())
+                .send_and_wait(T)
+                .unwrap_or_else(|e| panic!("{ctx}: send: {e}"));
+        }
+        let check = |f: stompy::FrameRef<'_>, i: usize| {
+            let (value, body) = &messages[i];
+            assert_eq!(f.command(), Command::Message, "{ctx}");
+            assert_eq!(f.get("x-lent"), Some(*value), "{ctx}: message {i}");
+            assert_eq!(f.body(), &body[..], "{ctx}: message {i}");
+            assert_eq!(f.destination(), Some(q.as_str()), "{ctx}");
+            assert_eq!(f.to_frame().as_ref().body(), &body[..], "{ctx}");
+        };
+        // Lent the first and gone without coming back: it comes again.
+        let mut a = connect(b, v);
+        subscribe(&mut a, &q, individual(v));
+        let f = a.recv_ref_timeout(T).unwrap().expect("open");
+        check(f, 0);
+        drop(a);
+        // Every message lent in order (each ACKed on the next call), the first redelivered;
+        // the last is not come back for.
+        let mut c = connect(b, v);
+        subscribe(&mut c, &q, individual(v));
+        for i in 0..messages.len() {
+            let f = c.recv_ref_timeout(T).unwrap().expect("open");
+            check(f, i);
+            // The first was delivered before (later ones may have been too, prefetched).
+            assert!(i > 0 || f.is_redelivered(), "{ctx}: message {i}");
+        }
+        drop(c);
+        // Only the last is left, made this time.
+        let mut d = connect(b, v);
+        subscribe(&mut d, &q, individual(v));
+        send_confirmed(&mut producer, &q, "marker");
+        let last = next(&mut d, ctx);
+        check(last.as_ref(), messages.len() - 1);
+        assert_eq!(body(&next(&mut d, ctx)), "marker", "{ctx}");
+    });
+}

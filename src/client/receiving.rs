@@ -61,8 +61,21 @@ impl StompClient {
     /// # Errors
     /// As [`StompClient::recv`].
     pub fn recv_ref(&mut self) -> Result<Option<FrameRef<'_>>, Error> {
+        self.recv_ref_inner(None)
+    }
+
+    /// Like [`StompClient::recv_ref`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`StompClient::recv_timeout`].
+    pub fn recv_ref_timeout(&mut self, timeout: Duration) -> Result<Option<FrameRef<'_>>, Error> {
+        self.recv_ref_inner(Some(timeout))
+    }
+
+    #[inline(always)]
+    fn recv_ref_inner(&mut self, timeout: Option<Duration>) -> Result<Option<FrameRef<'_>>, Error> {
         self.lent = None;
-        Ok(match self.next_for_app(None, None)? {
+        Ok(match self.next_for_app(timeout, None)? {
             None => None,
             Some(Got::Lent(at)) => Some(self.session.lend(at)),
             Some(Got::Frame(f)) => Some(self.lent.insert(f).as_ref()),

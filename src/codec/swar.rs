@@ -67,7 +67,10 @@ pub(super) fn may_need_escape(s: &[u8]) -> bool {
     let below_space = |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
     let hit = |x: u64| below_space(x) | bytes_equal_to(x, b':') | bytes_equal_to(x, b'\\');
     if s.len() < 8 {
-        return s.iter().any(|&b| b < 0x20 || b == b':' || b == b'\\');
+        // Padded to a word with a byte that needs nothing.
+        let mut word = [b'a'; 8];
+        word[..s.len()].copy_from_slice(s);
+        return hit(u64::from_le_bytes(word)) != 0;
     }
     let load = |at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
     // Whole words, then the last eight bytes (overlapping the last word).
