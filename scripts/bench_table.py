@@ -266,10 +266,12 @@ md = [f"Last run: {stamp}, {cpus} cores, `scripts/bench.sh`. Ratios compare stom
       "output buffer. On the broker rows stompy sends without `content-length` "
       "(`auto_content_length(false)`), as async-stomp does: brokers take longer over a SEND "
       "with one, which is not the client's cost. Broker rows are the median of "
-      "`BENCH_ROUNDS` (default 3) interleaved runs per client.", ""]
+      "`BENCH_ROUNDS` (default 3) interleaved runs per client. The firehose rows consume with "
+      "`recv_ref` (frames lent from the read buffer, what a hot loop uses); the rows marked "
+      "\"owned frames (recv)\" consume with `recv`.", ""]
 if instr_runs:
     n1, n2 = instr_runs
-    md[0] += (" \"instr/msg\" rows: instructions callgrind counts per message in stompy's `recv` loop "
+    md[0] += (" \"instr/msg\" rows: instructions callgrind counts per message in stompy's `recv_ref` (or `recv`) loop "
               "(receive path, firehose peer) or `send` loop (send path, sink peer): (count over "
               f"{n2:.0f} messages − count over {n1:.0f}) ÷ {n2 - n1:.0f}, so what a run costs once "
               "cancels (`scripts/bench.sh instr`).")

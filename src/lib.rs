@@ -34,7 +34,8 @@
 //!
 //! ## In scope
 //! STOMP 1.0, 1.1 and 1.2 with version negotiation and header escaping; `recv`, iterators and
-//! callbacks ([`StompClient::loop_with`]); auto-ACK that never acknowledges a message before
+//! callbacks ([`StompClient::loop_with`]), and frames lent from the read buffer for hot loops
+//! ([`StompClient::recv_ref`], [`FrameRef`]); auto-ACK that never acknowledges a message before
 //! the application saw it; receipts; transactions ([`Transaction`], aborted on drop);
 //! heart-beats; failover and reconnect ([`ReconnectPolicy`]); TLS ([`TlsConfig`], feature
 //! `tls`); WebSocket (feature `websocket`); connection events ([`Listener`]); hard limits on
