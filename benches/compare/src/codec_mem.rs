@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use stompy::codec::{Decoder, Item};
+use stompy::codec::{Decoder, Item, ItemRef};
 use stompy::{Limits, Version};
 
 use crate::util::{report_kv, vm_kib};
@@ -10,12 +10,24 @@ use crate::util::{report_kv, vm_kib};
 /// Decodes `input`, fed in 64 KiB chunks as a socket would deliver it, over and over for
 /// `secs`: frames decoded, passes over the input, seconds taken.
 fn decode_for(input: &[u8], secs: Duration) -> (u64, u64, f64) {
+    decode_with(input, secs, false)
+}
+
+/// [`decode_for`], with frames lent (`decode_ref`) when `lend`, else made (`decode`).
+fn decode_with(input: &[u8], secs: Duration, lend: bool) -> (u64, u64, f64) {
     let mut d = Decoder::new(Version::V1_2, Limits::default());
     let t0 = Instant::now();
     let (mut frames, mut passes) = (0u64, 0u64);
     while t0.elapsed() < secs {
         for chunk in input.chunks(64 * 1024) {
             d.feed(chunk);
+            if lend {
+                while let Some(item) = d.decode_ref().unwrap() {
+                    frames += u64::from(matches!(item, ItemRef::Frame(_)));
+                    std::hint::black_box(item);
+                }
+                continue;
+            }
             while let Some(item) = d.decode().unwrap() {
                 frames += u64::from(matches!(item, Item::Frame(_)));
                 std::hint::black_box(item);
@@ -34,6 +46,13 @@ pub fn decode_small(secs: Duration) {
     assert_eq!(n, passes * frames as u64);
     report_kv(
         "codec decode 100 B MESSAGE",
+        "stompy",
+        &[("frames_per_s", n as f64 / s)],
+    );
+    let (n, passes, s) = decode_with(&input, secs, true);
+    assert_eq!(n, passes * frames as u64);
+    report_kv(
+        "codec decode 100 B MESSAGE, lent (decode_ref)",
         "stompy",
         &[("frames_per_s", n as f64 / s)],
     );
