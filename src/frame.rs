@@ -1161,6 +1161,12 @@ impl<'a> FrameRef<'a> {
     }
 }
 
+impl<'a> From<&'a Frame> for FrameRef<'a> {
+    fn from(frame: &'a Frame) -> Self {
+        frame.as_ref()
+    }
+}
+
 impl fmt::Debug for FrameRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         debug_frame(f, "FrameRef", *self)

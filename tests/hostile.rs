@@ -66,14 +66,26 @@ fn protocol_error(c: &mut StompClient) -> ProtocolError {
     }
 }
 
-/// The protocol error a frame sent after SUBSCRIBE gives, and that the connection is gone.
+/// The protocol error a frame sent after SUBSCRIBE gives, and that the connection is gone;
+/// `recv_ref` (frames lent from the read buffer) gives the same.
 #[track_caller]
 fn fatal(bytes: impl AsRef<[u8]>) -> ProtocolError {
-    let peer = after_subscribe(bytes);
+    let bytes = bytes.as_ref().to_vec();
+    let peer = after_subscribe(&bytes);
     let mut c = subscribed(&peer);
     let p = protocol_error(&mut c);
     assert!(!c.is_connected(), "{p:?} must drop the connection");
     assert!(matches!(c.close_reason(), Some(Error::Protocol(q)) if *q == p));
+    let peer = after_subscribe(&bytes);
+    let mut c = subscribed(&peer);
+    match c.recv_ref() {
+        Err(Error::Protocol(lent)) => assert_eq!(lent, p, "recv_ref"),
+        other => panic!("recv_ref: expected {p:?}, got {other:?}"),
+    }
+    assert!(
+        !c.is_connected(),
+        "{p:?} must drop the connection (recv_ref)"
+    );
     p
 }
 

@@ -143,3 +143,51 @@ fn acks_by_token_and_with_a_receipt() {
     drop(c);
     assert!(left_in(&broker, q).is_empty());
 }
+
+/// `recv_ref` in every situation `recv` meets: frames held during a receipt wait come out first
+/// and in order, a listener hears of each frame (then every frame takes the full round), a
+/// timeout leaves the client usable, and every message is auto-ACKed once the application
+/// comes back.
+#[test]
+fn recv_ref_lends_held_heard_and_timed_frames_and_auto_acks_them() {
+    for heard in [false, true] {
+        let broker = Broker::bind("127.0.0.1:0").unwrap();
+        let q = "/queue/lent";
+        let stats = stompy::StatsListener::new();
+        let mut b = StompClient::builder().address(broker.addr()).unwrap();
+        if heard {
+            b = b.listener("stats", stats.clone());
+        }
+        let mut c = b.connect().unwrap();
+        c.subscription(q)
+            .ack(AckMode::ClientIndividual)
+            .wait_receipt(T)
+            .subscribe()
+            .unwrap();
+        for n in 0..5 {
+            c.send(q, n.to_string()).unwrap();
+        }
+        // A wait for a receipt holds what arrives meanwhile.
+        c.message("/queue/elsewhere")
+            .body("x")
+            .send_and_wait(T)
+            .unwrap();
+        let mut got = Vec::new();
+        while got.len() < 5 {
+            let f = c.recv_ref_timeout(T).unwrap().expect("open");
+            got.push(f.text().unwrap().into_owned());
+        }
+        assert_eq!(got, ["0", "1", "2", "3", "4"], "heard: {heard}");
+        let err = c.recv_ref_timeout(Duration::from_millis(200)).unwrap_err();
+        assert!(matches!(err, Error::Timeout(_)), "{err:?}");
+        assert!(c.is_connected());
+        if heard {
+            assert_eq!(stats.stats().received(stompy::Command::Message), 5);
+        }
+        c.disconnect().unwrap();
+        assert!(
+            left_in(&broker, q).is_empty(),
+            "every message was ACKed (heard: {heard})"
+        );
+    }
+}

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::error::{Error, ProtocolError};
-use crate::frame::{header, Command, Frame, Headers, Version};
+use crate::frame::{header, Command, Frame, FrameRef, Headers, Version};
 
 /// How the broker expects messages of a subscription to be acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -128,8 +128,22 @@ pub struct AckToken {
 }
 
 impl AckToken {
-    /// The token of a MESSAGE frame.
-    pub fn of(frame: &Frame) -> Self {
+    /// The token of a MESSAGE frame: a [`Frame`], or a [`FrameRef`] lent by
+    /// [`StompClient::recv_ref`](crate::StompClient::recv_ref) (keep the token, let the frame
+    /// go, then ACK).
+    ///
+    /// ```
+    /// # let broker = stompy::broker::Broker::bind("127.0.0.1:0")?;
+    /// # let mut client = stompy::StompClient::connect(broker.addr())?;
+    /// use stompy::{AckMode, AckToken};
+    /// client.subscription("/queue/lent").ack(AckMode::ClientIndividual).auto_ack(false).subscribe()?;
+    /// client.send("/queue/lent", "x")?;
+    /// let token = AckToken::of(client.recv_ref()?.unwrap());
+    /// client.ack_token(&token)?;
+    /// # Ok::<(), stompy::Error>(())
+    /// ```
+    pub fn of<'a>(frame: impl Into<FrameRef<'a>>) -> Self {
+        let frame = frame.into();
         let text = |name| frame.get(name).map(str::to_owned);
         AckToken {
             message_id: text(header::MESSAGE_ID),
