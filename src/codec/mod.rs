@@ -24,7 +24,7 @@ mod swar;
 
 pub use decode::{Decoder, Item, ItemRef};
 pub(crate) use decode::{Found, Located};
-pub(crate) use encode::{encode_bodiless_1_2, encode_parts_with, has_nul, write_decimal};
+pub(crate) use encode::{encode_ack_1_2, encode_parts_with, has_nul, write_decimal};
 pub use encode::{encode_frame, encode_heartbeat, encode_parts};
 pub(crate) use out::OutBuf;
 

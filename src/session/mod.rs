@@ -32,7 +32,7 @@ use outbox::{Confirmed, Outbox};
 pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
-    encode_bodiless_1_2, encode_frame, encode_heartbeat, encode_parts_with, has_nul, write_decimal,
+    encode_ack_1_2, encode_frame, encode_heartbeat, encode_parts_with, has_nul, write_decimal,
     Decoder, Found, Limits, Located, OutBuf,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
@@ -866,18 +866,22 @@ impl Session {
         }
         // Encoded straight from the token: no frame is built for the most frequent write.
         let headers = ids.headers(command, self.version, transaction)?;
-        let headers = headers.iter().flatten().copied();
-        if self.version == Version::V1_2 {
-            self.out
-                .push(|out| encode_bodiless_1_2(command, headers.clone(), out));
-        } else {
-            let version = self.version;
-            self.out
-                .push(|out| encode_parts_with(command, headers.clone(), b"", version, true, out))?;
+        let pairs = headers.iter().flatten().copied();
+        match headers {
+            [Some((_, id)), None, tx] if self.version == Version::V1_2 => {
+                let tx = tx.map(|(_, t)| t);
+                self.out.push(|out| encode_ack_1_2(command, id, tx, out));
+            }
+            _ => {
+                let version = self.version;
+                self.out.push(|out| {
+                    encode_parts_with(command, pairs.clone(), b"", version, true, out)
+                })?;
+            }
         }
         self.heart_beat.on_sent(now);
         if let Some(log) = &mut self.sent_log {
-            let text = headers.map(|(name, value)| (name, String::from_utf8_lossy(value)));
+            let text = pairs.map(|(name, value)| (name, String::from_utf8_lossy(value)));
             log.push(Frame::from_parts(command, text.collect(), Vec::new()));
         }
         Ok(())
