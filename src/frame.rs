@@ -309,40 +309,6 @@ impl<'a> Index<'a> {
         None
     }
 
-    /// Calls `each(start, colon, lf)` for the header lines in order (where each starts, its
-    /// first colon and its LF) until it returns true: the k-th first colon and the k-th LF are
-    /// line k's.
-    #[inline]
-    fn walk(self, mut each: impl FnMut(usize, usize, usize) -> bool) {
-        let (mut colon_block, mut lf_block, mut start) = (0, 0, 0);
-        let (Some(mut colons), Some(mut lfs)) = (self.mask(0, 1), self.mask(0, 0)) else {
-            return;
-        };
-        loop {
-            while colons == 0 {
-                colon_block += 1;
-                let Some(m) = self.mask(colon_block, 1) else {
-                    return;
-                };
-                colons = m;
-            }
-            while lfs == 0 {
-                lf_block += 1;
-                let Some(m) = self.mask(lf_block, 0) else {
-                    return;
-                };
-                lfs = m;
-            }
-            let colon = colon_block * 64 + colons.trailing_zeros() as usize;
-            let lf = lf_block * 64 + lfs.trailing_zeros() as usize;
-            (colons, lfs) = (colons & (colons - 1), lfs & (lfs - 1));
-            if each(start, colon, lf) {
-                return;
-            }
-            start = lf + 1;
-        }
-    }
-
     /// Where the line holding byte `at` of `text` ends (before its CR LF or LF).
     #[inline]
     fn line_end(self, text: &[u8], at: usize) -> Option<usize> {
@@ -527,22 +493,6 @@ impl<'a> HeadersRef<'a> {
     /// headers.
     pub(crate) fn get_bytes_each<const N: usize>(self, names: [&str; N]) -> [Option<&'a [u8]>; N] {
         let mut found = [None; N];
-        if let RefRepr::Indexed { index, text } = self.repr {
-            // One walk over the lines, comparing only names of the right length.
-            let mut missing = N;
-            index.walk(|start, colon, lf| {
-                let name = &text[start..colon];
-                for (want, slot) in names.iter().zip(found.iter_mut()) {
-                    if slot.is_none() && same_name(name, want.as_bytes()) {
-                        let end = if text[lf - 1] == b'\r' { lf - 1 } else { lf };
-                        *slot = Some(&text[colon + 1..end]);
-                        missing -= 1;
-                    }
-                }
-                missing == 0
-            });
-            return found;
-        }
         let mut missing = N;
         let text = self.text_bytes();
         for s in self.spans() {
