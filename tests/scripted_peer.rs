@@ -614,3 +614,108 @@ fn an_infinite_heart_beat_scale_never_times_out_and_does_not_panic() {
     let err = c.recv_timeout(Duration::from_millis(400)).unwrap_err();
     assert!(matches!(err, Error::Timeout(Timeout::Recv(_))), "{err:?}");
 }
+
+/// A broker speaking `version` sends `message` twice (to subscription `sub-1`, client-individual,
+/// auto-ACK on): the client reads the first with `recv_ref` or `recv` (`lent`), then asks for
+/// the second; the ACK it sends in between carries `want`. With `own_ack` the application ACKs
+/// the first itself (with a token, or the frame: named by all its headers): then the client sends no
+/// auto-ACK of its own, and that ACK is the only one.
+fn check_auto_ack_names(
+    version: &str,
+    message: &str,
+    want: &[(&str, &str)],
+    lent: bool,
+    own_ack: bool,
+) {
+    let frame = format!("MESSAGE\n{message}\n\none\0");
+    let steps = vec![
+        Step::Read,
+        connected(version, "0,0"),
+        Step::Read, // SUBSCRIBE
+        write(&frame),
+        Step::Read, // an ACK
+        write(frame.replace("one", "two")),
+        Step::Close,
+    ];
+    let peer = Peer::start(steps);
+    let v = match version {
+        "1.1" => stompy::Version::V1_1,
+        _ => stompy::Version::V1_2,
+    };
+    let mut c = StompClient::builder()
+        .address(peer.addr)
+        .unwrap()
+        .versions([v])
+        .connect()
+        .unwrap();
+    c.subscription("/queue/a")
+        .id("sub-1")
+        .ack(AckMode::ClientIndividual)
+        .subscribe()
+        .unwrap();
+    if lent {
+        let f = c.recv_ref().unwrap().unwrap();
+        assert_eq!(f.body(), b"one");
+        let token = stompy::AckToken::of(f);
+        if own_ack {
+            c.ack_token(&token).unwrap();
+        }
+    } else {
+        let f = c.recv().unwrap().unwrap();
+        assert_eq!(f.body(), b"one");
+        if own_ack {
+            c.ack(&f).unwrap();
+        }
+    }
+    assert_eq!(c.recv().unwrap().unwrap().body(), b"two");
+    drop(c);
+    let acks: Vec<_> = peer
+        .frames()
+        .into_iter()
+        .filter(|f| f.command() == Command::Ack)
+        .collect();
+    assert_eq!(
+        acks.len(),
+        1,
+        "{version} {message:?} lent {lent} own {own_ack}: {acks:?}"
+    );
+    let got: Vec<_> = acks[0].headers().iter().collect();
+    assert_eq!(got, want, "{version} {message:?} lent {lent} own {own_ack}");
+}
+
+#[test]
+fn the_auto_ack_names_the_message_as_its_version_wants_and_yields_to_the_applications_own() {
+    let cases: [(&str, &str, &[(&str, &str)]); 4] = [
+        // 1.2 ACKs by `ack`, which need not equal `message-id`.
+        (
+            "1.2",
+            "subscription:sub-1\nmessage-id:m-1\ndestination:/queue/a\nack:a-1",
+            &[("id", "a-1")],
+        ),
+        // A 1.2 broker that sends no `ack` is ACKed by `message-id`.
+        (
+            "1.2",
+            "message-id:m-1\ndestination:/queue/a\nsubscription:sub-1",
+            &[("id", "m-1")],
+        ),
+        // 1.1 ACKs by `message-id` and `subscription`, in any order on the MESSAGE.
+        (
+            "1.1",
+            "destination:/queue/a\nmessage-id:m-1\nsubscription:sub-1",
+            &[("message-id", "m-1"), ("subscription", "sub-1")],
+        ),
+        // Escaped values are written back escaped.
+        (
+            "1.2",
+            "subscription:sub-1\nack:a\\c1\\\\x\nmessage-id:m",
+            &[("id", "a:1\\x")],
+        ),
+    ];
+    for (version, message, want) in cases {
+        for lent in [true, false] {
+            for own_ack in [false, true] {
+                check_auto_ack_names(version, message, want, lent, own_ack);
+            }
+        }
+    }
+}

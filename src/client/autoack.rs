@@ -1,23 +1,36 @@
 //! The auto-ACK the client owes: the message handed to the application last, ACKed when the
 //! application comes back for the next one (or its callback returns), never before.
 
-use crate::frame::{header, Command, FrameRef};
-use crate::session::{AckIds, Session};
+use crate::frame::{header, Command, FrameRef, Version};
+use crate::session::{auto_acked, AckIds, Session};
 
 /// What identifies a message, copied out of it (the frame may be a lent one, gone by the time
-/// the ACK is sent): its `message-id`, `subscription` and `ack` values, one after the other.
-/// The buffer is reused from message to message.
-#[derive(Debug, Default)]
+/// the ACK is sent): the value its ACK names it by in the session's version (`ack`, or
+/// `message-id` where the broker sent none, in 1.2; `message-id` before), then its
+/// `subscription`. The buffer is reused from message to message.
+#[derive(Debug)]
 pub(super) struct Ids {
     bytes: Vec<u8>,
     /// Where each value lies in `bytes`, or `None` when the message had no such header.
-    spans: [Option<(u32, u32)>; 3],
+    spans: [Option<(u32, u32)>; 2],
+    version: Version,
+}
+
+impl Default for Ids {
+    fn default() -> Self {
+        Ids {
+            bytes: Vec::new(),
+            spans: [None; 2],
+            version: Version::V1_2,
+        }
+    }
 }
 
 impl Ids {
-    /// Keeps `values` (`message-id`, `subscription`, `ack`).
+    /// Keeps `values` (the id, the subscription) of a message received in `version`.
     #[inline]
-    fn fill(&mut self, values: [Option<&[u8]>; 3]) {
+    fn fill(&mut self, version: Version, values: [Option<&[u8]>; 2]) {
+        self.version = version;
         self.bytes.clear();
         self.bytes
             .reserve(values.iter().flatten().map(|v| v.len()).sum());
@@ -39,7 +52,11 @@ impl Ids {
 
     /// The identifiers, borrowed.
     pub(super) fn ids(&self) -> AckIds<'_> {
-        AckIds::new(self.get(0), self.get(1), self.get(2))
+        let (id, sub) = (self.get(0), self.get(1));
+        match self.version {
+            Version::V1_2 => AckIds::new(None, sub, id),
+            _ => AckIds::new(id, sub, None),
+        }
     }
 }
 
@@ -75,8 +92,7 @@ impl PendingAck {
 impl AutoAcks {
     /// Owes an ACK for `frame` if it is a MESSAGE of a subscription whose messages the
     /// client ACKs for the application, replacing any owed before (which the caller sent
-    /// first). What identifies it is copied: the frame may be a lent one.
-    #[inline]
+    /// first).
     pub(super) fn track(
         &mut self,
         session: &Session,
@@ -84,17 +100,30 @@ impl AutoAcks {
         transaction: Option<&str>,
         epoch: u64,
     ) {
-        if frame.command() != Command::Message {
-            return;
+        if frame.command() == Command::Message && session.message_is(frame, auto_acked) {
+            self.owe_for(frame, session.version(), transaction, epoch);
         }
-        let names = [header::MESSAGE_ID, header::SUBSCRIPTION, header::ACK];
-        let values = frame.headers().get_bytes_each(names);
-        let auto = |s: &crate::Subscription| s.auto_ack && s.ack.needs_ack();
-        if !session.message_is_of(values[1], || frame.destination(), auto) {
-            return;
-        }
+    }
+
+    /// Owes an ACK for `message` (received in `version`), replacing any owed before (which the
+    /// caller sent first). What identifies it is copied: the frame may be a lent one.
+    #[inline(never)]
+    pub(super) fn owe_for(
+        &mut self,
+        message: FrameRef<'_>,
+        version: Version,
+        transaction: Option<&str>,
+        epoch: u64,
+    ) {
+        let headers = message.headers();
+        let id = match version {
+            Version::V1_2 => headers.get_bytes(header::ACK),
+            _ => None,
+        };
+        let id = id.or_else(|| headers.get_bytes(header::MESSAGE_ID));
+        let values = [id, headers.get_bytes(header::SUBSCRIPTION)];
         let mut ids = std::mem::take(&mut self.spare);
-        ids.fill(values);
+        ids.fill(version, values);
         self.owe(ids, transaction, epoch);
     }
 
@@ -154,7 +183,7 @@ impl AutoAcks {
 
     /// Forgets the owed ACK of the message `ids` name (the application acknowledged it).
     pub(super) fn cancel_ids(&mut self, ids: AckIds<'_>) {
-        self.cancel(|p| p.ids() == ids);
+        self.cancel(|p| p.ids().same_message(ids, p.ids.version));
     }
 
     /// Forgets every owed ACK (a connection was lost, or the client disconnects).
@@ -176,11 +205,7 @@ mod tests {
 
     fn owe(acks: &mut AutoAcks, id: &str, sub: &str, tx: Option<&str>, epoch: u64) {
         let mut ids = Ids::default();
-        ids.fill([
-            Some(id.as_bytes()),
-            Some(sub.as_bytes()),
-            Some(id.as_bytes()),
-        ]);
+        ids.fill(Version::V1_2, [Some(id.as_bytes()), Some(sub.as_bytes())]);
         acks.owe(ids, tx, epoch);
     }
 
@@ -188,13 +213,20 @@ mod tests {
     fn ids_keep_each_value_and_each_absence() {
         let mut ids = Ids::default();
         for values in [
-            [Some(&b"m-1"[..]), Some(b"s"), Some(b"a-1")],
-            [None, Some(b"sub"), None],
-            [Some(b""), None, Some(b"x")],
-            [None, None, None],
+            [Some(&b"m-1"[..]), Some(b"s")],
+            [None, Some(b"sub")],
+            [Some(b""), None],
+            [None, None],
         ] {
-            ids.fill(values);
-            assert_eq!([ids.get(0), ids.get(1), ids.get(2)], values);
+            for version in [Version::V1_0, Version::V1_2] {
+                ids.fill(version, values);
+                assert_eq!([ids.get(0), ids.get(1)], values);
+                let want = match version {
+                    Version::V1_2 => AckIds::new(None, values[1], values[0]),
+                    _ => AckIds::new(values[0], values[1], None),
+                };
+                assert!(ids.ids() == want);
+            }
         }
     }
 
@@ -224,13 +256,44 @@ mod tests {
             acks.take_due().is_none(),
             "nothing is due while the callback runs"
         );
-        let mut ids = Ids::default();
-        ids.fill([Some(b"1"), Some(b"s"), Some(b"1")]);
-        acks.cancel_ids(ids.ids());
+        // As the application's own ACK names it: from the frame's three headers.
+        acks.cancel_ids(AckIds::new(Some(b"m-1"), Some(b"s"), Some(b"1")));
         assert!(acks.leave_callback().is_none());
         owe(&mut acks, "1", "s", None, 1);
         acks.enter_callback();
         assert!(acks.leave_callback().is_some());
+    }
+
+    #[test]
+    fn the_ids_kept_name_the_message_as_the_version_does() {
+        let full = |m: &'static [u8], s: &'static [u8], a: &'static [u8]| {
+            AckIds::new(Some(m), Some(s), Some(a))
+        };
+        let mut ids = Ids::default();
+        ids.fill(Version::V1_1, [Some(b"m-1"), Some(b"s")]);
+        assert!(ids
+            .ids()
+            .same_message(full(b"m-1", b"s", b"a-9"), Version::V1_1));
+        assert!(!ids
+            .ids()
+            .same_message(full(b"m-1", b"t", b"a-9"), Version::V1_1));
+        assert!(!ids
+            .ids()
+            .same_message(full(b"m-2", b"s", b"a-9"), Version::V1_1));
+        ids.fill(Version::V1_2, [Some(b"a-9"), Some(b"s")]);
+        assert!(ids
+            .ids()
+            .same_message(full(b"m-1", b"s", b"a-9"), Version::V1_2));
+        assert!(!ids
+            .ids()
+            .same_message(full(b"a-9", b"s", b"a-8"), Version::V1_2));
+        // Without `ack`, 1.2 names a message by its `message-id`.
+        let no_ack = AckIds::new(Some(b"a-9"), Some(b"s"), None);
+        assert!(ids.ids().same_message(no_ack, Version::V1_2));
+        ids.fill(Version::V1_2, [None, Some(b"s")]);
+        assert!(!ids
+            .ids()
+            .same_message(AckIds::new(None, Some(b"s"), None), Version::V1_2));
     }
 
     #[test]

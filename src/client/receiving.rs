@@ -114,17 +114,19 @@ impl StompClient {
                 return self.deferred_error.take().map_or(Ok(None), Err);
             }
             let turned = match self.pump_buffered() {
-                Some(Ok(Polled::Message(at))) => {
-                    if self.session.auto_acks_any() {
-                        let (acks, session) = (&mut self.acks, &self.session);
-                        acks.track(session, session.lend(at), transaction, self.epoch);
+                Some(Ok(Polled::Message { at, auto_ack })) => {
+                    if auto_ack {
+                        let (message, version) = (self.session.lend(at), self.session.version());
+                        self.acks.owe_for(message, version, transaction, self.epoch);
                     }
                     return Ok(Some(Got::Lent(at)));
                 }
                 Some(res) => {
                     let res = res.map(|p| match p {
                         Polled::Event(ev) => Pumped::Event(ev),
-                        Polled::Message(at) => Pumped::Event(Event::Frame(self.session.take(at))),
+                        Polled::Message { at, .. } => {
+                            Pumped::Event(Event::Frame(self.session.take(at)))
+                        }
                     });
                     self.settle(res, deadline)
                 }

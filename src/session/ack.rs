@@ -246,6 +246,22 @@ impl<'a> AckIds<'a> {
         self.subscription
     }
 
+    /// True when `other` names the same MESSAGE as these identifiers in `version`: by what an
+    /// ACK names it by (see [`AckIds::headers`]).
+    pub(crate) fn same_message(&self, other: AckIds<'_>, version: Version) -> bool {
+        match version {
+            Version::V1_2 => {
+                let id = self.ack.or(self.message_id);
+                id.is_some() && id == other.ack.or(other.message_id)
+            }
+            _ => {
+                self.message_id.is_some()
+                    && self.message_id == other.message_id
+                    && self.subscription == other.subscription
+            }
+        }
+    }
+
     /// True when an ACK or NACK frame (written for `version`) acknowledges the MESSAGE these
     /// identifiers came from.
     pub(crate) fn acked_by(&self, ack_frame: &Frame, version: Version) -> bool {

@@ -120,7 +120,17 @@ pub enum Event {
 #[derive(Debug)]
 pub(crate) enum Polled {
     Event(Event),
-    Message(Located),
+    Message {
+        at: Located,
+        /// Its subscription wants it ACKed by the client for the application
+        /// ([`Subscription::auto_ack`] in a client ack mode).
+        auto_ack: bool,
+    },
+}
+
+/// True when the client ACKs the messages of `sub` for the application.
+pub(crate) fn auto_acked(sub: &Subscription) -> bool {
+    sub.auto_ack && sub.ack.needs_ack()
 }
 
 /// Where the session is in its life.
@@ -357,7 +367,7 @@ impl Session {
     /// True when some subscription wants its messages ACKed by the client for the application
     /// (a client ack mode with auto-ACK on): otherwise no MESSAGE needs looking up for it.
     pub(crate) fn auto_acks_any(&self) -> bool {
-        self.subs.iter().any(|s| s.auto_ack && s.ack.needs_ack())
+        self.subs.iter().any(auto_acked)
     }
 
     /// The subscription a MESSAGE belongs to: the one its `subscription` header names or,
@@ -931,7 +941,7 @@ impl Session {
         Ok(match self.poll_found(now)? {
             None => None,
             Some(Polled::Event(ev)) => Some(ev),
-            Some(Polled::Message(at)) => Some(Event::Frame(self.decoder.take(at))),
+            Some(Polled::Message { at, .. }) => Some(Event::Frame(self.decoder.take(at))),
         })
     }
 
@@ -970,8 +980,8 @@ impl Session {
                 Some(Found::Frame(at)) => at,
             };
             if at.command() == Command::Message {
-                self.check_message(self.decoder.view(at))?;
-                return Ok(Some(Polled::Message(at)));
+                let auto_ack = self.check_message(self.decoder.view(at))?;
+                return Ok(Some(Polled::Message { at, auto_ack }));
             }
             let frame = self.decoder.take(at);
             if !self.is_unsolicited_receipt(&frame) {
@@ -982,22 +992,26 @@ impl Session {
 
     /// A MESSAGE is expected: the session is open, and its subscription is one of ours (or was,
     /// and the broker sent it before it saw our UNSUBSCRIBE: real brokers send those, and an
-    /// auto-mode message would be lost otherwise).
+    /// auto-mode message would be lost otherwise). True when the client owes it an auto-ACK.
     #[inline]
-    fn check_message(&self, frame: FrameRef<'_>) -> Result<(), Error> {
+    fn check_message(&self, frame: FrameRef<'_>) -> Result<bool, Error> {
         if self.phase == Phase::Connecting {
             return Err(unexpected("MESSAGE before CONNECTED"));
         }
-        let sub = frame.get_bytes(header::SUBSCRIPTION);
-        if sub.is_some_and(|id| self.subscription_by_bytes(id).is_none()) {
-            let sub = frame.subscription().unwrap_or_default();
-            if !self.unsubscribed.contains(sub) {
-                return Err(unexpected(&format!(
-                    "MESSAGE for unknown subscription {sub:?}"
-                )));
-            }
+        let Some(id) = frame.get_bytes(header::SUBSCRIPTION) else {
+            return Ok(self.auto_acks_any()
+                && self.message_is_of(None, || frame.destination(), auto_acked));
+        };
+        if let Some(sub) = self.subscription_by_bytes(id) {
+            return Ok(auto_acked(sub));
         }
-        Ok(())
+        let sub = frame.subscription().unwrap_or_default();
+        if !self.unsubscribed.contains(sub) {
+            return Err(unexpected(&format!(
+                "MESSAGE for unknown subscription {sub:?}"
+            )));
+        }
+        Ok(false)
     }
 
     /// A frame other than MESSAGE, for the session or the application.
