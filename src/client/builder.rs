@@ -296,7 +296,7 @@ impl ClientBuilder {
 
     /// Write batching (default off). Off, every send, ACK, SUBSCRIBE ... is written to the
     /// socket before the call returns: one system call per frame. On, frames queue in the
-    /// client's output buffer and go out in one write when it holds 64 KiB, whenever the
+    /// client's output buffer and go out in one write when it holds 256 KiB, whenever the
     /// client is about to wait (`recv`, receipt waits, `keep_alive`, `disconnect`, drop), or
     /// on [`StompClient::flush`]. A publisher that stops sending to do something else must
     /// call `flush` first, or its last frames wait for the next call into the client.

@@ -150,7 +150,9 @@ impl fmt::Debug for Decoder {
     }
 }
 
-const READ_CHUNK: usize = 64 * 1024;
+/// The most one read takes. Large reads matter on a fast stream: each read's frames are handed
+/// out before the next system call, and auto-ACKs of the frames of one read go out in one write.
+const READ_CHUNK: usize = 256 * 1024;
 
 /// The room a new decoder's first read offers: an idle connection (a broker may hold
 /// thousands) costs this much, and reads that fill their room double it up to `READ_CHUNK`.
