@@ -277,49 +277,62 @@ impl<'a> Index<'a> {
     }
 
     /// The first header of `text` called `name`: a line's first colon `name.len()` bytes after
-    /// the line's start. Only the first colons are walked; the LF is looked for in the masks
-    /// once the name matches.
+    /// the line's start. No loop runs per line: shifting each block's line starts (from its
+    /// LFs) by the name's length and masking the first colons with them leaves only the lines
+    /// whose name has that length, and only those are compared.
     #[inline]
     fn find(self, text: &[u8], name: &[u8]) -> Option<Span> {
         let len = name.len();
-        // Just past the first colon walked last: a line that starts before it is not the
-        // line of the next one (a name with an LF in it would otherwise span lines).
-        let mut after_last = 0;
+        // The line starts of the block before (for a name reaching back into it), and whether
+        // a line starts at bit 0 of the next block.
+        let (mut starts_before, mut starts_in) = (0u64, 1u64);
         for block in 0..self.packed.len() / 2 {
-            let mut colons = self.mask(block, 1)?;
+            let starts = (self.mask(block, 0)? << 1) | starts_in;
+            let ahead = match len {
+                0 => starts,
+                1..64 => (starts << len) | (starts_before >> (64 - len)),
+                _ => !0, // every first colon, checked one by one
+            };
+            let mut colons = self.mask(block, 1)? & ahead;
             while colons != 0 {
                 let colon = block * 64 + colons.trailing_zeros() as usize;
                 colons &= colons - 1;
-                let last = std::mem::replace(&mut after_last, colon + 1);
-                let Some(start) = colon.checked_sub(len).filter(|&s| s >= last) else {
+                let Some(start) = colon.checked_sub(len) else {
                     continue;
                 };
                 let at_line_start = start == 0 || text[start - 1] == b'\n';
-                if at_line_start && same_name(&text[start..colon], name) {
-                    let end = self.line_end(text, colon)?;
-                    let span = |at: usize| at as u32;
-                    return Some(Span {
-                        start: span(start),
-                        colon: span(colon),
-                        end: span(end),
-                    });
+                if !at_line_start || !same_name(&text[start..colon], name) {
+                    continue;
                 }
+                // The colon is the first of the line that starts at `start` only if no LF
+                // comes between (a name with an LF in it would otherwise span lines).
+                let lf = self.next_lf(start)?;
+                if lf < colon {
+                    continue;
+                }
+                let end = if text[lf - 1] == b'\r' { lf - 1 } else { lf };
+                let span = |at: usize| at as u32;
+                return Some(Span {
+                    start: span(start),
+                    colon: span(colon),
+                    end: span(end),
+                });
             }
+            (starts_before, starts_in) = (starts, self.mask(block, 0)? >> 63);
         }
         None
     }
 
-    /// Where the line holding byte `at` of `text` ends (before its CR LF or LF).
+    /// The first LF of the header lines at or after byte `from`.
     #[inline]
-    fn line_end(self, text: &[u8], at: usize) -> Option<usize> {
-        let mut block = at / 64;
-        let mut lfs = self.mask(block, 0)? & ((!1u64) << (at % 64));
+    fn next_lf(self, from: usize) -> Option<usize> {
+        let mut block = from / 64;
+        let mut lfs = self.mask(block, 0)? & (!0u64 << (from % 64));
         while lfs == 0 {
             block += 1;
             lfs = self.mask(block, 0)?;
         }
-        let lf = block * 64 + lfs.trailing_zeros() as usize;
-        Some(if text[lf - 1] == b'\r' { lf - 1 } else { lf })
+        Some(block * 64 + lfs.trailing_zeros() as usize)
     }
 
     /// Header lines: one first colon each.

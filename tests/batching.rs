@@ -78,8 +78,8 @@ fn batched_sends_are_written_on_drop_and_when_large() {
         p.send("/queue/drop", "last words").unwrap();
     }
     let mut p = batching(b.addr());
-    let body = vec![b'x'; 100 * 1024];
-    p.send("/queue/big", &body).unwrap(); // above the batch size: written at once
+    let body = vec![b'x'; 300 * 1024];
+    p.send("/queue/big", &body).unwrap(); // above the batch size (256 KiB): written at once
     let mut c = StompClient::connect(b.addr()).unwrap();
     c.subscribe("/queue/drop", AckMode::Auto).unwrap();
     let f = c.recv_timeout(Duration::from_secs(5)).unwrap().unwrap();

@@ -60,8 +60,9 @@ impl Ids {
     }
 }
 
-/// A message the client must still ACK because the application has seen it.
-#[derive(Debug)]
+/// A message the client must still ACK because the application has seen it. Boxed and reused
+/// from message to message: handing one on moves a pointer.
+#[derive(Debug, Default)]
 pub(super) struct PendingAck {
     /// What identifies the message.
     pub(super) ids: Ids,
@@ -75,11 +76,11 @@ pub(super) struct PendingAck {
 #[derive(Debug, Default)]
 pub(super) struct AutoAcks {
     /// Due when the application next asks for a frame.
-    pending: Option<PendingAck>,
+    pending: Option<Box<PendingAck>>,
     /// The ACK of the frame a `loop_with` callback is handling, due when it returns.
-    in_callback: Option<PendingAck>,
-    /// The buffer of an ACK sent, for the next one.
-    spare: Ids,
+    in_callback: Option<Box<PendingAck>>,
+    /// An ACK sent, for the next one.
+    spare: Option<Box<PendingAck>>,
 }
 
 impl PendingAck {
@@ -122,27 +123,35 @@ impl AutoAcks {
         };
         let id = id.or_else(|| headers.get_bytes(header::MESSAGE_ID));
         let values = [id, headers.get_bytes(header::SUBSCRIPTION)];
-        let mut ids = std::mem::take(&mut self.spare);
-        ids.fill(version, values);
-        self.owe(ids, transaction, epoch);
+        self.owe(version, values, transaction, epoch);
     }
 
-    /// Owes an ACK for the message `ids` identify, replacing any owed before.
-    fn owe(&mut self, ids: Ids, transaction: Option<&str>, epoch: u64) {
-        let new = PendingAck {
-            ids,
-            transaction: transaction.map(str::to_owned),
-            epoch,
-        };
+    /// Owes an ACK for the message `values` (its id and subscription, see [`Ids`]) identify,
+    /// replacing any owed before.
+    #[inline]
+    fn owe(
+        &mut self,
+        version: Version,
+        values: [Option<&[u8]>; 2],
+        transaction: Option<&str>,
+        epoch: u64,
+    ) {
+        let mut new = self.spare.take().unwrap_or_default();
+        new.ids.fill(version, values);
+        match (transaction, &mut new.transaction) {
+            (Some(tx), Some(kept)) => tx.clone_into(kept),
+            (tx, kept) => *kept = tx.map(str::to_owned),
+        }
+        new.epoch = epoch;
         if let Some(old) = self.pending.replace(new) {
-            self.spare = old.ids;
+            self.spare = Some(old);
         }
     }
 
-    /// Takes back the buffer of an ACK that was sent (or dropped).
+    /// Takes back an ACK that was sent (or dropped), for the next one.
     #[inline]
-    pub(super) fn recycle(&mut self, ack: PendingAck) {
-        self.spare = ack.ids;
+    pub(super) fn recycle(&mut self, ack: Box<PendingAck>) {
+        self.spare = Some(ack);
     }
 
     /// True when an ACK is due now.
@@ -152,12 +161,12 @@ impl AutoAcks {
     }
 
     /// The ACK due now, if any.
-    pub(super) fn take_due(&mut self) -> Option<PendingAck> {
+    pub(super) fn take_due(&mut self) -> Option<Box<PendingAck>> {
         self.pending.take()
     }
 
     /// Puts an ACK back as due (a transaction ACKs it on commit).
-    pub(super) fn set_due(&mut self, ack: Option<PendingAck>) -> Option<PendingAck> {
+    pub(super) fn set_due(&mut self, ack: Option<Box<PendingAck>>) -> Option<Box<PendingAck>> {
         std::mem::replace(&mut self.pending, ack)
     }
 
@@ -168,14 +177,14 @@ impl AutoAcks {
     }
 
     /// The callback returned: the ACK it left due, if it did not send its own.
-    pub(super) fn leave_callback(&mut self) -> Option<PendingAck> {
+    pub(super) fn leave_callback(&mut self) -> Option<Box<PendingAck>> {
         self.in_callback.take()
     }
 
     /// Forgets the owed ACKs for which `pred` holds.
     pub(super) fn cancel(&mut self, pred: impl Fn(&PendingAck) -> bool) {
         for slot in [&mut self.pending, &mut self.in_callback] {
-            if slot.as_ref().is_some_and(&pred) {
+            if slot.as_deref().is_some_and(&pred) {
                 *slot = None;
             }
         }
@@ -204,9 +213,8 @@ mod tests {
     use super::*;
 
     fn owe(acks: &mut AutoAcks, id: &str, sub: &str, tx: Option<&str>, epoch: u64) {
-        let mut ids = Ids::default();
-        ids.fill(Version::V1_2, [Some(id.as_bytes()), Some(sub.as_bytes())]);
-        acks.owe(ids, tx, epoch);
+        let values = [Some(id.as_bytes()), Some(sub.as_bytes())];
+        acks.owe(Version::V1_2, values, tx, epoch);
     }
 
     #[test]

@@ -241,6 +241,13 @@ impl<'a> AckIds<'a> {
         }
     }
 
+    /// What a STOMP 1.2 ACK names the MESSAGE by: its `ack` or, from a broker that sends none,
+    /// its `message-id` (as RabbitMQ, where the two are equal, and the embedded broker accept).
+    #[inline]
+    pub(crate) fn id_1_2(&self) -> Option<&'a [u8]> {
+        self.ack.or(self.message_id)
+    }
+
     /// The `subscription` the MESSAGE named.
     pub(crate) fn subscription(&self) -> Option<&'a [u8]> {
         self.subscription
@@ -251,8 +258,8 @@ impl<'a> AckIds<'a> {
     pub(crate) fn same_message(&self, other: AckIds<'_>, version: Version) -> bool {
         match version {
             Version::V1_2 => {
-                let id = self.ack.or(self.message_id);
-                id.is_some() && id == other.ack.or(other.message_id)
+                let id = self.id_1_2();
+                id.is_some() && id == other.id_1_2()
             }
             _ => {
                 self.message_id.is_some()
@@ -268,7 +275,7 @@ impl<'a> AckIds<'a> {
         match version {
             Version::V1_2 => {
                 let id = ack_frame.get_bytes(header::ID);
-                id.is_some() && id == self.ack.or(self.message_id)
+                id.is_some() && id == self.id_1_2()
             }
             _ => {
                 let id = ack_frame.get_bytes(header::MESSAGE_ID);
@@ -310,10 +317,7 @@ impl<'a> AckIds<'a> {
                 out[1] = Some((header::SUBSCRIPTION, sub));
             }
             Version::V1_2 => {
-                // A broker that leaves out `ack` acknowledges by `message-id`, as RabbitMQ
-                // (where the two are equal) and the embedded broker accept.
-                let id = self.ack.or(self.message_id);
-                out[0] = Some((header::ID, id.ok_or_else(|| missing("ack"))?));
+                out[0] = Some((header::ID, self.id_1_2().ok_or_else(|| missing("ack"))?));
             }
         }
         out[2] = transaction.map(|tx| (header::TRANSACTION, tx.as_bytes()));

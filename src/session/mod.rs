@@ -875,6 +875,12 @@ impl Session {
             return Err(Error::NotConnected(format!("cannot send {command}")));
         }
         // Encoded straight from the token: no frame is built for the most frequent write.
+        if let (Version::V1_2, Some(id), None) = (self.version, ids.id_1_2(), &self.sent_log) {
+            let tx = transaction.map(str::as_bytes);
+            self.out.push(|out| encode_ack_1_2(command, id, tx, out));
+            self.heart_beat.on_sent(now);
+            return Ok(());
+        }
         let headers = ids.headers(command, self.version, transaction)?;
         let pairs = headers.iter().flatten().copied();
         match headers {
