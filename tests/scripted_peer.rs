@@ -685,7 +685,9 @@ fn check_auto_ack_names(
 
 #[test]
 fn the_auto_ack_names_the_message_as_its_version_wants_and_yields_to_the_applications_own() {
-    let cases: [(&str, &str, &[(&str, &str)]); 4] = [
+    /// A version, a MESSAGE's headers, and the headers of the ACK that names it.
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 4] = [
         // 1.2 ACKs by `ack`, which need not equal `message-id`.
         (
             "1.2",
