@@ -287,10 +287,12 @@ impl Decoder {
     }
 
     /// Drops the bytes of items returned from the buffer (kept until the next read: one move
-    /// of the buffer's start per read rather than per frame).
+    /// per read rather than per frame). What is left of the input (a frame cut off by the last
+    /// read, usually) moves to the front, and the room after it stays as it is: already
+    /// cleared, so the next read need not clear it again.
     fn drop_consumed(&mut self) {
         if self.start > 0 {
-            self.buf.advance(self.start);
+            self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
         }
