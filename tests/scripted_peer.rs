@@ -648,11 +648,8 @@ fn check_auto_ack_names(
         .versions([v])
         .connect()
         .unwrap();
-    c.subscription("/queue/a")
-        .id("sub-1")
-        .ack(AckMode::ClientIndividual)
-        .subscribe()
-        .unwrap();
+    let sub = c.subscription("/queue/a").id("sub-1");
+    sub.ack(AckMode::ClientIndividual).subscribe().unwrap();
     if lent {
         let f = c.recv_ref().unwrap().unwrap();
         assert_eq!(f.body(), b"one");

@@ -274,34 +274,25 @@ mod tests {
 
     #[test]
     fn the_ids_kept_name_the_message_as_the_version_does() {
-        let full = |m: &'static [u8], s: &'static [u8], a: &'static [u8]| {
-            AckIds::new(Some(m), Some(s), Some(a))
-        };
+        use Version::{V1_1, V1_2};
+        let f = |m: &'static [u8], a: Option<&'static [u8]>| AckIds::new(Some(m), Some(b"s"), a);
+        let other_sub = AckIds::new(Some(b"m-1"), Some(b"t"), None);
+        // (version, the id kept, the ids of another frame, the same message?)
+        let cases: [(_, Option<&[u8]>, _, _); 7] = [
+            (V1_1, Some(b"m-1"), f(b"m-1", Some(b"a-9")), true),
+            (V1_1, Some(b"m-1"), other_sub, false),
+            (V1_1, Some(b"m-1"), f(b"m-2", Some(b"a-9")), false),
+            (V1_2, Some(b"a-9"), f(b"m-1", Some(b"a-9")), true),
+            (V1_2, Some(b"a-9"), f(b"a-9", Some(b"a-8")), false),
+            // Without `ack`, 1.2 names a message by its `message-id`.
+            (V1_2, Some(b"a-9"), f(b"a-9", None), true),
+            (V1_2, None, AckIds::new(None, Some(b"s"), None), false),
+        ];
         let mut ids = Ids::default();
-        ids.fill(Version::V1_1, [Some(b"m-1"), Some(b"s")]);
-        assert!(ids
-            .ids()
-            .same_message(full(b"m-1", b"s", b"a-9"), Version::V1_1));
-        assert!(!ids
-            .ids()
-            .same_message(full(b"m-1", b"t", b"a-9"), Version::V1_1));
-        assert!(!ids
-            .ids()
-            .same_message(full(b"m-2", b"s", b"a-9"), Version::V1_1));
-        ids.fill(Version::V1_2, [Some(b"a-9"), Some(b"s")]);
-        assert!(ids
-            .ids()
-            .same_message(full(b"m-1", b"s", b"a-9"), Version::V1_2));
-        assert!(!ids
-            .ids()
-            .same_message(full(b"a-9", b"s", b"a-8"), Version::V1_2));
-        // Without `ack`, 1.2 names a message by its `message-id`.
-        let no_ack = AckIds::new(Some(b"a-9"), Some(b"s"), None);
-        assert!(ids.ids().same_message(no_ack, Version::V1_2));
-        ids.fill(Version::V1_2, [None, Some(b"s")]);
-        assert!(!ids
-            .ids()
-            .same_message(AckIds::new(None, Some(b"s"), None), Version::V1_2));
+        for (version, id, other, same) in cases {
+            ids.fill(version, [id, Some(b"s")]);
+            assert_eq!(ids.ids().same_message(other, version), same, "{other:?}");
+        }
     }
 
     #[test]
