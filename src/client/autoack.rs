@@ -102,17 +102,20 @@ impl AutoAcks {
         epoch: u64,
     ) {
         if frame.command() == Command::Message && session.message_is(frame, auto_acked) {
-            self.owe_for(frame, session.version(), transaction, epoch);
+            let sub = frame.get_bytes(header::SUBSCRIPTION);
+            self.owe_for(frame, session.version(), sub, transaction, epoch);
         }
     }
 
-    /// Owes an ACK for `message` (received in `version`), replacing any owed before (which the
-    /// caller sent first). What identifies it is copied: the frame may be a lent one.
+    /// Owes an ACK for `message` (received in `version`, its `subscription` header `sub`),
+    /// replacing any owed before (which the caller sent first). What identifies it is copied:
+    /// the frame may be a lent one.
     #[inline(never)]
     pub(super) fn owe_for(
         &mut self,
         message: FrameRef<'_>,
         version: Version,
+        sub: Option<&[u8]>,
         transaction: Option<&str>,
         epoch: u64,
     ) {
@@ -122,7 +125,7 @@ impl AutoAcks {
             _ => None,
         };
         let id = id.or_else(|| headers.get_bytes(header::MESSAGE_ID));
-        let values = [id, headers.get_bytes(header::SUBSCRIPTION)];
+        let values = [id, sub];
         self.owe(version, values, transaction, epoch);
     }
 

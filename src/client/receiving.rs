@@ -114,10 +114,15 @@ impl StompClient {
                 return self.deferred_error.take().map_or(Ok(None), Err);
             }
             let turned = match self.pump_buffered() {
-                Some(Ok(Polled::Message { at, auto_ack })) => {
+                Some(Ok(Polled::Message { at, auto_ack, sub })) => {
                     if auto_ack {
-                        let (message, version) = (self.session.lend(at), self.session.version());
-                        self.acks.owe_for(message, version, transaction, self.epoch);
+                        let session = &self.session;
+                        let (message, version) = (session.lend(at), session.version());
+                        // The subscription's id is the header's value: no need to look it up.
+                        let sub = sub.and_then(|i| session.subscription_at(i));
+                        let sub = sub.map(|s| s.id.as_bytes());
+                        self.acks
+                            .owe_for(message, version, sub, transaction, self.epoch);
                     }
                     return Ok(Some(Got::Lent(at)));
                 }

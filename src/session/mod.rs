@@ -125,6 +125,9 @@ pub(crate) enum Polled {
         /// Its subscription wants it ACKed by the client for the application
         /// ([`Subscription::auto_ack`] in a client ack mode).
         auto_ack: bool,
+        /// Where the subscription its `subscription` header names is among the session's
+        /// ([`Session::subscription_at`]), until the session next changes.
+        sub: Option<usize>,
     },
 }
 
@@ -361,7 +364,15 @@ impl Session {
     /// [`Session::subscription`] of an id as bytes (a received header's).
     #[inline]
     pub(crate) fn subscription_by_bytes(&self, id: &[u8]) -> Option<&Subscription> {
-        self.subs.iter().find(|s| same_name(s.id.as_bytes(), id))
+        self.subscription_index(id).map(|at| &self.subs[at])
+    }
+
+    /// Where the subscription `id` is among the session's.
+    #[inline]
+    fn subscription_index(&self, id: &[u8]) -> Option<usize> {
+        self.subs
+            .iter()
+            .position(|s| same_name(s.id.as_bytes(), id))
     }
 
     /// True when some subscription wants its messages ACKed by the client for the application
@@ -986,8 +997,8 @@ impl Session {
                 Some(Found::Frame(at)) => at,
             };
             if at.command() == Command::Message {
-                let auto_ack = self.check_message(self.decoder.view(at))?;
-                return Ok(Some(Polled::Message { at, auto_ack }));
+                let (auto_ack, sub) = self.check_message(self.decoder.view(at))?;
+                return Ok(Some(Polled::Message { at, auto_ack, sub }));
             }
             let frame = self.decoder.take(at);
             if !self.is_unsolicited_receipt(&frame) {
@@ -998,18 +1009,20 @@ impl Session {
 
     /// A MESSAGE is expected: the session is open, and its subscription is one of ours (or was,
     /// and the broker sent it before it saw our UNSUBSCRIBE: real brokers send those, and an
-    /// auto-mode message would be lost otherwise). True when the client owes it an auto-ACK.
+    /// auto-mode message would be lost otherwise). Returns whether the client owes it an
+    /// auto-ACK, and where the subscription its header names is among the session's.
     #[inline]
-    fn check_message(&self, frame: FrameRef<'_>) -> Result<bool, Error> {
+    fn check_message(&self, frame: FrameRef<'_>) -> Result<(bool, Option<usize>), Error> {
         if self.phase == Phase::Connecting {
             return Err(unexpected("MESSAGE before CONNECTED"));
         }
         let Some(id) = frame.get_bytes(header::SUBSCRIPTION) else {
-            return Ok(self.auto_acks_any()
-                && self.message_is_of(None, || frame.destination(), auto_acked));
+            let destination = || frame.destination();
+            let auto = self.auto_acks_any() && self.message_is_of(None, destination, auto_acked);
+            return Ok((auto, None));
         };
-        if let Some(sub) = self.subscription_by_bytes(id) {
-            return Ok(auto_acked(sub));
+        if let Some(at) = self.subscription_index(id) {
+            return Ok((auto_acked(&self.subs[at]), Some(at)));
         }
         let sub = frame.subscription().unwrap_or_default();
         if !self.unsubscribed.contains(sub) {
@@ -1017,7 +1030,13 @@ impl Session {
                 "MESSAGE for unknown subscription {sub:?}"
             )));
         }
-        Ok(false)
+        Ok((false, None))
+    }
+
+    /// The subscription at `at` among the session's (see [`Polled::Message`]).
+    #[inline]
+    pub(crate) fn subscription_at(&self, at: usize) -> Option<&Subscription> {
+        self.subs.get(at)
     }
 
     /// A frame other than MESSAGE, for the session or the application.
