@@ -101,8 +101,11 @@ impl AutoAcks {
         transaction: Option<&str>,
         epoch: u64,
     ) {
-        if frame.command() == Command::Message && session.message_is(frame, auto_acked) {
-            let sub = frame.get_bytes(header::SUBSCRIPTION);
+        if frame.command() != Command::Message {
+            return;
+        }
+        let sub = frame.get_bytes(header::SUBSCRIPTION);
+        if session.message_is_of(sub, || frame.destination(), auto_acked) {
             self.owe_for(frame, session.version(), sub, transaction, epoch);
         }
     }

@@ -885,7 +885,8 @@ impl Session {
         if self.phase != Phase::Connected {
             return Err(Error::NotConnected(format!("cannot send {command}")));
         }
-        // Encoded straight from the token: no frame is built for the most frequent write.
+        // Encoded straight from the token: no frame is built for the most frequent write, and a
+        // 1.2 ACK (unless logged) not even its table of headers.
         if let (Version::V1_2, Some(id), None) = (self.version, ids.id_1_2(), &self.sent_log) {
             let tx = transaction.map(str::as_bytes);
             self.out.push(|out| encode_ack_1_2(command, id, tx, out));
@@ -894,18 +895,9 @@ impl Session {
         }
         let headers = ids.headers(command, self.version, transaction)?;
         let pairs = headers.iter().flatten().copied();
-        match headers {
-            [Some((_, id)), None, tx] if self.version == Version::V1_2 => {
-                let tx = tx.map(|(_, t)| t);
-                self.out.push(|out| encode_ack_1_2(command, id, tx, out));
-            }
-            _ => {
-                let version = self.version;
-                self.out.push(|out| {
-                    encode_parts_with(command, pairs.clone(), b"", version, true, out)
-                })?;
-            }
-        }
+        let version = self.version;
+        self.out
+            .push(|out| encode_parts_with(command, pairs.clone(), b"", version, true, out))?;
         self.heart_beat.on_sent(now);
         if let Some(log) = &mut self.sent_log {
             let text = pairs.map(|(name, value)| (name, String::from_utf8_lossy(value)));
