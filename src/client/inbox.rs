@@ -49,12 +49,22 @@ impl Inbox {
     }
 
     /// The oldest frame held.
+    #[inline]
     pub(super) fn pop(&mut self) -> Option<Frame> {
+        match self.frames.is_empty() {
+            true => None,
+            false => self.pop_held(),
+        }
+    }
+
+    #[inline(never)]
+    fn pop_held(&mut self) -> Option<Frame> {
         let f = self.frames.pop_front()?;
         self.bytes -= held_size(&f);
         Some(f)
     }
 
+    #[inline]
     pub(super) fn is_empty(&self) -> bool {
         self.frames.is_empty()
     }

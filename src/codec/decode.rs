@@ -364,6 +364,57 @@ impl Decoder {
     /// reads or decodes.
     #[inline]
     pub(crate) fn find(&mut self) -> Result<Option<Found>, ProtocolError> {
+        if matches!(self.state, State::Idle) {
+            if let Some(found) = self.whole_frame() {
+                return Ok(Some(Found::Frame(found)));
+            }
+        }
+        self.find_stepwise()
+    }
+
+    /// The frame at the front of the input when all of it is buffered and plain: its command
+    /// line, its head indexed in one pass, its body and NUL, read in one go. `None` for anything
+    /// else (an EOL, a frame cut off, a head to read line by line, any error): the step by
+    /// step reading then starts over on the same input, so that frames and errors are the same
+    /// whichever path read them, and whatever the chunking.
+    #[inline]
+    fn whole_frame(&mut self) -> Option<Located> {
+        let data = &self.buf[self.start..self.end];
+        let (len, consumed) =
+            short_line(data).filter(|&(len, _)| len <= self.limits.max_header_line)?;
+        let command = Command::from_bytes(&data[..len])?;
+        self.head.start(command, self.version);
+        let body = self.head.index_plain(data, consumed, &self.limits)?;
+        let max = self.limits.max_body;
+        let body_end = match self.head.content_length {
+            Some(Ok(len)) if len <= max as u64 => {
+                let end = body + len as usize;
+                (data.get(end) == Some(&0)).then_some(end)?
+            }
+            None => {
+                let rest = &data[body..];
+                body + memchr::memchr(0, &rest[..rest.len().min(max.saturating_add(1))])?
+            }
+            Some(_) => return None,
+        };
+        if !self.head.checked && std::str::from_utf8(&data[consumed..body]).is_err() {
+            return None;
+        }
+        self.head.content_length = None;
+        let found = Located {
+            command,
+            at: self.start,
+            from: consumed,
+            body,
+            body_end,
+        };
+        self.consume(body_end + 1);
+        Some(found)
+    }
+
+    /// [`Decoder::find`] a step at a time: what is not [`Decoder::whole_frame`].
+    #[inline(never)]
+    fn find_stepwise(&mut self) -> Result<Option<Found>, ProtocolError> {
         loop {
             let step = match self.state {
                 State::Idle => self.between_frames(),
