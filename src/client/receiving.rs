@@ -4,7 +4,6 @@ use std::ops::ControlFlow;
 
 use super::driver::Turn;
 use super::*;
-use crate::codec::Located;
 
 impl StompClient {
     // ---- receiving -----------------------------------------------------------------------
@@ -77,7 +76,7 @@ impl StompClient {
         self.lent = None;
         Ok(match self.next_for_app(timeout, None)? {
             None => None,
-            Some(Got::Lent(at)) => Some(self.session.lend(at)),
+            Some(Got::Lent) => Some(self.session.lend()),
             Some(Got::Frame(f)) => Some(self.lent.insert(f).as_ref()),
         })
     }
@@ -90,7 +89,7 @@ impl StompClient {
         Ok(match self.next_for_app(timeout, transaction)? {
             None => None,
             Some(Got::Frame(f)) => Some(f),
-            Some(Got::Lent(at)) => Some(self.session.take(at)),
+            Some(Got::Lent) => Some(self.session.take()),
         })
     }
 
@@ -114,24 +113,22 @@ impl StompClient {
                 return self.deferred_error.take().map_or(Ok(None), Err);
             }
             let turned = match self.pump_buffered() {
-                Some(Ok(Polled::Message { at, auto_ack, sub })) => {
+                Some(Ok(Polled::Message { auto_ack, sub })) => {
                     if auto_ack {
                         let session = &self.session;
-                        let (message, version) = (session.lend(at), session.version());
+                        let (message, version) = (session.lend(), session.version());
                         // The subscription's id is the header's value: no need to look it up.
                         let sub = sub.and_then(|i| session.subscription_at(i));
                         let sub = sub.map(|s| s.id.as_bytes());
                         self.acks
                             .owe_for(message, version, sub, transaction, self.epoch);
                     }
-                    return Ok(Some(Got::Lent(at)));
+                    return Ok(Some(Got::Lent));
                 }
                 Some(res) => {
                     let res = res.map(|p| match p {
                         Polled::Event(ev) => Pumped::Event(ev),
-                        Polled::Message { at, .. } => {
-                            Pumped::Event(Event::Frame(self.session.take(at)))
-                        }
+                        Polled::Message { .. } => Pumped::Event(Event::Frame(self.session.take())),
                     });
                     self.settle(res, deadline)
                 }
@@ -470,8 +467,8 @@ impl StompClient {
 enum Got {
     /// Held, or read by a full turn.
     Frame(Frame),
-    /// Where it lies in the read buffer.
-    Lent(Located),
+    /// Left where it lies in the read buffer ([`Session::lend`](crate::session::Session::lend)).
+    Lent,
 }
 
 /// The loop behind [`StompClient::loop_with`], [`StompClient::try_loop_with`] and

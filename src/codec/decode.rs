@@ -36,9 +36,10 @@ pub enum ItemRef<'a> {
 }
 
 /// Where the frame the decoder found last lies in its buffer, until the next call that reads
-/// or decodes: what [`Decoder::take`] copies out and [`Decoder::view`] lends.
+/// or decodes: what [`Decoder::take`] copies out and [`Decoder::view`] lends. The decoder keeps
+/// it, so that what is handed up through the layers is a command, not five positions.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Located {
+struct Located {
     command: Command,
     /// Where the frame starts in the buffer; the rest is relative to it.
     at: usize,
@@ -48,18 +49,11 @@ pub(crate) struct Located {
     body_end: usize,
 }
 
-impl Located {
-    /// The frame's command.
-    #[inline]
-    pub(crate) fn command(&self) -> Command {
-        self.command
-    }
-}
-
-/// What the decoder found: a heart-beat, or where a frame is.
+/// What the decoder found: a heart-beat, or a frame with this command (which
+/// [`Decoder::view`] lends and [`Decoder::take`] makes).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Found {
-    Frame(Located),
+    Frame(Command),
     HeartBeat,
 }
 
@@ -126,6 +120,8 @@ pub struct Decoder {
     short_read: bool,
     state: State,
     head: Head,
+    /// The frame found last.
+    found: Located,
     /// Where handed-out frames live: each one's packed header spans and head (and body, when
     /// small) are copied here and split off, so that frames need no allocation of their own.
     arena: BytesMut,
@@ -188,6 +184,13 @@ impl Decoder {
             short_read: false,
             state: State::Idle,
             head: Head::default(),
+            found: Located {
+                command: Command::Message,
+                at: 0,
+                from: 0,
+                body: 0,
+                body_end: 0,
+            },
             arena: BytesMut::new(),
             arena_room: FIRST_ARENA_ROOM,
             version,
@@ -330,7 +333,7 @@ impl Decoder {
         Ok(match self.find()? {
             None => None,
             Some(Found::HeartBeat) => Some(Item::HeartBeat),
-            Some(Found::Frame(at)) => Some(Item::Frame(self.take(at))),
+            Some(Found::Frame(_)) => Some(Item::Frame(self.take())),
         })
     }
 
@@ -355,7 +358,7 @@ impl Decoder {
         Ok(match self.find()? {
             None => None,
             Some(Found::HeartBeat) => Some(ItemRef::HeartBeat),
-            Some(Found::Frame(at)) => Some(ItemRef::Frame(self.view(at))),
+            Some(Found::Frame(_)) => Some(ItemRef::Frame(self.view())),
         })
     }
 
@@ -365,8 +368,8 @@ impl Decoder {
     #[inline]
     pub(crate) fn find(&mut self) -> Result<Option<Found>, ProtocolError> {
         if matches!(self.state, State::Idle) {
-            if let Some(found) = self.whole_frame() {
-                return Ok(Some(Found::Frame(found)));
+            if let Some(command) = self.whole_frame() {
+                return Ok(Some(Found::Frame(command)));
             }
         }
         self.find_stepwise()
@@ -378,7 +381,7 @@ impl Decoder {
     /// step reading then starts over on the same input, so that frames and errors are the same
     /// whichever path read them, and whatever the chunking.
     #[inline]
-    fn whole_frame(&mut self) -> Option<Located> {
+    fn whole_frame(&mut self) -> Option<Command> {
         let data = &self.buf[self.start..self.end];
         let (len, consumed) =
             short_line(data).filter(|&(len, _)| len <= self.limits.max_header_line)?;
@@ -401,7 +404,7 @@ impl Decoder {
             return None;
         }
         self.head.content_length = None;
-        let found = Located {
+        self.found = Located {
             command,
             at: self.start,
             from: consumed,
@@ -409,7 +412,7 @@ impl Decoder {
             body_end,
         };
         self.consume(body_end + 1);
-        Some(found)
+        Some(command)
     }
 
     /// [`Decoder::find`] a step at a time: what is not [`Decoder::whole_frame`].
@@ -581,7 +584,7 @@ impl Decoder {
             return Err(ProtocolError::InvalidUtf8);
         }
         self.state = State::Idle;
-        let found = Located {
+        self.found = Located {
             command: self.head.command,
             at: self.start,
             from,
@@ -589,7 +592,7 @@ impl Decoder {
             body_end,
         };
         self.consume(body_end + 1);
-        Ok(Step::Item(Found::Frame(found)))
+        Ok(Step::Item(Found::Frame(self.head.command)))
     }
 
     /// The body is not all here: checks the head now (so that a bad head is reported whether or
@@ -616,7 +619,8 @@ impl Decoder {
 
     /// The frame found last, lent: its head and body as they lie in the buffer.
     #[inline]
-    pub(crate) fn view(&self, f: Located) -> FrameRef<'_> {
+    pub(crate) fn view(&self) -> FrameRef<'_> {
+        let f = self.found;
         let frame = &self.buf[f.at..];
         let headers = match &self.head.owned {
             Some(text) => HeadersRef::spans_of(text, &self.head.spans),
@@ -630,14 +634,14 @@ impl Decoder {
     /// A small frame is copied into the arena with its index: one handle for all of it, and
     /// the read buffer is free again at once. A larger body stays where it was read, and only
     /// the head is copied.
-    pub(crate) fn take(&mut self, f: Located) -> Frame {
+    pub(crate) fn take(&mut self) -> Frame {
         let Located {
             command,
             at,
             from,
             body,
             body_end,
-        } = f;
+        } = self.found;
         let small = body_end - body <= COPY_BODY_MAX;
         let (headers, body_bytes) = match self.head.owned.take() {
             Some(text) => {

@@ -33,7 +33,7 @@ pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
     encode_ack_1_2, encode_frame, encode_heartbeat, encode_parts_with, has_nul, write_decimal,
-    Decoder, Found, Limits, Located, OutBuf,
+    Decoder, Found, Limits, OutBuf,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
 use crate::frame::{header, same_name, Command, Frame, FrameRef, Headers, Version};
@@ -120,8 +120,9 @@ pub enum Event {
 #[derive(Debug)]
 pub(crate) enum Polled {
     Event(Event),
+    /// A MESSAGE, left where it lies in the decoder's buffer ([`Session::lend`],
+    /// [`Session::take`]).
     Message {
-        at: Located,
         /// Its subscription wants it ACKed by the client for the application
         /// ([`Subscription::auto_ack`] in a client ack mode).
         auto_ack: bool,
@@ -950,7 +951,7 @@ impl Session {
         Ok(match self.poll_found(now)? {
             None => None,
             Some(Polled::Event(ev)) => Some(ev),
-            Some(Polled::Message { at, .. }) => Some(Event::Frame(self.decoder.take(at))),
+            Some(Polled::Message { .. }) => Some(Event::Frame(self.decoder.take())),
         })
     }
 
@@ -971,28 +972,28 @@ impl Session {
 
     /// The MESSAGE [`Session::poll_found`] found, lent.
     #[inline]
-    pub(crate) fn lend(&self, at: Located) -> FrameRef<'_> {
-        self.decoder.view(at)
+    pub(crate) fn lend(&self) -> FrameRef<'_> {
+        self.decoder.view()
     }
 
     /// The MESSAGE [`Session::poll_found`] found, made a [`Frame`].
-    pub(crate) fn take(&mut self, at: Located) -> Frame {
-        self.decoder.take(at)
+    pub(crate) fn take(&mut self) -> Frame {
+        self.decoder.take()
     }
 
     #[inline]
     fn next_found(&mut self, now: Instant) -> Result<Option<Polled>, Error> {
         loop {
-            let at = match self.decoder.find()? {
+            let command = match self.decoder.find()? {
                 None => return Ok(None),
                 Some(Found::HeartBeat) => return Ok(Some(Polled::Event(Event::HeartBeat))),
-                Some(Found::Frame(at)) => at,
+                Some(Found::Frame(command)) => command,
             };
-            if at.command() == Command::Message {
-                let (auto_ack, sub) = self.check_message(self.decoder.view(at))?;
-                return Ok(Some(Polled::Message { at, auto_ack, sub }));
+            if command == Command::Message {
+                let (auto_ack, sub) = self.check_message(self.decoder.view())?;
+                return Ok(Some(Polled::Message { auto_ack, sub }));
             }
-            let frame = self.decoder.take(at);
+            let frame = self.decoder.take();
             if !self.is_unsolicited_receipt(&frame) {
                 return self.on_frame(frame, now).map(|ev| Some(Polled::Event(ev)));
             }
