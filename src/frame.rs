@@ -280,36 +280,46 @@ impl<'a> Index<'a> {
     /// the line's start. No loop runs per line: shifting each block's line starts (from its
     /// LFs) by the name's length and masking the first colons with them leaves only the lines
     /// whose name has that length, and only those are compared.
+    ///
+    /// A candidate's `name.len()` bytes before its colon start a line, but the colon may be on
+    /// a later, shorter line: then those bytes hold an LF, and a name without one does not
+    /// match them. A name with an LF matches no header of an indexed head.
     #[inline]
     fn find(self, text: &[u8], name: &[u8]) -> Option<Span> {
         let len = name.len();
+        if name.contains(&b'\n') {
+            return None;
+        }
         // The line starts of the block before (for a name reaching back into it), and whether
         // a line starts at bit 0 of the next block.
         let (mut starts_before, mut starts_in) = (0u64, 1u64);
-        for block in 0..self.packed.len() / 2 {
-            let starts = (self.mask(block, 0)? << 1) | starts_in;
+        for (block, masks) in self.packed.chunks_exact(2).enumerate() {
+            let lfs = u64::from_le_bytes(masks[0]);
+            let starts = (lfs << 1) | starts_in;
             let ahead = match len {
                 0 => starts,
                 1..64 => (starts << len) | (starts_before >> (64 - len)),
                 _ => !0, // every first colon, checked one by one
             };
-            let mut colons = self.mask(block, 1)? & ahead;
+            let mut colons = u64::from_le_bytes(masks[1]) & ahead;
             while colons != 0 {
-                let colon = block * 64 + colons.trailing_zeros() as usize;
+                let bit = colons.trailing_zeros();
                 colons &= colons - 1;
+                let colon = block * 64 + bit as usize;
                 let Some(start) = colon.checked_sub(len) else {
                     continue;
                 };
-                let at_line_start = start == 0 || text[start - 1] == b'\n';
+                // Shorter names start a line by construction of `ahead`.
+                let at_line_start = len < 64 || start == 0 || text[start - 1] == b'\n';
                 if !at_line_start || !same_name(&text[start..colon], name) {
                     continue;
                 }
-                // The colon is the first of the line that starts at `start` only if no LF
-                // comes between (a name with an LF in it would otherwise span lines).
-                let lf = self.next_lf(start)?;
-                if lf < colon {
-                    continue;
-                }
+                // The LF that ends the line: in this block's bits when it is there.
+                let after = lfs & (!1u64 << bit);
+                let lf = match after {
+                    0 => self.next_lf((block + 1) * 64)?,
+                    _ => block * 64 + after.trailing_zeros() as usize,
+                };
                 let end = if text[lf - 1] == b'\r' { lf - 1 } else { lf };
                 let span = |at: usize| at as u32;
                 return Some(Span {
@@ -318,7 +328,7 @@ impl<'a> Index<'a> {
                     end: span(end),
                 });
             }
-            (starts_before, starts_in) = (starts, self.mask(block, 0)? >> 63);
+            (starts_before, starts_in) = (starts, lfs >> 63);
         }
         None
     }

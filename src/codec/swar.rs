@@ -67,10 +67,7 @@ pub(super) fn may_need_escape(s: &[u8]) -> bool {
     let below_space = |x: u64| x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
     let hit = |x: u64| below_space(x) | bytes_equal_to(x, b':') | bytes_equal_to(x, b'\\');
     if s.len() < 8 {
-        // Padded to a word with a byte that needs nothing.
-        let mut word = [b'a'; 8];
-        word[..s.len()].copy_from_slice(s);
-        return hit(u64::from_le_bytes(word)) != 0;
+        return hit(short_word(s)) != 0;
     }
     let load = |at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("8 bytes"));
     // Whole words, then the last eight bytes (overlapping the last word).
@@ -81,6 +78,25 @@ pub(super) fn may_need_escape(s: &[u8]) -> bool {
         at += 8;
     }
     found != 0
+}
+
+/// The bytes of `s` (fewer than 8) in a word, some of them twice and the rest of it a byte
+/// that needs no escape: loaded whole, not copied into the word a byte at a time and read back
+/// (a store of a few bytes read back as a word stalls the load).
+#[inline]
+fn short_word(s: &[u8]) -> u64 {
+    const PAD: u64 = u64::from_le_bytes([b'a'; 8]);
+    let n = s.len();
+    let word4 = |at: usize| u64::from(u32::from_le_bytes(s[at..at + 4].try_into().expect("4")));
+    match n {
+        // Two overlapping halves cover every byte.
+        4.. => word4(0) | (word4(n - 4) << 32),
+        1.. => {
+            let byte = |at: usize| u64::from(s[at]);
+            byte(0) | (byte(n / 2) << 8) | (byte(n - 1) << 16) | (PAD << 24)
+        }
+        0 => PAD,
+    }
 }
 
 #[cfg(test)]
