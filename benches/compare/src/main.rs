@@ -104,50 +104,10 @@ fn suite(only: Option<&str>) {
     if on("client") {
         let fh = peer("firehose");
         let sink = peer("sink");
-        for (ack, w) in [
-            (false, "firehose consume, auto"),
-            (true, "firehose consume, ACK each"),
-        ] {
-            if want("raw") {
-                raw::firehose(&fh.addr, ack, false, secs, w);
-                raw::firehose(&fh.addr, ack, true, secs, w);
-            }
-            if want("stompy") {
-                stompy_runs::firehose(&fh.addr, ack, false, secs, w);
-            }
-            if want("async-stomp") {
-                async_runs::firehose(&fh.addr, ack, secs, w);
-            }
-            // The same with owned frames (`recv`), against a floor of its own run.
-            let w = &format!("{w}, owned frames (recv)");
-            if want("raw") {
-                raw::firehose(&fh.addr, ack, false, secs, w);
-            }
-            if want("stompy") {
-                stompy_runs::firehose(&fh.addr, ack, true, secs, w);
-            }
-        }
-        let w = "sink publish";
-        if want("raw") {
-            raw::publish(&sink.addr, secs, w);
-            raw::publish_copy(&sink.addr, secs, w);
-        }
-        if want("stompy") {
-            stompy_runs::publish(&sink.addr, true, secs, w);
-        }
-        if want("async-stomp") {
-            async_runs::publish(&sink.addr, secs, w);
-        }
-        let w = "sink publish, no content-length";
-        if want("raw") {
-            raw::publish(&sink.addr, secs, w);
-        }
-        if want("stompy") {
-            stompy_runs::publish_with(&sink.addr, true, false, secs, w);
-        }
-        let w = "sink publish, unbatched";
-        if want("stompy") {
-            stompy_runs::publish(&sink.addr, false, secs, w);
+        // The machine's speed drifts from one second to the next: each round measures the floor
+        // and stompy one after the other, and the table takes the medians of BENCH_ROUNDS.
+        for _ in 0..env_n("BENCH_ROUNDS", 3) {
+            client_round(&fh.addr, &sink.addr, secs);
         }
         stomppy(&[
             "--firehose",
@@ -472,5 +432,55 @@ fn main() {
             eprintln!("usage: stompy-compare suite [client,instr,broker,rr,publish,1to1,durable,codec,mem] | peer firehose|sink|big");
             std::process::exit(2);
         }
+    }
+}
+
+/// One round of the client group: each workload against its floor, then stompy (and the other
+/// clients asked for).
+fn client_round(fh: &str, sink: &str, secs: Duration) {
+    for (ack, w) in [
+        (false, "firehose consume, auto"),
+        (true, "firehose consume, ACK each"),
+    ] {
+        if want("raw") {
+            raw::firehose(fh, ack, false, secs, w);
+            raw::firehose(fh, ack, true, secs, w);
+        }
+        if want("stompy") {
+            stompy_runs::firehose(fh, ack, false, secs, w);
+        }
+        if want("async-stomp") {
+            async_runs::firehose(fh, ack, secs, w);
+        }
+        // The same with owned frames (`recv`), against a floor of its own run.
+        let w = &format!("{w}, owned frames (recv)");
+        if want("raw") {
+            raw::firehose(fh, ack, false, secs, w);
+        }
+        if want("stompy") {
+            stompy_runs::firehose(fh, ack, true, secs, w);
+        }
+    }
+    let w = "sink publish";
+    if want("raw") {
+        raw::publish(sink, secs, w);
+        raw::publish_copy(sink, secs, w);
+    }
+    if want("stompy") {
+        stompy_runs::publish(sink, true, secs, w);
+    }
+    if want("async-stomp") {
+        async_runs::publish(sink, secs, w);
+    }
+    let w = "sink publish, no content-length";
+    if want("raw") {
+        raw::publish(sink, secs, w);
+    }
+    if want("stompy") {
+        stompy_runs::publish_with(sink, true, false, secs, w);
+    }
+    let w = "sink publish, unbatched";
+    if want("stompy") {
+        stompy_runs::publish(sink, false, secs, w);
     }
 }
