@@ -1,6 +1,7 @@
 //! The auto-ACK the client owes: the message handed to the application last, ACKed when the
 //! application comes back for the next one (or its callback returns), never before.
 
+use crate::codec::encode_ack_1_2;
 use crate::frame::{header, Command, FrameRef, Version};
 use crate::session::{auto_acked, AckIds, Session};
 
@@ -8,11 +9,16 @@ use crate::session::{auto_acked, AckIds, Session};
 /// the ACK is sent): the value its ACK names it by in the session's version (`ack`, or
 /// `message-id` where the broker sent none, in 1.2; `message-id` before), then its
 /// `subscription`. The buffer is reused from message to message.
+///
+/// In 1.2 the ACK itself is written first, as it will be sent ([`Ids::wire`]): sending it is
+/// then a copy, and the id is read from it when escaping left it as it was (the usual case).
 #[derive(Debug)]
 pub(super) struct Ids {
     bytes: Vec<u8>,
     /// Where each value lies in `bytes`, or `None` when the message had no such header.
     spans: [Option<(u32, u32)>; 2],
+    /// `bytes[..wire]` is the encoded 1.2 ACK (0: none).
+    wire: u32,
     version: Version,
 }
 
@@ -21,26 +27,51 @@ impl Default for Ids {
         Ids {
             bytes: Vec::new(),
             spans: [None; 2],
+            wire: 0,
             version: Version::V1_2,
         }
     }
 }
 
+/// What comes before the id in an encoded 1.2 ACK.
+const ACK_ID: &[u8] = b"ACK\nid:";
+
 impl Ids {
-    /// Keeps `values` (the id, the subscription) of a message received in `version`.
+    /// Keeps `values` (the id, the subscription) of a message received in `version`, and in
+    /// 1.2 the ACK that names it (in transaction `tx`).
     #[inline]
-    fn fill(&mut self, version: Version, values: [Option<&[u8]>; 2]) {
+    fn fill(&mut self, version: Version, values: [Option<&[u8]>; 2], tx: Option<&str>) {
         self.version = version;
         self.bytes.clear();
-        self.bytes
-            .reserve(values.iter().flatten().map(|v| v.len()).sum());
-        for (v, span) in values.iter().zip(&mut self.spans) {
-            *span = v.map(|v| {
-                let start = self.bytes.len() as u32;
-                self.bytes.extend_from_slice(v);
-                (start, self.bytes.len() as u32)
-            });
+        self.wire = 0;
+        let [id, sub] = values;
+        if let (Version::V1_2, Some(id)) = (version, id) {
+            let tx = tx.map(str::as_bytes);
+            encode_ack_1_2(Command::Ack, id, tx, &mut self.bytes);
+            self.wire = self.bytes.len() as u32;
+            // Escaping only lengthens: at the unescaped length, the id is there as it was.
+            let plain = ACK_ID.len() + id.len() + tx.map_or(0, |t| t.len() + 13) + 3;
+            if self.bytes.len() == plain {
+                let at = ACK_ID.len() as u32;
+                self.spans = [Some((at, at + id.len() as u32)), sub.map(|v| self.push(v))];
+                return;
+            }
         }
+        self.spans = values.map(|v| v.map(|v| self.push(v)));
+    }
+
+    /// Appends `v`; returns where it lies.
+    #[inline]
+    fn push(&mut self, v: &[u8]) -> (u32, u32) {
+        let start = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(v);
+        (start, self.bytes.len() as u32)
+    }
+
+    /// The 1.2 ACK, encoded when the message was handed out.
+    #[inline]
+    pub(super) fn wire(&self) -> Option<&[u8]> {
+        (self.wire > 0).then(|| &self.bytes[..self.wire as usize])
     }
 
     /// Value `i` of [`Ids::fill`]'s.
@@ -143,7 +174,7 @@ impl AutoAcks {
         epoch: u64,
     ) {
         let mut new = self.spare.take().unwrap_or_default();
-        new.ids.fill(version, values);
+        new.ids.fill(version, values, transaction);
         match (transaction, &mut new.transaction) {
             (Some(tx), Some(kept)) => tx.clone_into(kept),
             (tx, kept) => *kept = tx.map(str::to_owned),
@@ -233,7 +264,7 @@ mod tests {
             [None, None],
         ] {
             for version in [Version::V1_0, Version::V1_2] {
-                ids.fill(version, values);
+                ids.fill(version, values, None);
                 assert_eq!([ids.get(0), ids.get(1)], values);
                 let want = match version {
                     Version::V1_2 => AckIds::new(None, values[1], values[0]),
@@ -296,7 +327,7 @@ mod tests {
         ];
         let mut ids = Ids::default();
         for (version, id, other, same) in cases {
-            ids.fill(version, [id, Some(b"s")]);
+            ids.fill(version, [id, Some(b"s")], None);
             assert_eq!(ids.ids().same_message(other, version), same, "{other:?}");
         }
     }

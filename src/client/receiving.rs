@@ -179,7 +179,14 @@ impl StompClient {
         }
         let now = self.recent();
         let tx = p.transaction.as_deref();
-        let res = self.session.acknowledge_ids(p.ids(), Command::Ack, tx, now);
+        let encoded = match p.ids.wire() {
+            Some(ack) => self.session.acknowledge_encoded(ack, now),
+            None => Ok(false),
+        };
+        let res = match encoded {
+            Ok(false) => self.session.acknowledge_ids(p.ids(), Command::Ack, tx, now),
+            other => other.map(drop),
+        };
         if let Err(e) = &res {
             if !e.is_fatal() {
                 log::warn!("skipped the auto-ACK of {:?}: {}", p.ids(), e.report());

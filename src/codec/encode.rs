@@ -96,10 +96,11 @@ pub(crate) fn encode_ack_1_2(
     let tx_len = transaction.map_or(0, |t| 2 * t.len() + 13);
     // Escapes at most double a value.
     out.reserve(2 * id.len() + tx_len + 12);
-    out.extend_from_slice(match command {
-        Command::Nack => b"NACK\nid:",
-        _ => b"ACK\nid:",
-    });
+    // Each a copy of a known length, with no call.
+    match command {
+        Command::Nack => out.extend_from_slice(b"NACK\nid:"),
+        _ => out.extend_from_slice(b"ACK\nid:"),
+    }
     escape_into(id, true, Version::V1_2, out);
     if let Some(tx) = transaction {
         out.extend_from_slice(b"\ntransaction:");

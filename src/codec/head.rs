@@ -53,6 +53,7 @@ impl Default for Head {
 
 impl Head {
     /// Starts the head of a frame whose command line is `command`.
+    #[inline]
     pub(super) fn start(&mut self, command: Command, version: Version) {
         self.command = command;
         self.spans.clear();

@@ -907,6 +907,22 @@ impl Session {
         Ok(())
     }
 
+    /// Queues an ACK that was encoded ahead with [`encode_ack_1_2`] (an auto-ACK, written
+    /// when its message was handed out). `Ok(false)`, nothing queued: the session does not
+    /// take it as it is (its version is not 1.2, or it logs what it sends); use
+    /// [`Session::acknowledge_ids`].
+    pub(crate) fn acknowledge_encoded(&mut self, ack: &[u8], now: Instant) -> Result<bool, Error> {
+        if self.phase != Phase::Connected {
+            return Err(Error::NotConnected("cannot send ACK".into()));
+        }
+        if self.version != Version::V1_2 || self.sent_log.is_some() {
+            return Ok(false);
+        }
+        self.out.push(|out| out.extend_from_slice(ack));
+        self.heart_beat.on_sent(now);
+        Ok(true)
+    }
+
     // ---- input ---------------------------------------------------------------------------
 
     /// The decoder, for reading straight into its buffer. Call [`Session::on_received`] after.
