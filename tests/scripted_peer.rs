@@ -635,6 +635,9 @@ fn check_auto_ack_names(
         write(&frame),
         Step::Read, // an ACK
         write(frame.replace("one", "two")),
+        // What comes next: a second ACK of "one" (an auto-ACK the application's own did not
+        // cancel), else the client's DISCONNECT or its close.
+        Step::Read,
         Step::Close,
     ];
     let peer = Peer::start(steps);
