@@ -188,19 +188,6 @@ impl Conn {
         self.pump_inner(session, Some(deadline), Some(level))
     }
 
-    /// False after a short read of a plain TCP socket, until the next `poll`: then the
-    /// socket's receive queue was empty (see [`Conn::drained`](Conn)).
-    #[inline]
-    pub(super) fn may_have_input(&self) -> bool {
-        !self.drained
-    }
-
-    /// True when a batch of output is queued: it is written without waiting for more.
-    #[inline]
-    pub(super) fn batch_full(&self, session: &Session) -> bool {
-        session.output().len() >= BATCH_BYTES
-    }
-
     fn drained_to(&self, session: &Session, level: Option<usize>) -> bool {
         level.is_some_and(|l| session.output().len() <= l && (l > 0 || !self.stream.wants_write()))
     }
@@ -250,13 +237,7 @@ impl Conn {
             if have_read && self.on_timers(session, deadline)? {
                 return Ok(Some(Pumped::Deadline));
             }
-            // While more input may be waiting, output (the auto-ACKs of the frames read so
-            // far, usually) waits for it to be read: the ACKs of many reads then go out in one
-            // write. Never beyond a batch, and never into a wait.
-            let hold = drain_to.is_none() && self.may_have_input() && !self.batch_full(session);
-            if !hold {
-                self.write_some(session)?;
-            }
+            self.write_some(session)?;
             if self.drained_to(session, drain_to) {
                 return Ok(None);
             }
@@ -264,16 +245,7 @@ impl Conn {
             // once if anything arrived since. Heart-beat silence is judged only after that
             // poll, never on a socket that was not looked at.
             if !self.drained {
-                let read = self.read_some(session)?;
-                if hold && read.is_none_or(|n| n == 0) {
-                    // Nothing more to read now (or ever): what was held goes. At the end of
-                    // the stream a failed write changes nothing: the connection is gone.
-                    let written = self.write_some(session);
-                    if read.is_none() {
-                        written?;
-                    }
-                }
-                match read {
+                match self.read_some(session)? {
                     Some(0) if session.is_between_frames() => return Ok(Some(Pumped::Closed)),
                     Some(0) => return Err(ProtocolError::Truncated(session.buffered()).into()),
                     Some(_) => {

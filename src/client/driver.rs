@@ -123,11 +123,7 @@ impl StompClient {
     /// is about to be called again without waiting, so the ACK joins the next write instead
     /// of costing a system call of its own. Every wait writes pending output first.
     pub(super) fn flush_after_ack(&mut self) -> Result<(), Error> {
-        // More frames are ready (held, buffered, or maybe in the socket): the ACK waits to go
-        // with theirs (see `Conn::pump`), unless a batch is full.
-        let more_ready = !self.inbox.is_empty()
-            || self.session.has_input_buffered()
-            || self.conn.as_ref().is_some_and(Conn::may_have_input);
+        let more_ready = !self.inbox.is_empty() || self.session.has_input_buffered();
         if more_ready && self.session.output().len() < conn::BATCH_BYTES {
             return Ok(());
         }
