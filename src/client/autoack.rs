@@ -33,9 +33,6 @@ impl Default for Ids {
     }
 }
 
-/// What comes before the id in an encoded 1.2 ACK.
-const ACK_ID: &[u8] = b"ACK\nid:";
-
 impl Ids {
     /// Keeps `values` (the id, the subscription) of a message received in `version`, and in
     /// 1.2 the ACK that names it (in transaction `tx`).
@@ -46,14 +43,12 @@ impl Ids {
         self.wire = 0;
         let [id, sub] = values;
         if let (Version::V1_2, Some(id)) = (version, id) {
-            let tx = tx.map(str::as_bytes);
-            encode_ack_1_2(Command::Ack, id, tx, &mut self.bytes);
+            let written = encode_ack_1_2(Command::Ack, id, tx.map(str::as_bytes), &mut self.bytes);
             self.wire = self.bytes.len() as u32;
-            // Escaping only lengthens: at the unescaped length, the id is there as it was.
-            let plain = ACK_ID.len() + id.len() + tx.map_or(0, |t| t.len() + 13) + 3;
-            if self.bytes.len() == plain {
-                let at = ACK_ID.len() as u32;
-                self.spans = [Some((at, at + id.len() as u32)), sub.map(|v| self.push(v))];
+            // Escaping only lengthens: at the same length, the id is there as it was.
+            if written.len() == id.len() {
+                let id = (written.start as u32, written.end as u32);
+                self.spans = [Some(id), sub.map(|v| self.push(v))];
                 return;
             }
         }

@@ -394,25 +394,48 @@ impl Decoder {
                 let end = body + len as usize;
                 (data.get(end) == Some(&0)).then_some(end)?
             }
-            None => {
-                let rest = &data[body..];
-                body + memchr::memchr(0, &rest[..rest.len().min(max.saturating_add(1))])?
-            }
+            None => self.nul_after(body, 0).ok()?,
             Some(_) => return None,
         };
         if !self.head.checked && std::str::from_utf8(&data[consumed..body]).is_err() {
             return None;
         }
         self.head.content_length = None;
+        Some(self.record_found(command, consumed, body, body_end))
+    }
+
+    /// The NUL that ends an unsized body starting at `body`, looked for from `scanned` on and
+    /// no further than one byte past the body limit, so that the outcome does not depend on how
+    /// much arrived at once. `Err`: none there, and how far the body was looked at.
+    #[inline]
+    fn nul_after(&self, body: usize, scanned: usize) -> Result<usize, usize> {
+        let rest = &self.data()[body..];
+        let window = &rest[..rest.len().min(self.limits.max_body.saturating_add(1))];
+        match memchr::memchr(0, &window[scanned..]) {
+            Some(i) => Ok(body + scanned + i),
+            None => Err(window.len()),
+        }
+    }
+
+    /// Records the frame found (`command`, its header lines from `from`, its body from `body`
+    /// to its NUL at `body_end`, relative to the input's start) and consumes it.
+    #[inline]
+    fn record_found(
+        &mut self,
+        command: Command,
+        from: usize,
+        body: usize,
+        body_end: usize,
+    ) -> Command {
         self.found = Located {
             command,
             at: self.start,
-            from: consumed,
+            from,
             body,
             body_end,
         };
         self.consume(body_end + 1);
-        Some(command)
+        command
     }
 
     /// [`Decoder::find`] a step at a time: what is not [`Decoder::whole_frame`].
@@ -560,22 +583,15 @@ impl Decoder {
                 body + len
             }
             Some(_) => return self.wait_for_body(body, scanned, checked),
-            None => {
-                // Look no further than one byte past the limit, so that the outcome does not
-                // depend on how much arrived at once.
-                let max = self.limits.max_body;
-                let rest = &self.data()[body..];
-                let window = &rest[..rest.len().min(max.saturating_add(1))];
-                match memchr::memchr(0, &window[scanned..]) {
-                    Some(i) => body + scanned + i,
-                    None if window.len() > max => {
-                        let size = window.len() as u64;
-                        let e = ProtocolError::BodyTooLarge { size, max };
-                        return Err(self.head_error(body, e));
-                    }
-                    None => return self.wait_for_body(body, window.len(), checked),
+            None => match self.nul_after(body, scanned) {
+                Ok(end) => end,
+                Err(looked) if looked > self.limits.max_body => {
+                    let (size, max) = (looked as u64, self.limits.max_body);
+                    let e = ProtocolError::BodyTooLarge { size, max };
+                    return Err(self.head_error(body, e));
                 }
-            }
+                Err(looked) => return self.wait_for_body(body, looked, checked),
+            },
         };
         // A head indexed in one pass and not all ASCII is checked as a whole, once.
         let from = self.head.from;
@@ -584,15 +600,8 @@ impl Decoder {
             return Err(ProtocolError::InvalidUtf8);
         }
         self.state = State::Idle;
-        self.found = Located {
-            command: self.head.command,
-            at: self.start,
-            from,
-            body,
-            body_end,
-        };
-        self.consume(body_end + 1);
-        Ok(Step::Item(Found::Frame(self.head.command)))
+        let command = self.record_found(self.head.command, from, body, body_end);
+        Ok(Step::Item(Found::Frame(command)))
     }
 
     /// The body is not all here: checks the head now (so that a bad head is reported whether or

@@ -85,13 +85,14 @@ pub(crate) fn encode_parts_with<'a, V: AsRef<[u8]>>(
 
 /// Appends a STOMP 1.2 ACK or NACK frame (`id`, and `transaction` when given): what
 /// [`encode_parts`] writes for it, with less work, for the frame sent for every message. The
-/// fixed parts are constants, so that only the values are copied by length.
+/// fixed parts are constants, so that only the values are copied by length. Returns where the
+/// id, as written (escaped), lies in `out`.
 pub(crate) fn encode_ack_1_2(
     command: Command,
     id: &[u8],
     transaction: Option<&[u8]>,
     out: &mut Vec<u8>,
-) {
+) -> std::ops::Range<usize> {
     debug_assert!(matches!(command, Command::Ack | Command::Nack));
     let tx_len = transaction.map_or(0, |t| 2 * t.len() + 13);
     // Escapes at most double a value.
@@ -101,12 +102,15 @@ pub(crate) fn encode_ack_1_2(
         Command::Nack => out.extend_from_slice(b"NACK\nid:"),
         _ => out.extend_from_slice(b"ACK\nid:"),
     }
+    let at = out.len();
     escape_into(id, true, Version::V1_2, out);
+    let written = at..out.len();
     if let Some(tx) = transaction {
         out.extend_from_slice(b"\ntransaction:");
         escape_into(tx, true, Version::V1_2, out);
     }
     out.extend_from_slice(b"\n\n\0");
+    written
 }
 
 /// False when a header cannot be written: a line break (or a `:` in the name) where nothing is

@@ -888,7 +888,7 @@ impl Session {
         }
         // Encoded straight from the token: no frame is built for the most frequent write, and a
         // 1.2 ACK (unless logged) not even its table of headers.
-        if let (Version::V1_2, Some(id), None) = (self.version, ids.id_1_2(), &self.sent_log) {
+        if let (true, Some(id)) = (self.acks_directly(), ids.id_1_2()) {
             let tx = transaction.map(str::as_bytes);
             self.out.push(|out| encode_ack_1_2(command, id, tx, out));
             self.heart_beat.on_sent(now);
@@ -907,6 +907,13 @@ impl Session {
         Ok(())
     }
 
+    /// True when an ACK or NACK is written with [`encode_ack_1_2`], straight from its id: in
+    /// 1.2, unless the session logs what it sends.
+    #[inline]
+    fn acks_directly(&self) -> bool {
+        self.version == Version::V1_2 && self.sent_log.is_none()
+    }
+
     /// Queues an ACK that was encoded ahead with [`encode_ack_1_2`] (an auto-ACK, written
     /// when its message was handed out). `Ok(false)`, nothing queued: the session does not
     /// take it as it is (its version is not 1.2, or it logs what it sends); use
@@ -915,7 +922,7 @@ impl Session {
         if self.phase != Phase::Connected {
             return Err(Error::NotConnected("cannot send ACK".into()));
         }
-        if self.version != Version::V1_2 || self.sent_log.is_some() {
+        if !self.acks_directly() {
             return Ok(false);
         }
         self.out.push(|out| out.extend_from_slice(ack));

@@ -211,9 +211,16 @@ fn acks_1_2_are_written_as_encode_parts_writes_them() {
                 let headers: Vec<(&str, &str)> = std::iter::once(("id", id))
                     .chain(tx.map(|t| ("transaction", t)))
                     .collect();
-                let mut fast = Vec::new();
+                let mut fast = b"before".to_vec();
                 let tx = tx.map(str::as_bytes);
-                encode_ack_1_2(command, id.as_bytes(), tx, &mut fast);
+                let written = encode_ack_1_2(command, id.as_bytes(), tx, &mut fast);
+                // It says where the id went, as written: the line after `id:`.
+                let line = &fast[written.start - 3..written.end + 1];
+                assert!(
+                    line.starts_with(b"id:") && line.ends_with(b"\n"),
+                    "{line:?}"
+                );
+                let fast = fast.split_off(6);
                 let mut plain = Vec::new();
                 encode_parts(
                     command,
