@@ -818,11 +818,13 @@ impl<K: AsRef<str>, V: AsRef<str>> Extend<(K, V)> for Headers {
 ///
 /// A received frame needs no allocation of its own: the decoder copies it (its head, and its
 /// body when up to 8 KiB) into a buffer shared with the frames decoded after it, 16 KiB at a
-/// time, and a larger body stays in the buffer it was read into (64 KiB at most, so at most 8
-/// times the frame). Keeping a frame keeps that buffer: a program that holds on to a few frames
-/// out of many holds up to 16 KiB for each small one. [`Frame::detach`] copies a frame into
-/// allocations of its own size. Frames dropped after handling cost nothing: their buffers are
-/// reused for the next ones.
+/// time. A larger body is copied into an allocation of its own, unless it fills an eighth or
+/// more of the buffer it was read into (up to 256 KiB, or as large as a large body needs): then
+/// it stays there, and the frame keeps that buffer, at most 8 times its body. Keeping a frame
+/// keeps those buffers: a program that holds on to a few frames out of many holds up to 16 KiB
+/// for each small one, never what was received around them. [`Frame::detach`] copies a frame
+/// into allocations of its own size. Frames dropped after handling cost nothing: their buffers
+/// are reused for the next ones.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Frame {
     command: Command,

@@ -1,7 +1,8 @@
 //! The memory that received frames an application keeps hold: a frame shares the decoder's
-//! buffers, so keeping one keeps up to 16 KiB (see `Frame`'s memory notes), never what was
-//! received around it; a detached frame holds its own size. Measured as the process's resident
-//! memory, in a test binary of its own (one test, so that nothing else allocates meanwhile).
+//! buffers, so keeping one keeps up to 16 KiB, or 8 times a large body (see `Frame`'s memory
+//! notes), never what was received around it; a detached frame holds its own size. Measured as
+//! the process's resident memory, in a test binary of its own (one test, so that nothing else
+//! allocates meanwhile).
 
 use stompy::codec::{Decoder, Item};
 use stompy::{Frame, Limits, Version};
@@ -50,6 +51,42 @@ fn keep_some(n: usize, every: usize, detach: bool) -> Vec<Frame> {
     kept
 }
 
+/// A MESSAGE with `body` bytes of `fill`.
+fn message(id: usize, body: usize, fill: u8) -> Vec<u8> {
+    let mut f = format!(
+        "MESSAGE\nsubscription:0\nmessage-id:m-{id:06}\ndestination:/queue/a\n\
+         content-length:{body}\n\n"
+    )
+    .into_bytes();
+    f.resize(f.len() + body, fill);
+    f.push(0);
+    f
+}
+
+/// `rounds` times a MESSAGE with a 12 KiB body and then about 240 KiB of 100-byte ones, read
+/// as a socket is (the decoder's reads grow to its largest room); the large ones are kept.
+fn keep_large(rounds: usize) -> Vec<Frame> {
+    let mut input = Vec::new();
+    for r in 0..rounds {
+        input.extend(message(r, 12 * 1024, b'L'));
+        for i in 0..1300 {
+            input.extend(message(i, 100, b'x'));
+        }
+    }
+    let mut d = Decoder::new(Version::V1_2, Limits::default());
+    let mut reader = &input[..];
+    let mut kept = Vec::new();
+    while d.read_from(&mut reader).expect("a slice reads") > 0 {
+        while let Some(item) = d.decode().expect("valid input") {
+            match item {
+                Item::Frame(f) if f.body().len() > 100 => kept.push(f),
+                _ => {}
+            }
+        }
+    }
+    kept
+}
+
 #[test]
 fn kept_frames_hold_their_share_of_a_buffer_not_the_stream() {
     // Warm up the allocator and the decoder's buffers.
@@ -76,4 +113,18 @@ fn kept_frames_hold_their_share_of_a_buffer_not_the_stream() {
     );
     assert!(shared.iter().all(|f| f.body() == [b'x'; 100]));
     assert_eq!(detached[7].get("message-id"), shared[7].get("message-id"));
+
+    // 200 frames with 12 KiB bodies kept out of 52 MB: each keeps at most 8 times its body
+    // (a body left in a read buffer keeps all of it, up to 256 KiB and more).
+    drop(keep_large(10));
+    let before = rss_kib();
+    let large = keep_large(200);
+    let held = rss_kib().saturating_sub(before);
+    eprintln!("200 kept 12 KiB frames: {held} KiB");
+    assert_eq!(large.len(), 200);
+    assert!(large.iter().all(|f| f.body() == [b'L'; 12 * 1024]));
+    assert!(
+        held < 200 * 8 * 12,
+        "200 kept 12 KiB frames hold {held} KiB (bound: 8 times the body each)"
+    );
 }

@@ -132,6 +132,8 @@ pub struct Decoder {
     limits: Limits,
     /// The room the next read offers (grows while reads fill it).
     chunk: usize,
+    /// The size of the allocation `buf` lives in: a body left there keeps all of it.
+    buf_alloc: usize,
 }
 
 /// What the decoder shows of itself: never the bytes (a CONNECT frame holds a passcode).
@@ -165,9 +167,13 @@ pub(crate) const ARENA_CHUNK: usize = 16 * 1024;
 /// The room a new decoder's arena gets first.
 const FIRST_ARENA_ROOM: usize = 256;
 
-/// The largest body copied into the arena with its head; a larger one stays in the read buffer
-/// (which then holds at most 64 KiB, 8 times the frame).
+/// The largest body copied into the arena with its head. A larger one is copied on its own
+/// unless it fills at least `1 / KEEP_BUFFER_MAX` of the read buffer: then it stays where it was
+/// read, and the frame keeps that buffer, at most `KEEP_BUFFER_MAX` times its body.
 pub(crate) const COPY_BODY_MAX: usize = 8 * 1024;
+
+/// The most a frame whose body stays in the read buffer keeps, in times its body.
+pub(crate) const KEEP_BUFFER_MAX: usize = 8;
 
 /// Body bytes a sized body must bring before the rest of its declared length is reserved.
 const UNTRUSTED_RESERVE: usize = 64 * 1024;
@@ -196,6 +202,7 @@ impl Decoder {
             version,
             limits,
             chunk: FIRST_READ_CHUNK,
+            buf_alloc: 0,
         }
     }
 
@@ -218,11 +225,21 @@ impl Decoder {
     pub fn feed(&mut self, bytes: &[u8]) {
         self.drop_consumed();
         self.buf.truncate(self.end);
+        let at = self.buf.as_ptr();
         if let Some(rest) = self.trusted_body_rest(bytes.len()) {
             self.buf.reserve(rest);
         }
         self.buf.extend_from_slice(bytes);
         self.end = self.buf.len();
+        self.note_allocation(at);
+    }
+
+    /// Records the size of the read buffer's allocation when growing it moved it (`at`: where
+    /// it was). It then starts at its allocation, so its capacity is the allocation's size.
+    fn note_allocation(&mut self, at: *const u8) {
+        if !std::ptr::eq(self.buf.as_ptr(), at) {
+            self.buf_alloc = self.buf.capacity();
+        }
     }
 
     /// Reads once from `r` straight into the decoder's buffer. Returns what `read` returned:
@@ -236,7 +253,9 @@ impl Decoder {
             if self.buf.capacity() < self.end + room {
                 // A new buffer (or the old one reclaimed) gets the data, not the spare room.
                 self.buf.truncate(self.end);
+                let at = self.buf.as_ptr();
                 self.buf.reserve(room);
+                self.note_allocation(at);
             }
             // Cleared a few KiB at a time: glibc clears larger blocks with `rep stosb`, which
             // is no faster here and which callgrind counts byte by byte.
@@ -641,8 +660,9 @@ impl Decoder {
     /// The frame found last, made a [`Frame`].
     ///
     /// A small frame is copied into the arena with its index: one handle for all of it, and
-    /// the read buffer is free again at once. A larger body stays where it was read, and only
-    /// the head is copied.
+    /// the read buffer is free again at once. A larger body is copied on its own, or, when it
+    /// fills an eighth of the read buffer or more, stays where it was read (only the head is
+    /// copied): a kept frame never keeps more than [`KEEP_BUFFER_MAX`] times its body.
     pub(crate) fn take(&mut self) -> Frame {
         let Located {
             command,
@@ -676,9 +696,10 @@ impl Decoder {
                 (Headers::shared(shared, blocks, body - from), body_bytes)
             }
         };
+        let stays = (body_end - body).saturating_mul(KEEP_BUFFER_MAX) >= self.buf_alloc;
         let body_bytes = match body_bytes {
             Some(b) => b,
-            None if small => Bytes::copy_from_slice(&self.buf[at + body..at + body_end]),
+            None if small || !stays => Bytes::copy_from_slice(&self.buf[at + body..at + body_end]),
             None => {
                 // The frame is the last one consumed: split it off with what came before.
                 let len = at + body_end + 1;
