@@ -192,25 +192,19 @@ impl Conn {
         level.is_some_and(|l| session.output().len() <= l && (l > 0 || !self.stream.wants_write()))
     }
 
-    /// The next event (not a heart-beat) or error decoded from bytes already read, when
+    /// The next event (a heart-beat too) or error decoded from bytes already read, when
     /// nothing else is due first (a heart-beat to send): what [`Conn::pump`] would return at
     /// once, without its rounds, a MESSAGE left where it lies ([`Session::poll_found`]).
-    /// `None`: nothing buffered, or something due.
+    /// `Ok(None)`: nothing buffered, or something due.
     #[inline]
     pub(super) fn buffered_event(
         &mut self,
         session: &mut Session,
-    ) -> Option<Result<Polled, Error>> {
+    ) -> Result<Option<Polled>, Error> {
         if session.heart_beat().0.is_some() && session.heart_beat_due(Instant::now()) {
-            return None;
+            return Ok(None);
         }
-        loop {
-            match session.poll_found(self.read_at) {
-                Ok(Some(Polled::Event(Event::HeartBeat))) => {}
-                Ok(found) => return found.map(Ok),
-                Err(e) => return Some(Err(e)),
-            }
-        }
+        session.poll_found(self.read_at)
     }
 
     fn pump_inner(

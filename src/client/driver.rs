@@ -207,18 +207,17 @@ impl StompClient {
     }
 
     /// What [`StompClient::pump`] would return at once from bytes already read, without its
-    /// rounds: the common case of a consumer whose broker sends faster than it handles. `None`
+    /// rounds: the common case of a consumer whose broker sends faster than it handles. `Ok(None)`
     /// when nothing is buffered, a heart-beat is due, or listeners must hear of what comes (then
     /// `pump` does it all).
-    /// A MESSAGE is left where it lies, for the caller to lend or take.
+    /// A MESSAGE is left where it lies, for the caller to lend or take. The caller notes that
+    /// the broker was heard (`heard_since_connected`), as `pump` does.
     #[inline]
-    pub(super) fn pump_buffered(&mut self) -> Option<Result<Polled, Error>> {
-        if !self.listeners.is_empty() {
-            return None;
-        }
-        let res = self.conn.as_mut()?.buffered_event(&mut self.session)?;
-        self.heard_since_connected |= res.is_ok();
-        Some(res)
+    pub(super) fn pump_buffered(&mut self) -> Result<Option<Polled>, Error> {
+        let Some(conn) = self.conn.as_mut().filter(|_| self.listeners.is_empty()) else {
+            return Ok(None);
+        };
+        conn.buffered_event(&mut self.session)
     }
 
     /// Keeps an event that arrived while waiting for something else: a frame for `recv`, a

@@ -113,7 +113,8 @@ impl StompClient {
                 return self.deferred_error.take().map_or(Ok(None), Err);
             }
             let turned = match self.pump_buffered() {
-                Some(Ok(Polled::Message { auto_ack, sub })) => {
+                Ok(Some(Polled::Message { auto_ack, sub })) => {
+                    self.heard_since_connected = true;
                     if auto_ack {
                         let session = &self.session;
                         let (message, version) = (session.lend(), session.version());
@@ -125,14 +126,14 @@ impl StompClient {
                     }
                     return Ok(Some(Got::Lent));
                 }
-                Some(res) => {
-                    let res = res.map(|p| match p {
-                        Polled::Event(ev) => Pumped::Event(ev),
-                        Polled::Message { .. } => Pumped::Event(Event::Frame(self.session.take())),
-                    });
-                    self.settle(res, deadline)
+                // Proof of life, which the session's clock saw when the bytes came.
+                Ok(Some(Polled::Event(Event::HeartBeat))) => continue,
+                Ok(Some(Polled::Event(ev))) => {
+                    self.heard_since_connected = true;
+                    self.settle(Ok(Pumped::Event(ev)), deadline)
                 }
-                None => self.turn(deadline),
+                Err(e) => self.settle(Err(e), deadline),
+                Ok(None) => self.turn(deadline),
             };
             match turned {
                 // Nothing is held (the loop checked): the frame goes straight out.
