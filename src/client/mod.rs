@@ -90,7 +90,8 @@ pub struct StompClient {
     /// Frames and RECEIPTs that arrived while the application waited for something else.
     inbox: Inbox,
     /// The frame [`StompClient::recv_ref`] lent last, when it was not lent from the read
-    /// buffer (it had been held, or it was read by a full turn).
+    /// buffer (it had been held, or it was read by a full turn); for `recv`, the frame on its
+    /// way out.
     lent: Option<Frame>,
     /// The auto-ACK the client owes.
     acks: AutoAcks,

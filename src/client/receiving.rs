@@ -77,7 +77,7 @@ impl StompClient {
         Ok(match self.next_for_app(timeout, None)? {
             None => None,
             Some(Got::Lent) => Some(self.session.lend()),
-            Some(Got::Frame(f)) => Some(self.lent.insert(f).as_ref()),
+            Some(Got::Held) => self.lent.as_ref().map(Frame::as_ref),
         })
     }
 
@@ -88,7 +88,7 @@ impl StompClient {
     ) -> Result<Option<Frame>, Error> {
         Ok(match self.next_for_app(timeout, transaction)? {
             None => None,
-            Some(Got::Frame(f)) => Some(f),
+            Some(Got::Held) => self.lent.take(),
             Some(Got::Lent) => Some(self.session.take()),
         })
     }
@@ -107,7 +107,8 @@ impl StompClient {
         loop {
             if let Some(f) = self.inbox.pop() {
                 self.track_ack(f.as_ref(), transaction);
-                return Ok(Some(Got::Frame(f)));
+                self.lent = Some(f);
+                return Ok(Some(Got::Held));
             }
             if self.conn.is_none() && self.reconnecting.is_none() {
                 return self.deferred_error.take().map_or(Ok(None), Err);
@@ -139,7 +140,8 @@ impl StompClient {
                 // Nothing is held (the loop checked): the frame goes straight out.
                 Ok(Turn::Frame(f)) => {
                     self.track_ack(f.as_ref(), transaction);
-                    return Ok(Some(Got::Frame(f)));
+                    self.lent = Some(f);
+                    return Ok(Some(Got::Held));
                 }
                 Ok(Turn::Progress | Turn::Reconnected | Turn::Closed) => {}
                 Ok(Turn::Deadline | Turn::Reconnecting) => return Err(expired()),
@@ -474,10 +476,11 @@ impl StompClient {
     }
 }
 
-/// A frame for the application, as [`StompClient::next_for_app`] found it.
+/// Where the frame for the application that [`StompClient::next_for_app`] found is: a few
+/// bytes to return, not the frame.
 enum Got {
-    /// Held, or read by a full turn.
-    Frame(Frame),
+    /// In `lent`: it had been held, or it was read by a full turn.
+    Held,
     /// Left where it lies in the read buffer ([`Session::lend`](crate::session::Session::lend)).
     Lent,
 }

@@ -986,11 +986,17 @@ impl Session {
         if let Some(f) = &self.failed {
             return Err(f.to_error());
         }
-        let res = self.next_found(now);
-        if let Err(e) = &res {
-            self.failed = Failed::of(e);
+        match self.next_found(now) {
+            Err(e) => Err(self.failing(e)),
+            found => found,
         }
-        res
+    }
+
+    /// Records `e` if it ends the session, and returns it.
+    #[cold]
+    fn failing(&mut self, e: Error) -> Error {
+        self.failed = Failed::of(&e);
+        e
     }
 
     /// The MESSAGE [`Session::poll_found`] found, lent.
