@@ -622,6 +622,23 @@ impl Headers {
         h
     }
 
+    /// The buffer shared headers live in (empty for others).
+    #[inline]
+    fn shared_buf(&self) -> &[u8] {
+        match &self.repr {
+            Repr::Shared { buf, .. } => buf,
+            Repr::Owned { .. } => &[],
+        }
+    }
+
+    /// A handle on `range` of the buffer shared headers live in (empty for others).
+    fn shared_slice(&self, range: std::ops::Range<usize>) -> Bytes {
+        match &self.repr {
+            Repr::Shared { buf, .. } if range.end <= buf.len() => buf.slice(range),
+            _ => Bytes::new(),
+        }
+    }
+
     /// Headers whose `spans` point into `text`, written by the decoder.
     pub(crate) fn owned(text: String, spans: Vec<Span>) -> Self {
         Headers {
@@ -825,12 +842,32 @@ impl<K: AsRef<str>, V: AsRef<str>> Extend<(K, V)> for Headers {
 /// for each small one, never what was received around them. [`Frame::detach`] copies a frame
 /// into allocations of its own size. Frames dropped after handling cost nothing: their buffers
 /// are reused for the next ones.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Frame {
     command: Command,
     headers: Headers,
-    body: Bytes,
+    body: Body,
 }
+
+/// Where a [`Frame`]'s body is.
+#[derive(Clone)]
+enum Body {
+    /// In a buffer of its own, or shared with other frames.
+    Bytes(Bytes),
+    /// `len` bytes at `at` in the buffer the frame's shared headers live in: a small received
+    /// body, copied with its head, so that the frame is one handle on that buffer.
+    InHead { at: u32, len: u32 },
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Self) -> bool {
+        self.command == other.command
+            && self.headers == other.headers
+            && self.body() == other.body()
+    }
+}
+
+impl Eq for Frame {}
 
 impl Frame {
     /// A frame with no headers and an empty body.
@@ -838,7 +875,7 @@ impl Frame {
         Frame {
             command,
             headers: Headers::new(),
-            body: Bytes::new(),
+            body: Body::Bytes(Bytes::new()),
         }
     }
 
@@ -852,19 +889,46 @@ impl Frame {
         Frame {
             command,
             headers,
-            body,
+            body: Body::Bytes(body),
+        }
+    }
+
+    /// A received frame whose body is the `len` bytes at `at` in the buffer its shared
+    /// `headers` live in ([`Headers::shared`]).
+    pub(crate) fn with_body_in_head(
+        command: Command,
+        headers: Headers,
+        at: usize,
+        len: usize,
+    ) -> Self {
+        debug_assert!(headers.shared_buf().get(at..at + len).is_some());
+        Frame {
+            command,
+            headers,
+            body: Body::InHead {
+                at: at as u32,
+                len: len as u32,
+            },
+        }
+    }
+
+    /// Gives the body a handle of its own on the headers' buffer, before the headers change.
+    fn body_apart(&mut self) {
+        if let Body::InHead { at, len } = self.body {
+            let (at, len) = (at as usize, len as usize);
+            self.body = Body::Bytes(self.headers.shared_slice(at..at + len));
         }
     }
 
     /// Adds a header (builder style).
     pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push(name, value);
+        self.headers_mut().push(name, value);
         self
     }
 
     /// Sets the body (builder style).
     pub fn with_body(mut self, body: impl Into<Vec<u8>>) -> Self {
-        self.body = Bytes::from(body.into());
+        self.body = Body::Bytes(Bytes::from(body.into()));
         self
     }
 
@@ -880,6 +944,7 @@ impl Frame {
 
     /// All headers, for changing them.
     pub fn headers_mut(&mut self) -> &mut Headers {
+        self.body_apart();
         &mut self.headers
     }
 
@@ -889,7 +954,7 @@ impl Frame {
         FrameRef {
             command: self.command,
             headers: self.headers.as_ref(),
-            body: &self.body,
+            body: self.body(),
         }
     }
 
@@ -933,7 +998,16 @@ impl Frame {
     /// The body bytes.
     #[inline]
     pub fn body(&self) -> &[u8] {
-        &self.body
+        match &self.body {
+            Body::Bytes(b) => b,
+            Body::InHead { at, len } => {
+                let (at, len) = (*at as usize, *len as usize);
+                self.headers
+                    .shared_buf()
+                    .get(at..at + len)
+                    .unwrap_or_default()
+            }
+        }
     }
 
     /// The body as a [`Bytes`]: a cheap handle on the same memory (no copy), for passing the
@@ -947,18 +1021,31 @@ impl Frame {
     /// assert_eq!(&body[..], b"payload");
     /// ```
     pub fn body_bytes(&self) -> Bytes {
-        self.body.clone()
+        match &self.body {
+            Body::Bytes(b) => b.clone(),
+            Body::InHead { at, len } => {
+                let (at, len) = (*at as usize, *len as usize);
+                self.headers.shared_slice(at..at + len)
+            }
+        }
     }
 
     /// The body, taken out of the frame (copied when the frame shares its read buffer).
     pub fn into_body(self) -> Vec<u8> {
-        Vec::from(self.body)
+        match self.body {
+            Body::Bytes(b) => Vec::from(b),
+            Body::InHead { .. } => self.body().to_vec(),
+        }
     }
 
     /// Splits the frame into command, headers and body (the body copied when the frame shares
     /// its read buffer).
     pub fn into_parts(self) -> (Command, Headers, Vec<u8>) {
-        (self.command, self.headers, Vec::from(self.body))
+        let body = match self.body {
+            Body::Bytes(b) => Vec::from(b),
+            Body::InHead { .. } => self.body().to_vec(),
+        };
+        (self.command, self.headers, body)
     }
 
     /// Copies a received frame's headers and body into allocations of their own, so that
@@ -971,10 +1058,13 @@ impl Frame {
     /// assert_eq!((f.get("a"), f.body()), (Some("1"), &b"x"[..]));
     /// ```
     pub fn detach(&mut self) {
+        let body = self.body();
+        let body = match body.is_empty() {
+            true => Bytes::new(),
+            false => Bytes::copy_from_slice(body),
+        };
+        self.body = Body::Bytes(body);
         self.headers.detach();
-        if !self.body.is_empty() {
-            self.body = Bytes::copy_from_slice(&self.body);
-        }
     }
 
     /// The body as text, decoded with the `charset` of `content-type` (UTF-8 when none is

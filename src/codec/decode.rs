@@ -659,8 +659,8 @@ impl Decoder {
 
     /// The frame found last, made a [`Frame`].
     ///
-    /// A small frame is copied into the arena with its index: one handle for all of it, and
-    /// the read buffer is free again at once. A larger body is copied on its own, or, when it
+    /// A small frame is copied into the arena with its index: one handle for all of it (the
+    /// body a range of it), and the read buffer is free again at once. A larger body is copied on its own, or, when it
     /// fills an eighth of the read buffer or more, stays where it was read (only the head is
     /// copied): a kept frame never keeps more than [`KEEP_BUFFER_MAX`] times its body.
     pub(crate) fn take(&mut self) -> Frame {
@@ -672,10 +672,10 @@ impl Decoder {
             body_end,
         } = self.found;
         let small = body_end - body <= COPY_BODY_MAX;
-        let (headers, body_bytes) = match self.head.owned.take() {
+        let headers = match self.head.owned.take() {
             Some(text) => {
                 let spans = std::mem::take(&mut self.head.spans);
-                (Headers::owned(text, spans), None)
+                Headers::owned(text, spans)
             }
             None => {
                 let blocks = self.head.masks.len() / 2;
@@ -690,26 +690,27 @@ impl Decoder {
                 self.arena.extend_from_slice(self.head.masks.as_flattened());
                 self.arena
                     .extend_from_slice(&self.buf[at + from..at + copy_end]);
-                let shared = self.arena.split().freeze();
-                let (b, end) = (text + body - from, text + body_end - from);
-                let body_bytes = small.then(|| shared.slice(b..end));
-                (Headers::shared(shared, blocks, body - from), body_bytes)
+                let headers = Headers::shared(self.arena.split().freeze(), blocks, body - from);
+                if small {
+                    // One handle for the head and the body.
+                    let at = text + body - from;
+                    return Frame::with_body_in_head(command, headers, at, body_end - body);
+                }
+                headers
             }
         };
         let stays = (body_end - body).saturating_mul(KEEP_BUFFER_MAX) >= self.buf_alloc;
-        let body_bytes = match body_bytes {
-            Some(b) => b,
-            None if small || !stays => Bytes::copy_from_slice(&self.buf[at + body..at + body_end]),
-            None => {
-                // The frame is the last one consumed: split it off with what came before.
-                let len = at + body_end + 1;
-                debug_assert_eq!(self.start, len);
-                let mut raw = self.buf.split_to(len);
-                (self.start, self.end) = (0, self.end - len);
-                raw.advance(at + body);
-                raw.truncate(body_end - body);
-                raw.freeze()
-            }
+        let body_bytes = if small || !stays {
+            Bytes::copy_from_slice(&self.buf[at + body..at + body_end])
+        } else {
+            // The frame is the last one consumed: split it off with what came before.
+            let len = at + body_end + 1;
+            debug_assert_eq!(self.start, len);
+            let mut raw = self.buf.split_to(len);
+            (self.start, self.end) = (0, self.end - len);
+            raw.advance(at + body);
+            raw.truncate(body_end - body);
+            raw.freeze()
         };
         Frame::from_shared_parts(command, headers, body_bytes)
     }

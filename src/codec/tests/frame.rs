@@ -168,6 +168,46 @@ fn a_received_frame_outlives_its_decoder() {
     assert_eq!(f.body_bytes(), &b"hi"[..]);
 }
 
+/// A received frame's small body lies in the buffer its head was copied to: every way of reading
+/// the frame, changing its headers, detaching or taking it apart keeps the body as it came.
+#[test]
+fn a_received_body_survives_whatever_is_done_to_its_frame() {
+    let received = || {
+        let mut d = crate::codec::Decoder::new(Version::V1_2, crate::Limits::default());
+        d.feed(b"MESSAGE\nsubscription:0\ndestination:/queue/a\n\nbody one\0");
+        d.feed(b"MESSAGE\nsubscription:0\ncontent-length:8\n\nbody two\0");
+        let mut frames = Vec::new();
+        while let Some(item) = d.decode().unwrap() {
+            let crate::codec::Item::Frame(f) = item else {
+                panic!("a frame")
+            };
+            frames.push(f);
+        }
+        frames
+    };
+    for (i, f) in received().into_iter().enumerate() {
+        let want: &[u8] = [&b"body one"[..], b"body two"][i];
+        assert_eq!(f.body(), want);
+        assert_eq!(f.as_ref().body(), want);
+        assert_eq!(f.body_bytes(), want);
+        assert_eq!(f.clone().body(), want);
+        assert_eq!(f.clone().into_body(), want);
+        assert_eq!(f.clone().into_parts().2, want);
+        let mut changed = f.clone();
+        changed.headers_mut().push("x", "1");
+        changed.headers_mut().remove("subscription");
+        assert_eq!((changed.body(), changed.get("x")), (want, Some("1")));
+        assert_eq!(f.clone().with_header("y", "2").body(), want);
+        let mut detached = f.clone();
+        detached.detach();
+        assert_eq!(detached, f);
+        assert_eq!(detached.body(), want);
+        let body = f.body_bytes();
+        drop(f);
+        assert_eq!(body, want, "the body handle outlives the frame");
+    }
+}
+
 #[test]
 fn commands_parse_from_their_names_only() {
     for &c in Command::ALL {
