@@ -35,7 +35,7 @@ pub(crate) fn unescape_into(
 
 /// Appends `s` (text, or the bytes of a received header) to `out`, escaped as `version`
 /// requires.
-#[inline]
+#[inline(always)]
 pub(crate) fn escape_into(s: &[u8], escaped: bool, version: Version, out: &mut Vec<u8>) {
     if !escaped || version == Version::V1_0 || !may_need_escape(s) {
         out.extend_from_slice(s);
