@@ -859,6 +859,11 @@ enum Body {
     InHead { at: u32, len: u32 },
 }
 
+/// The range of a body of `len` bytes at `at`.
+fn span_of(at: u32, len: u32) -> std::ops::Range<usize> {
+    at as usize..at as usize + len as usize
+}
+
 impl PartialEq for Frame {
     fn eq(&self, other: &Self) -> bool {
         self.command == other.command
@@ -902,21 +907,18 @@ impl Frame {
         len: usize,
     ) -> Self {
         debug_assert!(headers.shared_buf().get(at..at + len).is_some());
+        let (at, len) = (at as u32, len as u32);
         Frame {
             command,
             headers,
-            body: Body::InHead {
-                at: at as u32,
-                len: len as u32,
-            },
+            body: Body::InHead { at, len },
         }
     }
 
     /// Gives the body a handle of its own on the headers' buffer, before the headers change.
     fn body_apart(&mut self) {
-        if let Body::InHead { at, len } = self.body {
-            let (at, len) = (at as usize, len as usize);
-            self.body = Body::Bytes(self.headers.shared_slice(at..at + len));
+        if let Body::InHead { .. } = self.body {
+            self.body = Body::Bytes(self.body_bytes());
         }
     }
 
@@ -1001,11 +1003,8 @@ impl Frame {
         match &self.body {
             Body::Bytes(b) => b,
             Body::InHead { at, len } => {
-                let (at, len) = (*at as usize, *len as usize);
-                self.headers
-                    .shared_buf()
-                    .get(at..at + len)
-                    .unwrap_or_default()
+                let body = self.headers.shared_buf().get(span_of(*at, *len));
+                body.unwrap_or_default()
             }
         }
     }
@@ -1023,19 +1022,13 @@ impl Frame {
     pub fn body_bytes(&self) -> Bytes {
         match &self.body {
             Body::Bytes(b) => b.clone(),
-            Body::InHead { at, len } => {
-                let (at, len) = (*at as usize, *len as usize);
-                self.headers.shared_slice(at..at + len)
-            }
+            Body::InHead { at, len } => self.headers.shared_slice(span_of(*at, *len)),
         }
     }
 
     /// The body, taken out of the frame (copied when the frame shares its read buffer).
     pub fn into_body(self) -> Vec<u8> {
-        match self.body {
-            Body::Bytes(b) => Vec::from(b),
-            Body::InHead { .. } => self.body().to_vec(),
-        }
+        self.into_parts().2
     }
 
     /// Splits the frame into command, headers and body (the body copied when the frame shares

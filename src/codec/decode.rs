@@ -660,9 +660,10 @@ impl Decoder {
     /// The frame found last, made a [`Frame`].
     ///
     /// A small frame is copied into the arena with its index: one handle for all of it (the
-    /// body a range of it), and the read buffer is free again at once. A larger body is copied on its own, or, when it
-    /// fills an eighth of the read buffer or more, stays where it was read (only the head is
-    /// copied): a kept frame never keeps more than [`KEEP_BUFFER_MAX`] times its body.
+    /// body a range of it), and the read buffer is free again at once. A larger body is copied
+    /// on its own, or, when it fills an eighth of the read buffer or more, stays where it was
+    /// read (only the head is copied): a kept frame never keeps more than [`KEEP_BUFFER_MAX`]
+    /// times its body.
     pub(crate) fn take(&mut self) -> Frame {
         let Located {
             command,
