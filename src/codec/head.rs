@@ -24,6 +24,8 @@ pub(super) struct Head {
     pub(super) owned: Option<String>,
     /// The first `content-length`, parsed as soon as its line is read.
     pub(super) content_length: Option<Result<u64, ProtocolError>>,
+    /// What [`Head::index_plain`] found of the first `content-length` and `subscription`.
+    pub(super) plain: Plain,
     /// True when the command and version escape headers.
     escapes: bool,
     /// True when the head is known to be UTF-8: every byte of it was ASCII when split in one
@@ -35,6 +37,17 @@ pub(super) struct Head {
     trims: bool,
 }
 
+/// The headers a head indexed in one pass has looked up on the way, in plain types: no drop,
+/// no error to carry (a `content-length` that is not plain digits sends the head to the line by
+/// line reading, which reports it).
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Plain {
+    /// The first `content-length`'s value.
+    pub(super) content_length: Option<u64>,
+    /// Where the first `subscription`'s value is, from the start of the header lines.
+    pub(super) subscription: Option<(u32, u32)>,
+}
+
 impl Default for Head {
     fn default() -> Self {
         Head {
@@ -44,6 +57,7 @@ impl Default for Head {
             from: 0,
             owned: None,
             content_length: None,
+            plain: Plain::default(),
             escapes: false,
             checked: false,
             trims: false,
@@ -90,7 +104,7 @@ impl Head {
         // block, for the content-length test across blocks.
         let (mut starts_in, mut borrow, mut starts_before) = (1u64, 0u64, 0u64);
         let mut special = 0u64;
-        let long = header::CONTENT_LENGTH.len() as u32;
+        let mut plain = Plain::default();
         let mut at = 0;
         while at < rest.len() && at <= limits.max_header_line {
             let m = marks(rest, at);
@@ -104,10 +118,24 @@ impl Head {
             let blank = first & m.newlines;
             // Bits before that line's LF (all of them when there is none in this block).
             let below = (blank & blank.wrapping_neg()).wrapping_sub(1);
-            // content-length: a first colon fourteen bytes after a line start.
-            let named = colons & below & ((starts << long) | (starts_before >> (64 - long)));
-            if named != 0 && self.content_length.is_none() {
-                self.content_length_at(rest, at, named, m.newlines);
+            // The lines whose first colon is `len` bytes after their start: their name is
+            // that long.
+            let firsts = colons & below;
+            let named = |len: usize| firsts & ((starts << len) | (starts_before >> (64 - len)));
+            if plain.content_length.is_none() {
+                let name = header::CONTENT_LENGTH.as_bytes();
+                if let Some((v, end)) = value_of(rest, at, named(name.len()), m.newlines, name) {
+                    let Some(len) = parse_digits(&rest[v..end]) else {
+                        break; // read line by line, which says what is wrong with it
+                    };
+                    plain.content_length = Some(len);
+                }
+            }
+            if plain.subscription.is_none() {
+                let name = header::SUBSCRIPTION.as_bytes();
+                if let Some((v, end)) = value_of(rest, at, named(name.len()), m.newlines, name) {
+                    plain.subscription = Some((v as u32, end as u32));
+                }
             }
             special |= m.special & below;
             if blank == 0 {
@@ -148,35 +176,11 @@ impl Head {
                 (colons & below).to_le_bytes(),
             ]);
             self.checked = special == 0 || head.is_ascii();
+            self.plain = plain;
             return Some(from + lf + 1);
         }
         self.masks.clear();
-        self.content_length = None;
         None
-    }
-
-    /// Parses the first `content-length` among the lines whose first colon is flagged in
-    /// `named` (a block at `at` of `rest`, whose LFs are `newlines`): the fourteen bytes before
-    /// the colon must say so.
-    fn content_length_at(&mut self, rest: &[u8], at: usize, mut named: u64, newlines: u64) {
-        let name = header::CONTENT_LENGTH.as_bytes();
-        while named != 0 {
-            let bit = named.trailing_zeros();
-            let colon = at + bit as usize;
-            named &= named - 1;
-            if same_name(&rest[colon - name.len()..colon], name) {
-                let value = &rest[colon + 1..];
-                // The LF after the colon, from this block's marks when it is there.
-                let after = newlines & (!1u64).checked_shl(bit).unwrap_or(0);
-                let end = match after {
-                    0 => memchr::memchr(b'\n', value).unwrap_or(value.len()),
-                    _ => after.trailing_zeros() as usize - bit as usize - 1,
-                };
-                let value = value[..end].strip_suffix(b"\r").unwrap_or(&value[..end]);
-                self.content_length = Some(parse_content_length(value));
-                return;
-            }
-        }
     }
 
     /// Adds the header `buf[start..end]` whose colon is at `colon`, as it is.
@@ -265,6 +269,34 @@ impl Head {
     }
 }
 
+/// Where the value of the first line called `name` is in `rest`, among the lines whose first
+/// colon is flagged in `named` (a block at `at` of `rest`, whose LFs are `newlines`): from after
+/// the colon to before the EOL. The `name.len()` bytes before a flagged colon must say so.
+#[inline(always)]
+fn value_of(
+    rest: &[u8],
+    at: usize,
+    mut named: u64,
+    newlines: u64,
+    name: &[u8],
+) -> Option<(usize, usize)> {
+    while named != 0 {
+        let bit = named.trailing_zeros();
+        named &= named - 1;
+        let colon = at + bit as usize;
+        if same_name(&rest[colon - name.len()..colon], name) {
+            // The LF after the colon, from this block's marks when it is there.
+            let lf = match newlines & (!1u64).checked_shl(bit).unwrap_or(0) {
+                0 => colon + memchr::memchr(b'\n', &rest[colon..]).unwrap_or(rest.len() - colon),
+                after => at + after.trailing_zeros() as usize,
+            };
+            let end = if rest[lf - 1] == b'\r' { lf - 1 } else { lf };
+            return Some((colon + 1, end));
+        }
+    }
+    None
+}
+
 /// True when some line of `head` may need trimming: a space or tab anywhere (a cheap, safe
 /// over-estimate; such heads are read line by line).
 fn padded_any(head: &[u8]) -> bool {
@@ -326,19 +358,24 @@ fn find_colon(line: &[u8]) -> Option<usize> {
 
 #[inline]
 fn parse_content_length(v: &[u8]) -> Result<u64, ProtocolError> {
-    // The usual case, digits only, in one pass.
-    if !v.is_empty() && v.len() <= 19 {
-        let mut n = 0u64;
-        for &b in v {
-            let digit = b.wrapping_sub(b'0');
-            if digit > 9 {
-                return parse_content_length_slow(v);
-            }
-            n = n * 10 + u64::from(digit);
-        }
-        return Ok(n);
+    parse_digits(v).map_or_else(|| parse_content_length_slow(v), Ok)
+}
+
+/// The usual `content-length`: 1 to 19 digits, nothing else.
+#[inline]
+fn parse_digits(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 {
+        return None;
     }
-    parse_content_length_slow(v)
+    let mut n = 0u64;
+    for &b in v {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        n = n * 10 + u64::from(digit);
+    }
+    Some(n)
 }
 
 #[cold]

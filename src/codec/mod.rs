@@ -22,8 +22,8 @@ mod head;
 mod out;
 mod swar;
 
-pub(crate) use decode::Found;
 pub use decode::{Decoder, Item, ItemRef};
+pub(crate) use decode::{Found, ONE_PEER_READ_CHUNK};
 pub(crate) use encode::{encode_ack_1_2, encode_parts_with, has_nul, write_decimal};
 pub use encode::{encode_frame, encode_heartbeat, encode_parts};
 pub(crate) use out::OutBuf;

@@ -33,7 +33,7 @@ pub(crate) use receipt::ReceiptSet;
 
 use crate::codec::{
     encode_ack_1_2, encode_frame, encode_heartbeat, encode_parts_with, has_nul, write_decimal,
-    Decoder, Found, Limits, OutBuf,
+    Decoder, Found, Limits, OutBuf, ONE_PEER_READ_CHUNK,
 };
 use crate::error::{BrokerError, Error, ProtocolError, Timeout};
 use crate::frame::{header, same_name, Command, Frame, FrameRef, Headers, Version};
@@ -298,7 +298,7 @@ impl Failed {
 impl Session {
     /// A session that has sent nothing yet.
     pub fn new(cfg: SessionConfig, now: Instant) -> Self {
-        let decoder = Decoder::new(Version::V1_0, cfg.limits);
+        let decoder = Decoder::new(Version::V1_0, cfg.limits).with_read_max(ONE_PEER_READ_CHUNK);
         let mut s = Session {
             phase: Phase::Idle,
             version: Version::V1_0,
@@ -504,7 +504,8 @@ impl Session {
     /// Writes the CONNECT (or STOMP) frame.
     pub fn start(&mut self, default_host: &str, now: Instant) -> Result<(), Error> {
         let frame = self.connect_frame(default_host);
-        self.decoder = Decoder::new(Version::V1_0, self.cfg.limits);
+        self.decoder =
+            Decoder::new(Version::V1_0, self.cfg.limits).with_read_max(ONE_PEER_READ_CHUNK);
         self.out.clear();
         self.out.set_frame_ends(self.frame_per_write);
         self.version = Version::V1_0;
@@ -1019,7 +1020,7 @@ impl Session {
                 Some(Found::Frame(command)) => command,
             };
             if command == Command::Message {
-                let (auto_ack, sub) = self.check_message(self.decoder.view())?;
+                let (auto_ack, sub) = self.check_message()?;
                 return Ok(Some(Polled::Message { auto_ack, sub }));
             }
             let frame = self.decoder.take();
@@ -1034,11 +1035,17 @@ impl Session {
     /// auto-mode message would be lost otherwise). Returns whether the client owes it an
     /// auto-ACK, and where the subscription its header names is among the session's.
     #[inline]
-    fn check_message(&self, frame: FrameRef<'_>) -> Result<(bool, Option<usize>), Error> {
+    fn check_message(&self) -> Result<(bool, Option<usize>), Error> {
         if self.phase == Phase::Connecting {
             return Err(unexpected("MESSAGE before CONNECTED"));
         }
-        let Some(id) = frame.get_bytes(header::SUBSCRIPTION) else {
+        let frame = || self.decoder.view();
+        let id = match self.decoder.found_subscription() {
+            Some(id) => id,
+            None => frame().get_bytes(header::SUBSCRIPTION),
+        };
+        let Some(id) = id else {
+            let frame = frame();
             let destination = || frame.destination();
             let auto = self.auto_acks_any() && self.message_is_of(None, destination, auto_acked);
             return Ok((auto, None));
@@ -1046,6 +1053,7 @@ impl Session {
         if let Some(at) = self.subscription_index(id) {
             return Ok((auto_acked(&self.subs[at]), Some(at)));
         }
+        let frame = frame();
         let sub = frame.subscription().unwrap_or_default();
         if !self.unsubscribed.contains(sub) {
             return Err(unexpected(&format!(

@@ -440,3 +440,47 @@ fn lookups_agree_with_iteration(f: &crate::frame::Frame) {
         assert_eq!(each, want, "{three:?} in {all:?}");
     }
 }
+
+/// The `subscription` a head indexed in one pass notes on the way is the one a lookup finds:
+/// the first, wherever it is (across the 64-byte blocks, after names of the same length, after
+/// a line it is a suffix of, with CR LF), and none when there is none.
+#[test]
+fn the_subscription_noted_in_one_pass_is_the_one_looked_up() {
+    use crate::codec::{Decoder, Found};
+    let pieces: &[&[u8]] = &[
+        b"subscription:s-1",
+        b"subscription:",
+        b"subscription:s-2\r",
+        b"content-type:t",
+        b"xsubscription:no",
+        b"ack:a",
+        b"message-id:m-12345",
+        b"content-length:3",
+        b"destination:/queue/a-rather-long-name",
+    ];
+    let mut rng = super::Rng(0x5EED);
+    let (mut noted, mut absent) = (0, 0);
+    for _ in 0..4000 {
+        let mut input = b"MESSAGE\n".to_vec();
+        for _ in 0..rng.next() % 8 {
+            input.extend_from_slice(pieces[rng.next() as usize % pieces.len()]);
+            input.push(b'\n');
+        }
+        input.extend_from_slice(b"\nabc\0");
+        let mut d = Decoder::new(Version::V1_2, Limits::default());
+        d.feed(&input);
+        let Ok(Some(Found::Frame(_))) = d.find() else {
+            continue; // a head that is not a frame: nothing noted
+        };
+        let looked_up = d.view().get_bytes("subscription");
+        if let Some(found) = d.found_subscription() {
+            assert_eq!(found, looked_up, "{:?}", String::from_utf8_lossy(&input));
+            noted += 1;
+            absent += usize::from(found.is_none());
+        }
+    }
+    assert!(
+        noted > 3000 && absent > 100,
+        "{noted} noted, {absent} without"
+    );
+}
