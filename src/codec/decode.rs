@@ -423,9 +423,15 @@ impl Decoder {
     #[inline]
     fn whole_frame(&mut self) -> Option<Command> {
         let data = &self.buf[self.start..self.end];
-        let (len, consumed) =
-            short_line(data).filter(|&(len, _)| len <= self.limits.max_header_line)?;
-        let command = Command::from_bytes(&data[..len])?;
+        // A client reads MESSAGEs above all: one compare tells.
+        let (command, consumed) = match data.get(..8) {
+            Some(b"MESSAGE\n") if self.limits.max_header_line >= 7 => (Command::Message, 8),
+            _ => {
+                let (len, consumed) =
+                    short_line(data).filter(|&(len, _)| len <= self.limits.max_header_line)?;
+                (Command::from_bytes(&data[..len])?, consumed)
+            }
+        };
         self.head.start(command, self.version);
         let body = self.head.index_plain(data, consumed, &self.limits)?;
         let max = self.limits.max_body;
