@@ -16,7 +16,8 @@
 # Environment: BENCH_SECS (seconds per client-bound measurement, default 2),
 # BENCH_BROKER_MSGS (default 100000; also the publish group's N), BENCH_RR (round trips, default
 # 2000; also the publish group's send_and_wait loop), BENCH_ROUNDS (interleaved runs per client
-# on each broker, default 3; the table takes the median), BENCH_CONFIRM_WINDOWS (publish group:
+# on each broker, default 3; the table takes the median), BENCH_CLIENT_ROUNDS (the same for the
+# client-bound group, default 5), BENCH_CONFIRM_WINDOWS (publish group:
 # extra confirmed rows with these confirm windows in frames, e.g. 256,4096; default none),
 # BENCH_DURABLE_MSGS / BENCH_DURABLE_RABBIT_MSGS (durable group: messages per persistent 1 -> 1 run on
 # the embedded broker with a data directory / on RabbitMQ, default 200000 / 30000),
