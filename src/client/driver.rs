@@ -363,13 +363,20 @@ impl StompClient {
         &mut self,
         f: impl FnOnce(&mut Self) -> Result<(), Error>,
     ) -> Result<(), Error> {
+        // The usual `Ok` is written anew, not moved: moving the whole result costs more.
         match f(self) {
-            Err(e) if e.is_fatal() && self.conn.is_some() => {
-                self.lost_now(clone_error(&e));
-                Err(e)
-            }
-            other => other,
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.failed_write(e)),
         }
+    }
+
+    /// [`StompClient::write_or_fail`]'s error: a fatal one drops the connection.
+    #[cold]
+    fn failed_write(&mut self, e: Error) -> Error {
+        if e.is_fatal() && self.conn.is_some() {
+            self.lost_now(clone_error(&e));
+        }
+        e
     }
 
     /// After a write that nothing is lost by retrying (an auto-ACK, a kept confirmed send):
