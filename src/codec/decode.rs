@@ -423,9 +423,10 @@ impl Decoder {
     #[inline]
     fn whole_frame(&mut self) -> Option<Command> {
         let data = &self.buf[self.start..self.end];
-        // A client reads MESSAGEs above all: one compare tells.
-        let (command, consumed) = match data.get(..8) {
-            Some(b"MESSAGE\n") if self.limits.max_header_line >= 7 => (Command::Message, 8),
+        // A client reads MESSAGEs above all: one compare of a word tells.
+        const MESSAGE_LINE: u64 = u64::from_le_bytes(*b"MESSAGE\n");
+        let (command, consumed) = match data.first_chunk().map(|w| u64::from_le_bytes(*w)) {
+            Some(MESSAGE_LINE) if self.limits.max_header_line >= 7 => (Command::Message, 8),
             _ => {
                 let (len, consumed) =
                     short_line(data).filter(|&(len, _)| len <= self.limits.max_header_line)?;
