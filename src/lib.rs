@@ -50,6 +50,7 @@
 #[cfg(feature = "broker")]
 pub mod broker;
 mod client;
+mod clock;
 pub mod codec;
 mod error;
 mod frame;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 
 use super::ClientConfig;
+use crate::clock::Anchor;
 use crate::error::{Error, ProtocolError};
 use crate::session::{Event, Polled, Session};
 use crate::transport::{self, Address, Stream};
@@ -44,6 +45,8 @@ pub(super) struct Conn {
     peer_closed: bool,
     /// When the last bytes were read.
     read_at: Instant,
+    /// The coarse clock anchored at `read_at`: read per frame where the fine one costs more.
+    clock: Anchor,
     /// When the last bytes were written.
     written_at: Instant,
 }
@@ -83,6 +86,7 @@ impl Conn {
 
     fn register(mut stream: Stream) -> Result<Conn, Error> {
         let poll = Poll::new()?;
+        let now = Instant::now();
         poll.registry().register(
             stream.tcp_mut(),
             TOKEN,
@@ -95,8 +99,9 @@ impl Conn {
             bytes: (0, 0),
             drained: false,
             peer_closed: false,
-            read_at: Instant::now(),
-            written_at: Instant::now(),
+            read_at: now,
+            clock: Anchor::new(now),
+            written_at: now,
         })
     }
 
@@ -148,6 +153,7 @@ impl Conn {
                 Ok(n) => {
                     if n > 0 {
                         self.read_at = Instant::now();
+                        self.clock = Anchor::new(self.read_at);
                         session.on_received(self.read_at);
                         self.bytes.1 += n as u64;
                         self.drained = matches!(self.stream, Stream::Tcp(_))
@@ -201,7 +207,7 @@ impl Conn {
         &mut self,
         session: &mut Session,
     ) -> Result<Option<Polled>, Error> {
-        if session.heart_beat().0.is_some() && session.heart_beat_due(Instant::now()) {
+        if session.heart_beat().0.is_some() && session.heart_beat_due(self.clock.now()) {
             return Ok(None);
         }
         session.poll_found(self.read_at)

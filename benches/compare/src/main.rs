@@ -426,7 +426,9 @@ fn main() {
                 "publish" => stompy_runs::publish(&p.addr, true, secs(), kind),
                 k => {
                     let ack = k.starts_with("firehose-ack");
-                    stompy_runs::firehose(&p.addr, ack, k.ends_with("-owned"), secs(), k)
+                    let owned = k.contains("-owned");
+                    let beats = Duration::from_secs(if k.ends_with("-hb") { 10 } else { 0 });
+                    stompy_runs::firehose_beating(&p.addr, ack, owned, beats, secs(), k)
                 }
             }
         }
@@ -454,6 +456,18 @@ fn client_round(fh: &str, sink: &str, secs: Duration) {
         }
         if want("async-stomp") {
             async_runs::firehose(fh, ack, secs, w);
+        }
+        // With heart-beats on, as the README's tour asks for: the client must see whether one
+        // is due between frames. Against a floor of its own run.
+        if !ack {
+            let w = &format!("{w}, heart-beats 10 s");
+            if want("raw") {
+                raw::firehose(fh, ack, false, secs, w);
+            }
+            if want("stompy") {
+                let beats = Duration::from_secs(10);
+                stompy_runs::firehose_beating(fh, ack, false, beats, secs, w);
+            }
         }
         // The same with owned frames (`recv`), against a floor of its own run.
         let w = &format!("{w}, owned frames (recv)");

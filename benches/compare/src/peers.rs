@@ -64,7 +64,12 @@ fn header<'a>(frame: &'a [u8], name: &str) -> Option<&'a str> {
     })
 }
 
-const CONNECTED: &[u8] = b"CONNECTED\nversion:1.2\nheart-beat:0,0\nserver:bench-peer\n\n\0";
+/// CONNECTED, with the heart-beats the client asked for agreed to as they are (a client that
+/// asks for none gets none).
+fn connected(connect: &[u8]) -> Vec<u8> {
+    let hb = header(connect, "heart-beat").unwrap_or("0,0");
+    format!("CONNECTED\nversion:1.2\nheart-beat:{hb}\nserver:bench-peer\n\n\0").into_bytes()
+}
 
 fn receipt(id: &str) -> Vec<u8> {
     format!("RECEIPT\nreceipt-id:{id}\n\n\0").into_bytes()
@@ -75,8 +80,8 @@ fn handshake(s: &TcpStream) -> std::io::Result<FrameReader> {
         s: s.try_clone()?,
         buf: Vec::new(),
     };
-    let _connect = r.next()?;
-    (&*s).write_all(CONNECTED)?;
+    let connect = r.next()?.unwrap_or_default();
+    (&*s).write_all(&connected(&connect))?;
     Ok(r)
 }
 

@@ -12,12 +12,24 @@ pub fn client(addr: &str, batch: bool) -> StompClient {
 
 /// [`client`], with `content-length` on SENDs or without.
 pub fn client_with(addr: &str, batch: bool, content_length: bool) -> StompClient {
+    client_beating(addr, batch, content_length, Duration::ZERO)
+}
+
+/// [`client_with`], asking for heart-beats every `beats` both ways (none when zero), as the
+/// README's tour does.
+pub fn client_beating(
+    addr: &str,
+    batch: bool,
+    content_length: bool,
+    beats: Duration,
+) -> StompClient {
     let b = StompClient::builder()
         .address(addr)
         .unwrap()
         .login("guest", "guest")
         .host("/")
-        .auto_content_length(content_length);
+        .auto_content_length(content_length)
+        .heart_beat(beats, beats);
     let b = if batch { b.write_batching(true) } else { b };
     b.connect().unwrap()
 }
@@ -25,7 +37,19 @@ pub fn client_with(addr: &str, batch: bool, content_length: bool) -> StompClient
 /// Consumes the firehose with `recv_ref` (frames lent from the read buffer: what a hot loop
 /// uses), or with `recv` (owned frames) when `owned`.
 pub fn firehose(addr: &str, ack: bool, owned: bool, secs: Duration, workload: &str) {
-    let mut c = client(addr, false);
+    firehose_beating(addr, ack, owned, Duration::ZERO, secs, workload);
+}
+
+/// [`firehose`], with heart-beats every `beats` both ways (none when zero).
+pub fn firehose_beating(
+    addr: &str,
+    ack: bool,
+    owned: bool,
+    beats: Duration,
+    secs: Duration,
+    workload: &str,
+) {
+    let mut c = client_beating(addr, false, true, beats);
     let mode = if ack {
         AckMode::ClientIndividual
     } else {
