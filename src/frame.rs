@@ -198,8 +198,7 @@ pub struct Headers {
 enum Repr {
     /// A received head, indexed in one pass: `buf` holds the [`Index`] of `blocks` blocks,
     /// then the header lines (`len` bytes, checked as UTF-8 by the decoder), then maybe the
-    /// frame's body. `buf` is a piece of a buffer the decoder shares among many frames: no
-    /// allocation per frame.
+    /// frame's body: one allocation, of the frame's size, for all of it.
     Shared { buf: Bytes, blocks: u32, len: u32 },
     /// Headers written one by one.
     Owned { text: String, spans: Vec<Span> },
@@ -833,15 +832,16 @@ impl<K: AsRef<str>, V: AsRef<str>> Extend<(K, V)> for Headers {
 ///
 /// # Memory
 ///
-/// A received frame needs no allocation of its own: the decoder copies it (its head, and its
-/// body when up to 8 KiB) into a buffer shared with the frames decoded after it, 16 KiB at a
-/// time. A larger body is copied into an allocation of its own, unless it fills an eighth or
-/// more of the buffer it was read into (up to 256 KiB, or as large as a large body needs): then
-/// it stays there, and the frame keeps that buffer, at most 8 times its body. Keeping a frame
-/// keeps those buffers: a program that holds on to a few frames out of many holds up to 16 KiB
-/// for each small one, never what was received around them. [`Frame::detach`] copies a frame
-/// into allocations of its own size. Frames dropped after handling cost nothing: their buffers
-/// are reused for the next ones.
+/// A received frame is one allocation of its own size: the decoder copies its head (and its body
+/// when up to 8 KiB) there, with the index of its headers. A larger body is copied into an
+/// allocation of its own, unless it fills an eighth or more of the buffer it was read into (up
+/// to 512 KiB on a client's connection, 256 KiB on the broker's, or as large as a large body
+/// needs): then it stays there, and the frame keeps that
+/// buffer, at most 8 times its body. A program that holds on to a few frames out of many holds
+/// what those frames are (and, for a large body, at most 8 times it), never what was received
+/// around them. [`Frame::detach`] copies a frame into allocations of its own size.
+/// [`StompClient::recv_ref`](crate::StompClient::recv_ref) lends frames with no allocation at
+/// all.
 #[derive(Clone)]
 pub struct Frame {
     command: Command,

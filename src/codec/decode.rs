@@ -125,12 +125,6 @@ pub struct Decoder {
     head: Head,
     /// The frame found last.
     found: Located,
-    /// Where handed-out frames live: each one's packed header spans and head (and body, when
-    /// small) are copied here and split off, so that frames need no allocation of their own.
-    arena: BytesMut,
-    /// The room the arena gets next time it has too little: it starts small (an idle
-    /// connection of a broker costs little) and doubles up to [`ARENA_CHUNK`] while frames come.
-    arena_room: usize,
     version: Version,
     limits: Limits,
     /// The room the next read offers (grows while reads fill it).
@@ -171,15 +165,7 @@ const FIRST_READ_CHUNK: usize = 4 * 1024;
 /// Bytes of read room cleared at once.
 const ZEROING_STEP: usize = 2 * 1024;
 
-/// The most room the arena gets at once when it has too little: about eighty 100-byte
-/// MESSAGEs. A frame the application keeps keeps this much at most (see [`Frame`]'s memory
-/// notes).
-pub(crate) const ARENA_CHUNK: usize = 16 * 1024;
-
-/// The room a new decoder's arena gets first.
-const FIRST_ARENA_ROOM: usize = 256;
-
-/// The largest body copied into the arena with its head. A larger one is copied on its own
+/// The largest body copied with its head, into the frame's one allocation. A larger one is copied on its own
 /// unless it fills at least `1 / KEEP_BUFFER_MAX` of the read buffer: then it stays where it was
 /// read, and the frame keeps that buffer, at most `KEEP_BUFFER_MAX` times its body.
 pub(crate) const COPY_BODY_MAX: usize = 8 * 1024;
@@ -210,8 +196,6 @@ impl Decoder {
                 body_end: 0,
                 subscription: None,
             },
-            arena: BytesMut::new(),
-            arena_room: FIRST_ARENA_ROOM,
             version,
             limits,
             chunk: FIRST_READ_CHUNK,
@@ -352,9 +336,7 @@ impl Decoder {
     /// idle connections (thousands of them), which then cost their read buffer and little
     /// more. The next frame finds room again.
     pub(crate) fn release_idle(&mut self) {
-        if self.buffered() == 0 && self.arena.is_empty() {
-            self.arena = BytesMut::new();
-            self.arena_room = FIRST_ARENA_ROOM;
+        if self.buffered() == 0 {
             self.head = Head::default();
         }
     }
@@ -704,8 +686,11 @@ impl Decoder {
 
     /// The frame found last, made a [`Frame`].
     ///
-    /// A small frame is copied into the arena with its index: one handle for all of it (the
-    /// body a range of it), and the read buffer is free again at once. A larger body is copied
+    /// A small frame is copied with its index into one allocation of its exact size: one handle
+    /// for all of it (the body a range of it), and the read buffer is free again at once. (A
+    /// shared arena split per frame cost an atomic increment and decrement per frame, about as
+    /// much as an allocation, kept up to 16 KiB per kept frame, and made every frame of an
+    /// arena count on one cache line, however many threads drop them.) A larger body is copied
     /// on its own, or, when it fills an eighth of the read buffer or more, stays where it was
     /// read (only the head is copied): a kept frame never keeps more than [`KEEP_BUFFER_MAX`]
     /// times its body.
@@ -729,15 +714,10 @@ impl Decoder {
                 let text = blocks * INDEX_BLOCK;
                 let copy_end = if small { body_end } else { body };
                 let need = text + copy_end - from;
-                if self.arena.capacity() < need {
-                    // Reclaimed when every frame that used it is gone, else a new one.
-                    self.arena.reserve(need.max(self.arena_room));
-                    self.arena_room = (self.arena_room * 2).min(ARENA_CHUNK);
-                }
-                self.arena.extend_from_slice(self.head.masks.as_flattened());
-                self.arena
-                    .extend_from_slice(&self.buf[at + from..at + copy_end]);
-                let headers = Headers::shared(self.arena.split().freeze(), blocks, body - from);
+                let mut own = Vec::with_capacity(need);
+                own.extend_from_slice(self.head.masks.as_flattened());
+                own.extend_from_slice(&self.buf[at + from..at + copy_end]);
+                let headers = Headers::shared(Bytes::from(own), blocks, body - from);
                 if small {
                     // One handle for the head and the body.
                     let at = text + body - from;
