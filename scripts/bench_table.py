@@ -288,7 +288,8 @@ md = [f"Last run: {stamp}, {cpus} cores, `scripts/bench.sh`. Ratios compare stom
       "and \"× floor\" is the median of the rounds' ratios (the machine's speed drifts from one "
       "round to the next; the goals list each round's). The firehose rows consume with "
       "`recv_ref` (frames lent from the read buffer, what a hot loop uses); the rows marked "
-      "\"owned frames (recv)\" consume with `recv`.", ""]
+      "\"owned frames (recv)\" consume with `recv`; the row marked \"heart-beats 10 s\" asks for "
+      "heart-beats every 10 s both ways, as the README's tour does, and the peer agrees.", ""]
 if instr_runs:
     n1, n2 = instr_runs
     md[0] += (" \"instr/msg\" rows: instructions callgrind counts per message in stompy's `recv_ref` (or `recv`) loop "
