@@ -41,7 +41,9 @@ impl Anchor {
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 #[inline]
 fn coarse() -> Option<Duration> {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    use rustix::time::{clock_gettime_dynamic, ClockId, DynamicClockId};
+    // The fallible form: a kernel or sandbox without this clock means the fine one, not a panic.
+    let t = clock_gettime_dynamic(DynamicClockId::Known(ClockId::MonotonicCoarse)).ok()?;
     let secs = u64::try_from(t.tv_sec).ok()?;
     let nanos = u32::try_from(t.tv_nsec).ok()?;
     Some(Duration::new(secs, nanos))
