@@ -62,6 +62,15 @@ fn client(addresses: &[String], confirmed: bool) -> StompClient {
         .expect("connect")
 }
 
+/// Sets its flag when dropped: at the end of a thread, a panic's unwinding included.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
 /// Runs `case`, calling `fault` once the consumer is [`FAULT_AT`] messages in.
 fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
     let Case {
@@ -84,7 +93,10 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
     let progress = Arc::new(AtomicUsize::new(0));
     let faulted = Arc::new(AtomicBool::new(false));
     let (received, fault_done) = (progress.clone(), faulted.clone());
+    let consumer_stopped = Arc::new(AtomicBool::new(false));
+    let stopped = consumer_stopped.clone();
     let consuming = thread::spawn(move || {
+        let _stopped = SetOnDrop(consumer_stopped);
         let mut seen = HashSet::new();
         let (mut duplicates, mut redelivered, mut longest) = (0, 0, Duration::ZERO);
         let mut last = Instant::now();
@@ -118,8 +130,11 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
             }
             received.store(seen.len(), Ordering::SeqCst);
             if seen.len() == FAULT_AT {
-                // Holds still while the broker is broken: the next pull finds it so.
-                faults::poll_until("the fault", PATIENCE, || {
+                // Holds still while the broker is broken: the next pull finds it so. The fault
+                // may take as long as its own limits allow (a kill, then a boot and three ports
+                // awaited, each within BOOT_LIMIT): a shorter wait here would stop the consumer
+                // while a slow boot is still within bounds.
+                faults::poll_until("the fault", 4 * faults::BOOT_LIMIT, || {
                     fault_done.load(Ordering::SeqCst).then_some(())
                 });
                 last = Instant::now();
@@ -142,6 +157,12 @@ fn run(case: Case, fault: impl FnOnce(&str)) -> Counts {
                 if let Err(e) = p.keep_alive() {
                     assert!(e.broker_error().is_none(), "send {i}: {e}");
                 }
+                // A consumer that stopped (its own panic says why) ends the run: it must not
+                // hold the publisher here for ever.
+                assert!(
+                    !stopped.load(Ordering::SeqCst),
+                    "send {i}: the consumer stopped"
+                );
                 thread::sleep(Duration::from_millis(1));
             }
             let mut m = p

@@ -335,6 +335,7 @@ impl Decoder {
     /// Gives back the memory kept for frames to come when nothing is buffered: for a broker's
     /// idle connections (thousands of them), which then cost their read buffer and little
     /// more. The next frame finds room again.
+    #[cfg(feature = "broker")]
     pub(crate) fn release_idle(&mut self) {
         if self.buffered() == 0 {
             self.head = Head::default();
