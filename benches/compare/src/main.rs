@@ -408,7 +408,9 @@ fn main() {
             let p = peer(if publish { "sink" } else { "firehose" });
             stompy_runs::count(&p.addr, kind, n);
         }
-        // One stompy workload against a peer, for profiling: `one firehose-auto|firehose-ack|publish`.
+        // One stompy workload against a peer, for profiling: `one firehose-auto|firehose-ack|publish`
+        // (`-owned`: with `recv`; `-hb`: heart-beats every 10 s; `firehose-auto-timeout`: with
+        // `recv_ref_timeout`).
         Some("one") => {
             let kind = args.get(1).map(String::as_str).unwrap_or("firehose-auto");
             if kind == "rr" {
@@ -424,6 +426,7 @@ fn main() {
             });
             match kind {
                 "publish" => stompy_runs::publish(&p.addr, true, secs(), kind),
+                "firehose-auto-timeout" => stompy_runs::firehose_polling(&p.addr, secs(), kind),
                 k => {
                     let ack = k.starts_with("firehose-ack");
                     let owned = k.contains("-owned");

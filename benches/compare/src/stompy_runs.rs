@@ -73,6 +73,25 @@ pub fn firehose_beating(
     assert!(bytes > 0);
 }
 
+/// Consumes the firehose (auto, lent frames) with `recv_ref_timeout`, as a loop that polls with
+/// a timeout does.
+pub fn firehose_polling(addr: &str, secs: Duration, workload: &str) {
+    let mut c = client(addr, false);
+    c.subscribe("/queue/f", AckMode::Auto).unwrap();
+    let m = Meter::start();
+    let (mut msgs, mut bytes) = (0u64, 0usize);
+    loop {
+        let f = c.recv_ref_timeout(Duration::from_secs(10)).unwrap();
+        bytes += f.expect("firehose closed").body().len();
+        msgs += 1;
+        if msgs.is_multiple_of(1024) && m.elapsed() >= secs {
+            break;
+        }
+    }
+    m.report(workload, "stompy", msgs);
+    assert!(bytes > 0);
+}
+
 /// Receives (or sends) exactly `n` messages and leaves: run under callgrind twice, with two
 /// values of `n`, the difference of the instruction counts is the cost of the extra messages.
 /// `publish-nolen` publishes without `content-length`; `-owned` kinds receive with `recv`.
