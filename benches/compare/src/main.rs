@@ -12,8 +12,10 @@ mod util;
 
 use std::io::BufRead;
 use std::net::TcpStream;
+
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+use stompy_runs::Take;
 
 struct Peer {
     child: Child,
@@ -426,12 +428,15 @@ fn main() {
             });
             match kind {
                 "publish" => stompy_runs::publish(&p.addr, true, secs(), kind),
-                "firehose-auto-timeout" => stompy_runs::firehose_polling(&p.addr, secs(), kind),
                 k => {
                     let ack = k.starts_with("firehose-ack");
-                    let owned = k.contains("-owned");
+                    let take = match k {
+                        _ if k.contains("-owned") => Take::Owned,
+                        _ if k.ends_with("-timeout") => Take::LentPolling,
+                        _ => Take::Lent,
+                    };
                     let beats = Duration::from_secs(if k.ends_with("-hb") { 10 } else { 0 });
-                    stompy_runs::firehose_beating(&p.addr, ack, owned, beats, secs(), k)
+                    stompy_runs::firehose_with(&p.addr, ack, take, beats, secs(), k)
                 }
             }
         }
@@ -469,7 +474,7 @@ fn client_round(fh: &str, sink: &str, secs: Duration) {
             }
             if want("stompy") {
                 let beats = Duration::from_secs(10);
-                stompy_runs::firehose_beating(fh, ack, false, beats, secs, w);
+                stompy_runs::firehose_with(fh, ack, Take::Lent, beats, secs, w);
             }
         }
         // The same with owned frames (`recv`), against a floor of its own run.

@@ -34,17 +34,30 @@ pub fn client_beating(
     b.connect().unwrap()
 }
 
+/// How a firehose consumer takes each frame.
+#[derive(Clone, Copy)]
+pub enum Take {
+    /// `recv_ref`: lent from the read buffer, what a hot loop uses.
+    Lent,
+    /// `recv`: owned frames.
+    Owned,
+    /// `recv_ref_timeout`: lent, as a loop that polls with a timeout does.
+    LentPolling,
+}
+
 /// Consumes the firehose with `recv_ref` (frames lent from the read buffer: what a hot loop
 /// uses), or with `recv` (owned frames) when `owned`.
 pub fn firehose(addr: &str, ack: bool, owned: bool, secs: Duration, workload: &str) {
-    firehose_beating(addr, ack, owned, Duration::ZERO, secs, workload);
+    let take = if owned { Take::Owned } else { Take::Lent };
+    firehose_with(addr, ack, take, Duration::ZERO, secs, workload);
 }
 
-/// [`firehose`], with heart-beats every `beats` both ways (none when zero).
-pub fn firehose_beating(
+/// [`firehose`], taking frames as `take` says, with heart-beats every `beats` both ways (none
+/// when zero).
+pub fn firehose_with(
     addr: &str,
     ack: bool,
-    owned: bool,
+    take: Take,
     beats: Duration,
     secs: Duration,
     workload: &str,
@@ -59,30 +72,16 @@ pub fn firehose_beating(
     let m = Meter::start();
     let mut msgs = 0u64;
     let mut bytes = 0usize;
+    let closed = "firehose closed";
     loop {
-        bytes += match owned {
-            true => c.recv().unwrap().expect("firehose closed").body().len(),
-            false => c.recv_ref().unwrap().expect("firehose closed").body().len(),
+        bytes += match take {
+            Take::Owned => c.recv().unwrap().expect(closed).body().len(),
+            Take::Lent => c.recv_ref().unwrap().expect(closed).body().len(),
+            Take::LentPolling => {
+                let f = c.recv_ref_timeout(Duration::from_secs(10)).unwrap();
+                f.expect(closed).body().len()
+            }
         };
-        msgs += 1;
-        if msgs.is_multiple_of(1024) && m.elapsed() >= secs {
-            break;
-        }
-    }
-    m.report(workload, "stompy", msgs);
-    assert!(bytes > 0);
-}
-
-/// Consumes the firehose (auto, lent frames) with `recv_ref_timeout`, as a loop that polls with
-/// a timeout does.
-pub fn firehose_polling(addr: &str, secs: Duration, workload: &str) {
-    let mut c = client(addr, false);
-    c.subscribe("/queue/f", AckMode::Auto).unwrap();
-    let m = Meter::start();
-    let (mut msgs, mut bytes) = (0u64, 0usize);
-    loop {
-        let f = c.recv_ref_timeout(Duration::from_secs(10)).unwrap();
-        bytes += f.expect("firehose closed").body().len();
         msgs += 1;
         if msgs.is_multiple_of(1024) && m.elapsed() >= secs {
             break;
