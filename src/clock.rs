@@ -28,6 +28,12 @@ impl Anchor {
         }
     }
 
+    /// The fine reading the anchor was made at.
+    #[inline]
+    pub(crate) fn at(&self) -> Instant {
+        self.at
+    }
+
     /// Now, within one tick of the coarse clock, and never before the anchor.
     #[inline]
     pub(crate) fn now(&self) -> Instant {

@@ -836,10 +836,10 @@ impl<K: AsRef<str>, V: AsRef<str>> Extend<(K, V)> for Headers {
 /// when up to 8 KiB) there, with the index of its headers. A larger body is copied into an
 /// allocation of its own, unless it fills an eighth or more of the buffer it was read into (up
 /// to 512 KiB on a client's connection, 256 KiB on the broker's, or as large as a large body
-/// needs): then it stays there, and the frame keeps that
-/// buffer, at most 8 times its body. A program that holds on to a few frames out of many holds
-/// what those frames are (and, for a large body, at most 8 times it), never what was received
-/// around them. [`Frame::detach`] copies a frame into allocations of its own size.
+/// needs): then it stays there, and the frame keeps that buffer, at most 8 times its body. A
+/// program that holds on to a few frames out of many holds what those frames are (and, for a
+/// large body, at most 8 times it), never what was received around them. [`Frame::detach`]
+/// copies a frame into allocations of its own size.
 /// [`StompClient::recv_ref`](crate::StompClient::recv_ref) lends frames with no allocation at
 /// all.
 #[derive(Clone)]

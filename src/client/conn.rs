@@ -43,10 +43,9 @@ pub(super) struct Conn {
     /// `poll` reported the peer's end closed (or an error): a read would not block, so a
     /// short read proves nothing.
     peer_closed: bool,
-    /// When the last bytes were read.
-    read_at: Instant,
-    /// The coarse clock anchored at `read_at`: read per frame where the fine one costs more.
-    clock: Anchor,
+    /// When the last bytes were read, and the coarse clock anchored then (read per frame,
+    /// where the fine one costs more).
+    read_at: Anchor,
     /// When the last bytes were written.
     written_at: Instant,
 }
@@ -99,8 +98,7 @@ impl Conn {
             bytes: (0, 0),
             drained: false,
             peer_closed: false,
-            read_at: now,
-            clock: Anchor::new(now),
+            read_at: Anchor::new(now),
             written_at: now,
         })
     }
@@ -109,7 +107,7 @@ impl Conn {
     /// queued frames (the heart-beat clock is set exactly when they are written).
     #[inline]
     pub(super) fn recent(&self) -> Instant {
-        self.read_at.max(self.written_at)
+        self.read_at.at().max(self.written_at)
     }
 
     /// Bytes (written, read) since the last call.
@@ -152,9 +150,8 @@ impl Conn {
             match session.decoder_mut().read_from(&mut self.stream) {
                 Ok(n) => {
                     if n > 0 {
-                        self.read_at = Instant::now();
-                        self.clock = Anchor::new(self.read_at);
-                        session.on_received(self.read_at);
+                        self.read_at = Anchor::new(Instant::now());
+                        session.on_received(self.read_at.at());
                         self.bytes.1 += n as u64;
                         self.drained = matches!(self.stream, Stream::Tcp(_))
                             && !self.peer_closed
@@ -207,10 +204,10 @@ impl Conn {
         &mut self,
         session: &mut Session,
     ) -> Result<Option<Polled>, Error> {
-        if session.heart_beat().0.is_some() && session.heart_beat_due(self.clock.now()) {
+        if session.heart_beat().0.is_some() && session.heart_beat_due(self.read_at.now()) {
             return Ok(None);
         }
-        session.poll_found(self.read_at)
+        session.poll_found(self.read_at.at())
     }
 
     fn pump_inner(
@@ -227,7 +224,7 @@ impl Conn {
             }
             // Frames decoded from buffered input are stamped with the time their bytes were
             // read: one clock read per socket read, not per frame.
-            match session.poll_event(self.read_at)? {
+            match session.poll_event(self.read_at.at())? {
                 // Proof of life, which the session's clock saw when the bytes came. Nobody
                 // waits for one, and a peer that sends nothing else must not hold off timers.
                 Some(Event::HeartBeat) => continue,

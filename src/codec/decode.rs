@@ -165,9 +165,10 @@ const FIRST_READ_CHUNK: usize = 4 * 1024;
 /// Bytes of read room cleared at once.
 const ZEROING_STEP: usize = 2 * 1024;
 
-/// The largest body copied with its head, into the frame's one allocation. A larger one is copied on its own
-/// unless it fills at least `1 / KEEP_BUFFER_MAX` of the read buffer: then it stays where it was
-/// read, and the frame keeps that buffer, at most `KEEP_BUFFER_MAX` times its body.
+/// The largest body copied with its head, into the frame's one allocation. A larger one is
+/// copied on its own unless it fills at least `1 / KEEP_BUFFER_MAX` of the read buffer: then it
+/// stays where it was read, and the frame keeps that buffer, at most `KEEP_BUFFER_MAX` times
+/// its body.
 pub(crate) const COPY_BODY_MAX: usize = 8 * 1024;
 
 /// The most a frame whose body stays in the read buffer keeps, in times its body.
@@ -688,10 +689,8 @@ impl Decoder {
     /// The frame found last, made a [`Frame`].
     ///
     /// A small frame is copied with its index into one allocation of its exact size: one handle
-    /// for all of it (the body a range of it), and the read buffer is free again at once. (A
-    /// shared arena split per frame cost an atomic increment and decrement per frame, about as
-    /// much as an allocation, kept up to 16 KiB per kept frame, and made every frame of an
-    /// arena count on one cache line, however many threads drop them.) A larger body is copied
+    /// for all of it (the body a range of it), no reference count shared with other frames (see
+    /// `docs/ARCHITECTURE.md`), and the read buffer is free again at once. A larger body is copied
     /// on its own, or, when it fills an eighth of the read buffer or more, stays where it was
     /// read (only the head is copied): a kept frame never keeps more than [`KEEP_BUFFER_MAX`]
     /// times its body.
