@@ -48,8 +48,40 @@ struct Located {
     body: usize,
     body_end: usize,
     /// Where the first `subscription`'s value is, if the head was indexed in one pass (which
-    /// looks for it on the way): `Some(None)` when there is none.
-    subscription: Option<Option<(u32, u32)>>,
+    /// looks for it on the way).
+    subscription: FoundSpan,
+}
+
+/// Where a header's value is that [`Head::index_plain`] looked up on the way, in one word: its
+/// start and end, or that there is no such header, or that it was not looked up. One word,
+/// written and read whole: a record written as two halves and read as one word (as an
+/// `Option<Option<(u32, u32)>>` is) waits for both stores to land, on every frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FoundSpan(u64);
+
+impl FoundSpan {
+    /// Not looked up.
+    const UNKNOWN: FoundSpan = FoundSpan(u64::MAX);
+    /// Looked up, and there is none.
+    const ABSENT: FoundSpan = FoundSpan(u64::MAX - 1);
+
+    /// The value at `start..end`, or none.
+    #[inline]
+    fn of(span: Option<(u32, u32)>) -> Self {
+        span.map_or(Self::ABSENT, |(start, end)| {
+            FoundSpan(u64::from(start) | (u64::from(end) << 32))
+        })
+    }
+
+    /// `None` when not looked up; `Some(None)` when there is none.
+    #[inline]
+    fn get(self) -> Option<Option<(usize, usize)>> {
+        match self {
+            Self::UNKNOWN => None,
+            Self::ABSENT => Some(None),
+            FoundSpan(w) => Some(Some(((w as u32) as usize, (w >> 32) as usize))),
+        }
+    }
 }
 
 /// What the decoder found: a heart-beat, or a frame with this command (which
@@ -195,7 +227,7 @@ impl Decoder {
                 from: 0,
                 body: 0,
                 body_end: 0,
-                subscription: None,
+                subscription: FoundSpan::UNKNOWN,
             },
             version,
             limits,
@@ -433,7 +465,7 @@ impl Decoder {
             return None;
         }
         let at = |x: u32| consumed as u32 + x;
-        let subscription = Some(plain.subscription.map(|(v, end)| (at(v), at(end))));
+        let subscription = FoundSpan::of(plain.subscription.map(|(v, end)| (at(v), at(end))));
         Some(self.record_found(command, consumed, body, body_end, subscription))
     }
 
@@ -459,7 +491,7 @@ impl Decoder {
         from: usize,
         body: usize,
         body_end: usize,
-        subscription: Option<Option<(u32, u32)>>,
+        subscription: FoundSpan,
     ) -> Command {
         self.found = Located {
             command,
@@ -638,7 +670,8 @@ impl Decoder {
             return Err(ProtocolError::InvalidUtf8);
         }
         self.state = State::Idle;
-        let command = self.record_found(self.head.command, from, body, body_end, None);
+        let command =
+            self.record_found(self.head.command, from, body, body_end, FoundSpan::UNKNOWN);
         Ok(Step::Item(Found::Frame(command)))
     }
 
@@ -683,7 +716,8 @@ impl Decoder {
         let f = &self.found;
         let frame = &self.buf[f.at..];
         f.subscription
-            .map(|at| at.map(|(v, end)| &frame[v as usize..end as usize]))
+            .get()
+            .map(|at| at.map(|(v, end)| &frame[v..end]))
     }
 
     /// The frame found last, made a [`Frame`].

@@ -3,7 +3,7 @@
 //! checked, unescaped or trimmed as it must be, into headers of their own.
 
 use super::escape::unescape_into;
-use super::swar::marks;
+use super::swar::{digits8, marks};
 use super::Limits;
 use crate::error::ProtocolError;
 use crate::frame::{header, same_name, Command, Span, Version};
@@ -125,7 +125,7 @@ impl Head {
             if plain.content_length.is_none() {
                 let name = header::CONTENT_LENGTH.as_bytes();
                 if let Some((v, end)) = value_of(rest, at, named(name.len()), m.newlines, name) {
-                    let Some(len) = parse_digits(&rest[v..end]) else {
+                    let Some(len) = parse_digits_at(rest, v, end) else {
                         break; // read line by line, which says what is wrong with it
                     };
                     plain.content_length = Some(len);
@@ -359,6 +359,18 @@ fn find_colon(line: &[u8]) -> Option<usize> {
 #[inline]
 fn parse_content_length(v: &[u8]) -> Result<u64, ProtocolError> {
     parse_digits(v).map_or_else(|| parse_content_length_slow(v), Ok)
+}
+
+/// [`parse_digits`] of `rest[v..end]`, eight bytes loaded at once when they are there.
+#[inline]
+fn parse_digits_at(rest: &[u8], v: usize, end: usize) -> Option<u64> {
+    match rest.get(v..v + 8) {
+        Some(word) if end - v <= 8 => digits8(
+            u64::from_le_bytes(word.try_into().expect("8 bytes")),
+            end - v,
+        ),
+        _ => parse_digits(&rest[v..end]),
+    }
 }
 
 /// The usual `content-length`: 1 to 19 digits, nothing else.

@@ -47,6 +47,31 @@ fn marks64(block: &[u8; 64]) -> Marks {
     m
 }
 
+/// The value of the `n` (1 to 8) ASCII digits that start `word` (little-endian: the first
+/// digit is its lowest byte), or `None` when one of them is not a digit; the bytes after them
+/// do not count. A few multiplications rather than a loop per digit.
+#[inline]
+pub(super) fn digits8(word: u64, n: usize) -> Option<u64> {
+    const ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    const NINE_UP: u64 = u64::from_le_bytes([0x7f - 9; 8]);
+    if !(1..=8).contains(&n) {
+        return None;
+    }
+    // The digits move to the top bytes; the bytes below them are zeros, leading zeros.
+    let shift = 8 * (8 - n as u32);
+    let d = (word << shift) ^ (ZEROS << shift);
+    // Every byte is at most 9: adding 0x76 sets the high bit of a larger one (a carry out of a
+    // byte comes only from one whose high bit is set already).
+    if (d.wrapping_add(NINE_UP) | d) & HIGHS != 0 {
+        return None;
+    }
+    // Pairs of digits, then fours, then the eight.
+    let d = d.wrapping_mul(10 * 256 + 1) >> 8;
+    let d = (d & 0x00ff_00ff_00ff_00ff).wrapping_mul(100 * 65536 + 1) >> 16;
+    Some((d & 0x0000_ffff_0000_ffff).wrapping_mul(10000 * (1 << 32) + 1) >> 32)
+}
+
 /// The high bit of every byte of `x` that equals `b`, and no other bit (no false positives
 /// from borrows, unlike the usual zero-byte test).
 #[inline(always)]
@@ -101,7 +126,49 @@ fn short_word(s: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{marks, may_need_escape, Marks};
+    use super::{digits8, marks, may_need_escape, Marks};
+
+    #[test]
+    fn digits8_reads_what_a_loop_reads() {
+        let loop_digits = |s: &[u8]| {
+            s.iter().try_fold(0u64, |n, &b| {
+                b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0'))
+            })
+        };
+        let samples: [&[u8]; 12] = [
+            b"0",
+            b"7",
+            b"10",
+            b"100",
+            b"999",
+            b"1234",
+            b"00042",
+            b"98765432",
+            b"9999999",
+            b"1a",
+            b"/",
+            b":9",
+        ];
+        for s in samples {
+            let mut word = [b'x'; 8];
+            word[..s.len()].copy_from_slice(s);
+            let got = digits8(u64::from_le_bytes(word), s.len());
+            assert_eq!(got, loop_digits(s), "{s:?}");
+        }
+        // Every byte value in every place, the rest digits.
+        for n in 1..=8 {
+            for at in 0..n {
+                for b in 0..=255u8 {
+                    let mut word = *b"31415926";
+                    word[at] = b;
+                    let got = digits8(u64::from_le_bytes(word), n);
+                    assert_eq!(got, loop_digits(&word[..n]), "{word:?} {n}");
+                }
+            }
+        }
+        assert_eq!(digits8(0, 0), None);
+        assert_eq!(digits8(0, 9), None);
+    }
 
     #[test]
     fn marks_flag_exactly_the_bytes_sought() {
